@@ -1,0 +1,84 @@
+"""Test harness: every test runs inside a private network namespace.
+
+Before any test is collected the test process moves itself into a fresh
+network namespace (``unshare(CLONE_NEWNET)``) and brings ``lo`` up, so
+nothing a test does can touch the host's network. Tests marked
+``privileged`` need that namespace and the right to create TUN/TAP devices:
+without them they skip with the reason, and with
+``TUNTAP_REQUIRE_PRIVILEGED=1`` (set in CI) such a skip is a failure.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import subprocess
+
+import pytest
+
+CLONE_NEWNET = 0x40000000
+REQUIRE_PRIVILEGED = os.environ.get("TUNTAP_REQUIRE_PRIVILEGED", "").lower() in (
+    "1",
+    "true",
+    "yes",
+)
+
+
+def _unshare_net() -> None:
+    if hasattr(os, "unshare"):
+        os.unshare(CLONE_NEWNET)
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def _enter_private_netns() -> str | None:
+    """Move this process into a new network namespace; return why not, or None."""
+    try:
+        _unshare_net()
+    except OSError as exc:
+        return f"cannot create a private network namespace (needs CAP_SYS_ADMIN): {exc}"
+    try:
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        return f"cannot bring lo up in the private namespace: {exc}"
+    return None
+
+
+def _probe_tun() -> str | None:
+    import tuntap_cffi
+
+    try:
+        tuntap_cffi.open("probe%d", tuntap_cffi.DevKind.TUN).close()
+    except OSError as exc:
+        return f"cannot create TUN devices (needs CAP_NET_ADMIN and /dev/net/tun): {exc}"
+    return None
+
+
+NETNS_HOST = os.readlink("/proc/self/ns/net")
+PRIVILEGE_PROBLEM = _enter_private_netns()
+if PRIVILEGE_PROBLEM is None:
+    PRIVILEGE_PROBLEM = _probe_tun()
+NETNS_TESTS = os.readlink("/proc/self/ns/net")
+
+
+def pytest_report_header() -> str:
+    state = "available" if PRIVILEGE_PROBLEM is None else f"unavailable: {PRIVILEGE_PROBLEM}"
+    return (
+        f"privileged tests: {state}; TUNTAP_REQUIRE_PRIVILEGED={int(REQUIRE_PRIVILEGED)}; "
+        f"netns {NETNS_HOST} -> {NETNS_TESTS}"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("privileged") is None or PRIVILEGE_PROBLEM is None:
+        return
+    if REQUIRE_PRIVILEGED:
+        pytest.fail(
+            f"privileged test cannot run and TUNTAP_REQUIRE_PRIVILEGED is set: {PRIVILEGE_PROBLEM}",
+            pytrace=False,
+        )
+    pytest.skip(PRIVILEGE_PROBLEM)

@@ -1,0 +1,97 @@
+"""Helpers for tests that need the kernel: ip(8) calls, fd counts, packet builders.
+
+Only documentation addresses are used (192.0.2.0/24, 2001:db8::/32), and only
+inside the private namespace that conftest.py created.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import subprocess
+from typing import Any
+
+TUN_ADDR = "192.0.2.1"
+TUN_PEER = "192.0.2.2"
+TUN_ADDR6 = "2001:db8::1"
+TUN_PEER6 = "2001:db8::2"
+
+
+def ip(*args: str) -> str:
+    """Run ip(8) in the test namespace; fail loudly with its stderr."""
+    result = subprocess.run(["ip", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise AssertionError(f"ip {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def ip_json(*args: str) -> Any:
+    return json.loads(ip("-j", *args) or "[]")
+
+
+def link_names() -> list[str]:
+    return [link["ifname"] for link in ip_json("link", "show")]
+
+
+def disable_ipv6(name: str) -> None:
+    """Keep a device silent: no router solicitations or DAD once it is up."""
+    with open(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "w") as f:
+        f.write("1")
+
+
+def configure_v4(name: str, address: str = TUN_ADDR, prefix: int = 24) -> None:
+    disable_ipv6(name)
+    ip("addr", "add", f"{address}/{prefix}", "dev", name)
+    ip("link", "set", name, "up")
+
+
+def open_fds() -> list[int]:
+    return sorted(int(fd) for fd in os.listdir("/proc/self/fd"))
+
+
+def checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def ipv4_udp(
+    src: str, dst: str, sport: int, dport: int, payload: bytes, ident: int = 1, tos: int = 0
+) -> bytes:
+    """A complete IPv4/UDP packet with correct header and UDP checksums."""
+    udp_len = 8 + len(payload)
+    saddr, daddr = socket.inet_aton(src), socket.inet_aton(dst)
+    pseudo = saddr + daddr + struct.pack("!BBH", 0, 17, udp_len)
+    udp = struct.pack("!HHHH", sport, dport, udp_len, 0) + payload
+    csum = checksum(pseudo + udp) or 0xFFFF
+    udp = udp[:6] + struct.pack("!H", csum) + udp[8:]
+    header = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, tos, 20 + udp_len, ident, 0, 64, 17, 0, saddr, daddr
+    )
+    header = header[:10] + struct.pack("!H", checksum(header)) + header[12:]
+    return header + udp
+
+
+def ipv6_udp(src: str, dst: str, sport: int, dport: int, payload: bytes) -> bytes:
+    udp_len = 8 + len(payload)
+    saddr = socket.inet_pton(socket.AF_INET6, src)
+    daddr = socket.inet_pton(socket.AF_INET6, dst)
+    pseudo = saddr + daddr + struct.pack("!I3xB", udp_len, 17)
+    udp = struct.pack("!HHHH", sport, dport, udp_len, 0) + payload
+    csum = checksum(pseudo + udp) or 0xFFFF
+    udp = udp[:6] + struct.pack("!H", csum) + udp[8:]
+    header = struct.pack("!IHBB16s16s", 6 << 28, udp_len, 17, 64, saddr, daddr)
+    return header + udp
+
+
+def ethernet(dst: bytes, src: bytes, ethertype: int, payload: bytes) -> bytes:
+    return dst + src + struct.pack("!H", ethertype) + payload
+
+
+def mac_bytes(mac: str) -> bytes:
+    return bytes(int(part, 16) for part in mac.split(":"))

@@ -1,0 +1,52 @@
+"""tuntap-cffi: Linux TUN/TAP interfaces for Python, with a compiled cffi core.
+
+>>> import tuntap_cffi as tuntap
+>>> with tuntap.open("tun%d", tuntap.DevKind.TUN) as iface:   # doctest: +SKIP
+...     pkt = iface.read_packet(timeout=1.0)
+"""
+
+from .errors import (
+    DeviceBusyError,
+    DeviceMismatchError,
+    ErrJumboPacket,
+    ErrNotIPPacket,
+    ErrShortRead,
+    ErrTruncatedPacket,
+    InterfaceClosedError,
+    JumboPacketError,
+    NotIPPacketError,
+    ShortReadError,
+    ShortWriteError,
+    TruncatedPacketError,
+    TunTapError,
+)
+from .interface import Interface, open  # noqa: A004 - the seed's Open
+from .packet import ETH_P_IP, ETH_P_IPV6, DevKind, DevTap, DevTun, Packet, parse_packet
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ETH_P_IP",
+    "ETH_P_IPV6",
+    "DevKind",
+    "DevTap",
+    "DevTun",
+    "DeviceBusyError",
+    "DeviceMismatchError",
+    "ErrJumboPacket",
+    "ErrNotIPPacket",
+    "ErrShortRead",
+    "ErrTruncatedPacket",
+    "Interface",
+    "InterfaceClosedError",
+    "JumboPacketError",
+    "NotIPPacketError",
+    "Packet",
+    "ShortReadError",
+    "ShortWriteError",
+    "TruncatedPacketError",
+    "TunTapError",
+    "__version__",
+    "open",
+    "parse_packet",
+]

@@ -1,0 +1,131 @@
+"""The binding tier: the only module that touches the compiled ``lib``.
+
+One small function per C call. Each turns the shim's ``-errno`` into an
+``OSError`` whose builtin subclass Python picks from the errno and whose
+message names the operation and the interface. The per-packet calls are
+bound straight to ``lib`` so the hot path pays no extra Python frame.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Union
+
+from ._native import ffi, lib
+
+if TYPE_CHECKING:
+    from _cffi_backend import _CDataBase
+
+    CData = _CDataBase
+BytesLike = Union[bytes, bytearray, memoryview]
+
+IFNAME_MAX = lib.TT_IFNAME_MAX
+KIND_TUN = lib.TT_KIND_TUN
+KIND_TAP = lib.TT_KIND_TAP
+PKT_OK = lib.TT_PKT_OK
+PKT_SHORT_READ = lib.TT_PKT_SHORT_READ
+PKT_TRUNCATED = lib.TT_PKT_TRUNCATED
+PKT_NOT_IP = lib.TT_PKT_NOT_IP
+PROTO_SHIFT = lib.TT_PACK_PROTO_SHIFT
+VERDICT_SHIFT = lib.TT_PACK_VERDICT_SHIFT
+BODY_MASK = (1 << PROTO_SHIFT) - 1
+PROTO_MASK = 0xFFFF
+
+# The shim waits at most this long per call, so that a signal that arrives
+# just before a wait starts is still handled (Ctrl-C within 100 ms).
+WAIT_SLICE_MS = 50
+
+# Per-packet calls, bound directly: (fd, wakefd, buf, len, kind, timeout_ms)
+# -> packed classification or -errno; (fd, wakefd, buf, len, timeout_ms) ->
+# bytes written or -errno; (buf, len, kind) -> packed classification.
+recv_packet = lib.tt_recv_packet
+send = lib.tt_send
+classify_raw = lib.tt_classify
+
+
+def os_error(err: int, operation: str, name: str, hint: str = "") -> OSError:
+    """Build the ``OSError`` subclass for a positive errno, naming what failed."""
+    message = f"{operation} on {name}: {os.strerror(err)}"
+    if hint:
+        message = f"{message} ({hint})"
+    return OSError(err, message)
+
+
+def check(result: int, operation: str, name: str) -> int:
+    """Return ``result`` if it is not a ``-errno``; raise the matching OSError if it is."""
+    if result < 0:
+        raise os_error(-result, operation, name)
+    return result
+
+
+def unpack(packed: int) -> tuple[int, int, int]:
+    """Split a packed classification into (verdict, protocol, body length)."""
+    return (
+        packed >> VERDICT_SHIFT,
+        (packed >> PROTO_SHIFT) & PROTO_MASK,
+        packed & BODY_MASK,
+    )
+
+
+def classify(data: BytesLike, kind: int) -> tuple[int, int, int]:
+    """Apply the seed's read-side rules to ``data``: (verdict, protocol, body length)."""
+    if isinstance(data, bytes):
+        packed = classify_raw(data, len(data), kind)
+    else:
+        view = ffi.from_buffer(data)
+        packed = classify_raw(view, len(view), kind)
+    return unpack(check(packed, "classify", "packet"))
+
+
+def open_clone(path: str) -> int:
+    """Open the TUN/TAP clone device; returns the new fd."""
+    return lib.tt_open_clone(os.fsencode(path))
+
+
+def set_iff(fd: int, name: str, kind: int, extra_flags: int) -> tuple[int, str]:
+    """TUNSETIFF: attach ``fd`` to device ``name``; returns (-errno or 0, kernel's name)."""
+    name_out = ffi.new("char[]", IFNAME_MAX + 1)
+    result = lib.tt_set_iff(fd, name.encode("ascii"), kind, extra_flags, name_out, IFNAME_MAX + 1)
+    raw = ffi.string(name_out)
+    assert isinstance(raw, bytes)
+    return result, raw.decode("ascii", "replace")
+
+
+def set_nonblocking(fd: int, name: str) -> None:
+    """Put ``fd`` in non-blocking mode (waits happen in poll, with a wake-up fd)."""
+    check(lib.tt_set_nonblocking(fd), "set O_NONBLOCK", name)
+
+
+def new_wake_fd(name: str) -> int:
+    """Create the eventfd that wakes every waiter of an interface when it closes."""
+    return check(lib.tt_eventfd(), "eventfd", name)
+
+
+def wake(wakefd: int, name: str) -> None:
+    """Fire the wake-up fd: every present and future wait returns -ECANCELED."""
+    check(lib.tt_wake(wakefd), "wake", name)
+
+
+def close_fd(fd: int, name: str) -> None:
+    """Close an fd (never retried: Linux has released it even on EINTR)."""
+    check(lib.tt_close(fd), "close", name)
+
+
+def new_buffer(size: int) -> CData:
+    """Allocate a C buffer of ``size`` bytes owned by Python (freed with its last reference)."""
+    buf: CData = ffi.new("char[]", size)
+    return buf
+
+
+def from_buffer(obj: BytesLike, writable: bool) -> CData:
+    """A zero-copy C view of a Python buffer."""
+    if writable:
+        return ffi.from_buffer(obj, require_writable=True)
+    return ffi.from_buffer(obj)
+
+
+def copy_out(buf: CData, size: int) -> bytes:
+    """Copy the first ``size`` bytes of a C buffer into a new ``bytes``."""
+    data: bytes = ffi.buffer(buf, size)[:]
+    return data
+

@@ -1,0 +1,64 @@
+"""Command line: ``python -m tuntap_cffi print tun|tap NAME`` (the seed's print_tuntap)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+from .errors import TunTapError
+from .interface import open as open_interface
+from .packet import DevKind, Packet
+
+
+def format_packet(packet: Packet) -> str:
+    """One line per packet, as the seed prints it: ``<protocol hex> <body hex>``."""
+    return f"{packet.protocol:04x} {bytes(packet.body).hex()}"
+
+
+def run_print(kind: DevKind, name: str, out: TextIO) -> int:
+    """Open the device, then print every packet until Ctrl-C."""
+    with open_interface(name, kind) as iface:
+        print(f"Listening on {iface.name}", file=out, flush=True)
+        try:
+            while True:
+                try:
+                    packet = iface.read_packet()
+                except TunTapError as exc:
+                    print(f"Read error: {exc}", file=out, flush=True)
+                    continue
+                print(format_packet(packet), file=out, flush=True)
+        except KeyboardInterrupt:
+            return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with a sub-command per tool."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tuntap_cffi", description="Linux TUN/TAP tools built on tuntap-cffi."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    printer = commands.add_parser(
+        "print",
+        help="open a device and print every packet it receives",
+        description="Open (or create) a TUN/TAP device and print each packet as "
+        "'<protocol hex> <body hex>' until Ctrl-C.",
+    )
+    printer.add_argument("kind", choices=["tun", "tap"], help="device kind")
+    printer.add_argument("name", help="device name, or a pattern such as tun%%d")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "print":
+            kind = DevKind.TUN if args.kind == "tun" else DevKind.TAP
+            return run_print(kind, args.name, sys.stdout)
+    except KeyboardInterrupt:
+        return 0
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 2

@@ -1,0 +1,400 @@
+"""``Interface``: one open TUN/TAP device and its packet I/O; ``open()`` makes one.
+
+Every packet call takes the fd through a small usage count: ``close()``
+marks the interface closed and fires its wake-up fd, and the fds are really
+closed by whoever is the last one out. So a reader blocked in another thread
+returns at once, and no call can ever touch an fd number that was closed and
+re-used by something else.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import threading
+import time
+import warnings
+from types import TracebackType
+from typing import Optional, Union
+
+from . import _lowlevel
+from .errors import (
+    DeviceBusyError,
+    DeviceMismatchError,
+    InterfaceClosedError,
+    JumboPacketError,
+    NotIPPacketError,
+    ShortWriteError,
+    TruncatedPacketError,
+)
+from .packet import ETH_HEADER_LEN, Body, DevKind, Packet, as_kind, packet_from_verdict
+
+__all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "open"]
+
+CLONE_DEVICE = "/dev/net/tun"
+DEFAULT_WRITE_LIMIT = 1600  # the Go seed's limit, raised with the MTU
+# Big enough for any packet a device without offloads delivers (64 KiB IP
+# packet plus Ethernet header and two VLAN tags), so nothing is cut short.
+SCRATCH_SIZE = 65536 + 64
+
+Timeout = Optional[float]
+Writable = Union[Packet, bytes, bytearray, memoryview]
+
+_thread_state = threading.local()
+
+
+def _take_scratch() -> _lowlevel.CData:
+    """This thread's read buffer, taken out so a re-entrant call gets its own."""
+    buf: _lowlevel.CData | None = getattr(_thread_state, "scratch", None)
+    if buf is None:
+        return _lowlevel.new_buffer(SCRATCH_SIZE)
+    _thread_state.scratch = None
+    return buf
+
+
+def _give_back_scratch(buf: _lowlevel.CData) -> None:
+    _thread_state.scratch = buf
+
+
+def _deadline(timeout: Timeout) -> float | None:
+    """Validate a timeout (None or seconds >= 0) and turn it into a monotonic deadline."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be None or a number of seconds, not {timeout!r}")
+    if math.isnan(timeout) or timeout < 0:
+        raise ValueError(f"timeout must be None or >= 0, not {timeout!r}")
+    return time.monotonic() + timeout
+
+
+def _slice_ms(deadline: float | None) -> int:
+    """How long the next wait in C may last, in ms: short enough for Ctrl-C."""
+    if deadline is None:
+        return _lowlevel.WAIT_SLICE_MS
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return 0
+    return min(_lowlevel.WAIT_SLICE_MS, math.ceil(remaining * 1000))
+
+
+class Interface:
+    """An open TUN or TAP device. Go: Interface.
+
+    Create one with :func:`open`. Usable as a context manager; closing it
+    destroys a non-persistent device.
+    """
+
+    def __init__(self, fd: int, wakefd: int, name: str, kind: DevKind) -> None:
+        self._fd = fd
+        self._wakefd = wakefd
+        self._name = name
+        self._kind = kind
+        self._lock = threading.RLock()
+        self._users = 0
+        self._closing = False
+        self._released = False
+        self._write_limit = DEFAULT_WRITE_LIMIT
+
+    # -- identity ---------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The device's name, as the kernel chose it from the pattern. Go: Name."""
+        return self._name
+
+    @property
+    def kind(self) -> DevKind:
+        """``DevKind.TUN`` or ``DevKind.TAP``."""
+        return self._kind
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has been called."""
+        return self._closing
+
+    @property
+    def write_limit(self) -> int:
+        """The largest body :meth:`write_packet` accepts, in bytes."""
+        return self._write_limit
+
+    def fileno(self) -> int:
+        """The device fd (non-blocking), e.g. for ``select`` or an event loop."""
+        if self._closing:
+            raise InterfaceClosedError(self._name, "fileno")
+        return self._fd
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closing else f"fd={self._fd}"
+        return f"<Interface {self._name} {self._kind.name} {state}>"
+
+    # -- lifetime ---------------------------------------------------------
+
+    def _enter(self, operation: str) -> None:
+        with self._lock:
+            if self._closing:
+                raise InterfaceClosedError(self._name, operation)
+            self._users += 1
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._users -= 1
+            last_out = self._closing and self._users == 0
+        if last_out:
+            self._release_fds()
+
+    def _release_fds(self) -> None:
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
+        _lowlevel.close_fd(self._fd, self._name)
+        _lowlevel.close_fd(self._wakefd, self._name)
+
+    def close(self) -> None:
+        """Close the device; wakes every call blocked on it. Go: Close.
+
+        Calls waiting in other threads raise :class:`InterfaceClosedError`.
+        Closing twice is harmless.
+        """
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+            _lowlevel.wake(self._wakefd, self._name)
+            busy = self._users > 0
+        if not busy:
+            self._release_fds()
+
+    def __enter__(self) -> Interface:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_closing", True):
+            return
+        warnings.warn(f"unclosed interface {self._name}", ResourceWarning, stacklevel=2)
+        self.close()
+
+    # -- errors -----------------------------------------------------------
+
+    def _error(self, err: int, operation: str) -> Exception:
+        if err == errno.ECANCELED:
+            return InterfaceClosedError(self._name, operation)
+        if err in (errno.EBADFD, errno.ENXIO, errno.ENODEV):
+            return _lowlevel.os_error(err, operation, self._name, "the interface is gone")
+        if err == errno.EIO and operation.startswith("write"):
+            return _lowlevel.os_error(err, operation, self._name, "the interface is down")
+        return _lowlevel.os_error(err, operation, self._name)
+
+    # -- packets ----------------------------------------------------------
+
+    def _wait_loop_failed(self, result: int, deadline: float | None, operation: str) -> int:
+        """After a failed C call: raise, or return the next wait slice to retry with."""
+        if result != -errno.EAGAIN and result != -errno.EINTR:
+            raise self._error(-result, operation)
+        if self._closing:
+            raise InterfaceClosedError(self._name, operation)
+        slice_ms = _slice_ms(deadline)
+        if slice_ms == 0:
+            raise TimeoutError(errno.ETIMEDOUT, f"{operation} on {self._name}: timed out")
+        return slice_ms
+
+    def _recv(self, buf: _lowlevel.CData, size: int, deadline: float | None) -> int:
+        slice_ms = _slice_ms(deadline)
+        while True:
+            result = _lowlevel.recv_packet(self._fd, self._wakefd, buf, size, self._kind, slice_ms)
+            if result >= 0:
+                return result
+            slice_ms = self._wait_loop_failed(result, deadline, "read_packet")
+
+    def read_packet(
+        self, buffer: bytearray | memoryview | None = None, *, timeout: Timeout = None
+    ) -> Packet:
+        """Read one packet, waiting for it. Go: ReadPacket.
+
+        Args:
+            buffer: a writable bytes-like object to read into; the returned
+                body is then a ``memoryview`` into it (no copy). A packet
+                longer than the buffer is cut by the kernel (and a TUN packet
+                so cut raises TruncatedPacketError). Without it the body is
+                ``bytes`` and no packet is ever cut.
+            timeout: seconds to wait at most; None waits for ever.
+
+        Raises:
+            TimeoutError: nothing arrived within ``timeout``.
+            InterfaceClosedError: closed before or during the wait.
+            ShortReadError, TruncatedPacketError, NotIPPacketError: the
+                seed's rules for what was read (see ``parse_packet``).
+            OSError: the device failed (e.g. it was deleted).
+        """
+        deadline = _deadline(timeout)
+        if buffer is not None:
+            view = memoryview(buffer).cast("B")
+            if view.readonly:
+                raise TypeError("read_packet needs a writable buffer, not a read-only one")
+            if len(view) == 0:
+                raise ValueError("read_packet: the buffer is empty")
+            cbuf = _lowlevel.from_buffer(view, writable=True)
+        self._enter("read_packet")
+        try:
+            if buffer is None:
+                scratch = _take_scratch()
+                try:
+                    packed = self._recv(scratch, SCRATCH_SIZE, deadline)
+                    verdict, protocol, body_len = _lowlevel.unpack(packed)
+                    body: Body = _lowlevel.copy_out(scratch, body_len)
+                finally:
+                    _give_back_scratch(scratch)
+            else:
+                packed = self._recv(cbuf, len(view), deadline)
+                verdict, protocol, body_len = _lowlevel.unpack(packed)
+                body = view[:body_len]
+        finally:
+            self._leave()
+        return packet_from_verdict(body, verdict, protocol, body_len, self._kind)
+
+    def _check_writable(self, body: Body) -> None:
+        size = len(body)
+        if size > self._write_limit:
+            raise JumboPacketError(
+                f"jumbo packet too large for /dev/tun: {size} bytes > {self._write_limit} "
+                f"({self._name})"
+            )
+        if self._kind == DevKind.TUN:
+            if size == 0 or body[0] >> 4 not in (4, 6):
+                raise NotIPPacketError()
+        elif size < ETH_HEADER_LEN:
+            raise TruncatedPacketError(
+                f"Ethernet frame is truncated: {size} bytes < {ETH_HEADER_LEN}",
+                Packet(body, 0, self._kind),
+            )
+
+    def write_packet(self, packet: Writable, *, timeout: Timeout = None) -> None:
+        """Write one packet (a Packet or its bytes). Go: WritePacket.
+
+        Waits while the device cannot take it (nothing is dropped silently).
+
+        Raises:
+            JumboPacketError: larger than :attr:`write_limit`; nothing written.
+            NotIPPacketError: a TUN body that is not IPv4 or IPv6.
+            TruncatedPacketError: a TAP frame shorter than an Ethernet header.
+            TypeError: not a Packet or bytes-like object.
+            TimeoutError, InterfaceClosedError, OSError: as for read_packet.
+        """
+        body = packet.body if isinstance(packet, Packet) else packet
+        if isinstance(body, bytes):
+            data: bytes | _lowlevel.CData = body
+        elif isinstance(body, (bytearray, memoryview)):
+            body = memoryview(body).cast("B")
+            data = _lowlevel.from_buffer(body, writable=False)
+        else:
+            raise TypeError(
+                f"write_packet takes a Packet or a bytes-like object, not {type(body).__name__}"
+            )
+        self._check_writable(body)
+        deadline = _deadline(timeout)
+        size = len(body)
+        self._enter("write_packet")
+        try:
+            slice_ms = _slice_ms(deadline)
+            while True:
+                result = _lowlevel.send(self._fd, self._wakefd, data, size, slice_ms)
+                if result >= 0:
+                    break
+                slice_ms = self._wait_loop_failed(result, deadline, "write_packet")
+        finally:
+            self._leave()
+        if result != size:
+            raise ShortWriteError(f"write_packet on {self._name}: wrote {result} of {size} bytes")
+
+
+def _validate_name(name: object) -> str:
+    """Check a device name or ``%d`` pattern the way the kernel would, with clear errors."""
+    if not isinstance(name, str):
+        raise TypeError(f"interface name must be a str, not {type(name).__name__}")
+    if not name:
+        raise ValueError("interface name is empty")
+    if any(c.isspace() for c in name):
+        raise ValueError(f"interface name {name!r} contains whitespace")
+    if not name.isascii() or not name.isprintable():
+        raise ValueError(f"interface name {name!r} must be printable ASCII")
+    if len(name) > _lowlevel.IFNAME_MAX:
+        raise ValueError(f"interface name {name!r} is longer than {_lowlevel.IFNAME_MAX} bytes")
+    if name in (".", ".."):
+        raise ValueError(f"interface name {name!r} is not allowed")
+    for bad in ("/", ":"):
+        if bad in name:
+            raise ValueError(f"interface name {name!r} contains {bad!r}")
+    if name.count("%") > 1 or ("%" in name and "%d" not in name):
+        raise ValueError(f"interface name {name!r}: only a single %d pattern is allowed")
+    return name
+
+
+def _open_error(err: int, name: str, kind: DevKind) -> OSError:
+    """Explain a failed open: what the kernel refused and what would fix it."""
+    if err == errno.EPERM or err == errno.EACCES:
+        return _lowlevel.os_error(
+            err,
+            "TUNSETIFF",
+            name,
+            "creating a device needs CAP_NET_ADMIN; attaching to a persistent one needs "
+            "CAP_NET_ADMIN or to be its owner or group",
+        )
+    if err == errno.EBUSY:
+        return DeviceBusyError(
+            f"TUNSETIFF on {name}: the device is already attached to another file "
+            "descriptor (and is not multi-queue)"
+        )
+    if err == errno.EINVAL:
+        return DeviceMismatchError(
+            f"TUNSETIFF on {name}: a device of that name exists but is not a "
+            f"{kind.name} device with these flags (another kind, or not TUN/TAP at all)"
+        )
+    return _lowlevel.os_error(err, "TUNSETIFF", name)
+
+
+def open(name: str, kind: DevKind = DevKind.TUN) -> Interface:  # noqa: A001 - the seed's name
+    """Create a TUN/TAP device, or attach to a persistent one. Go: Open.
+
+    Args:
+        name: an exact name (``"tun42"``) or a pattern with one ``%d``
+            (``"tun%d"``) for the kernel to number.
+        kind: ``DevKind.TUN`` (IP packets) or ``DevKind.TAP`` (Ethernet frames).
+
+    Raises:
+        ValueError, TypeError: a bad name or kind (checked before any system call).
+        FileNotFoundError: no /dev/net/tun (the ``tun`` module is not loaded).
+        PermissionError: no CAP_NET_ADMIN, or not the owner of a persistent device.
+        DeviceBusyError: another process holds the device.
+        DeviceMismatchError: the name belongs to another kind of device.
+    """
+    kind = as_kind(kind)
+    name = _validate_name(name)
+    fd = _lowlevel.open_clone(CLONE_DEVICE)
+    if fd < 0:
+        hint = {
+            errno.ENOENT: "load the tun kernel module: modprobe tun",
+            errno.ENODEV: "load the tun kernel module: modprobe tun",
+            errno.EACCES: "needs read-write access to it (root or CAP_NET_ADMIN and its mode)",
+        }.get(-fd, "")
+        raise _lowlevel.os_error(-fd, f"open {CLONE_DEVICE}", name, hint)
+    wakefd = -1
+    try:
+        result, real_name = _lowlevel.set_iff(fd, name, kind, 0)
+        if result < 0:
+            raise _open_error(-result, name, kind)
+        _lowlevel.set_nonblocking(fd, real_name)
+        wakefd = _lowlevel.new_wake_fd(real_name)
+    except BaseException:
+        _lowlevel.close_fd(fd, name)
+        if wakefd >= 0:
+            _lowlevel.close_fd(wakefd, name)
+        raise
+    return Interface(fd, wakefd, real_name, kind)
