@@ -128,4 +128,3 @@ def copy_out(buf: CData, size: int) -> bytes:
     """Copy the first ``size`` bytes of a C buffer into a new ``bytes``."""
     data: bytes = ffi.buffer(buf, size)[:]
     return data
-
