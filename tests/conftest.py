@@ -16,13 +16,9 @@ import os
 import subprocess
 
 import pytest
+from netutil import REQUIRE_PRIVILEGED
 
 CLONE_NEWNET = 0x40000000
-REQUIRE_PRIVILEGED = os.environ.get("TUNTAP_REQUIRE_PRIVILEGED", "").lower() in (
-    "1",
-    "true",
-    "yes",
-)
 
 
 def _unshare_net() -> None:

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import struct
 import subprocess
 from typing import Any
+
+import pytest
+
+# Set in CI: a privileged test or a needed tool that is missing fails instead of skipping.
+REQUIRE_PRIVILEGED = os.environ.get("TUNTAP_REQUIRE_PRIVILEGED", "").lower() in ("1", "true", "yes")
 
 TUN_ADDR = "192.0.2.1"
 TUN_PEER = "192.0.2.2"
@@ -95,3 +101,14 @@ def ethernet(dst: bytes, src: bytes, ethertype: int, payload: bytes) -> bytes:
 
 def mac_bytes(mac: str) -> bytes:
     return bytes(int(part, 16) for part in mac.split(":"))
+
+
+def require_tool(name: str) -> str:
+    """The path of an external tool a test checks against; skip (or fail in CI) without it."""
+    path = shutil.which(name)
+    if path is None:
+        reason = f"{name} is not installed (CI installs it in .ci/run)"
+        if REQUIRE_PRIVILEGED:
+            pytest.fail(f"{reason}, and TUNTAP_REQUIRE_PRIVILEGED is set", pytrace=False)
+        pytest.skip(reason)
+    return path

@@ -22,6 +22,7 @@ from .errors import (
 )
 from .interface import Interface, open  # noqa: A004 - the seed's Open
 from .packet import ETH_P_IP, ETH_P_IPV6, DevKind, DevTap, DevTun, Packet, parse_packet
+from .pcap import PcapWriter
 
 __version__ = "0.1.0"
 
@@ -42,6 +43,7 @@ __all__ = [
     "JumboPacketError",
     "NotIPPacketError",
     "Packet",
+    "PcapWriter",
     "ShortReadError",
     "ShortWriteError",
     "TruncatedPacketError",

@@ -1,4 +1,4 @@
-"""Command line: ``python -m tuntap_cffi print tun|tap NAME`` (the seed's print_tuntap)."""
+"""Command line: ``print`` (the seed's print_tuntap) and ``dump`` (print and/or pcap capture)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import argparse
 import sys
 from typing import TextIO
 
-from .errors import TunTapError
+from .errors import DeviceMismatchError, TunTapError
+from .interface import Interface
 from .interface import open as open_interface
 from .packet import DevKind, Packet
+from .pcap import PcapWriter
 
 
 def format_packet(packet: Packet) -> str:
@@ -32,6 +34,65 @@ def run_print(kind: DevKind, name: str, out: TextIO) -> int:
             return 0
 
 
+def open_any_kind(name: str, kind: DevKind | None) -> Interface:
+    """Open ``name`` as ``kind``; with no kind, as a TUN, or as a TAP if it exists as one."""
+    if kind is not None:
+        return open_interface(name, kind)
+    try:
+        return open_interface(name, DevKind.TUN)
+    except DeviceMismatchError:
+        return open_interface(name, DevKind.TAP)
+
+
+def run_dump(
+    name: str,
+    kind: DevKind | None,
+    pcap_path: str | None,
+    count: int | None,
+    quiet: bool,
+    nanoseconds: bool,
+    out: TextIO,
+) -> int:
+    """Print and/or capture packets until ``count`` of them, or Ctrl-C."""
+    with open_any_kind(name, kind) as iface:
+        writer = PcapWriter(pcap_path, iface.kind, nanoseconds=nanoseconds) if pcap_path else None
+        try:
+            print(f"Listening on {iface.name} ({iface.kind.name})", file=out, flush=True)
+            seen = 0
+            while count is None or seen < count:
+                try:
+                    packet = iface.read_packet()
+                except TunTapError as exc:
+                    if not quiet:
+                        print(f"Read error: {exc}", file=out, flush=True)
+                    bad = getattr(exc, "packet", None)
+                    if writer is None or bad is None:
+                        continue
+                    packet = bad
+                seen += 1
+                if writer is not None:
+                    writer.write(packet)
+                    writer.flush()
+                if not quiet:
+                    print(format_packet(packet), file=out, flush=True)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is not None:
+            print(f"{writer.count} packets written to {pcap_path}", file=out, flush=True)
+    return 0
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an int >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with a sub-command per tool."""
     parser = argparse.ArgumentParser(
@@ -46,6 +107,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     printer.add_argument("kind", choices=["tun", "tap"], help="device kind")
     printer.add_argument("name", help="device name, or a pattern such as tun%%d")
+
+    dump = commands.add_parser(
+        "dump",
+        help="print packets and/or capture them to a pcap file",
+        description="Attach to a persistent device (or create one) and print each packet "
+        "as 'print' does and/or write it to a pcap file (LINKTYPE_RAW for TUN, "
+        "LINKTYPE_ETHERNET for TAP), until --count packets or Ctrl-C.",
+    )
+    dump.add_argument("name", help="device name, or a pattern such as tun%%d")
+    dump.add_argument(
+        "--kind",
+        choices=["tun", "tap"],
+        help="device kind (default: TUN, or TAP if the device is one)",
+    )
+    dump.add_argument("--pcap", metavar="FILE", help="write the packets to this pcap file")
+    dump.add_argument("--count", type=positive_int, metavar="N", help="stop after N packets")
+    dump.add_argument("--quiet", action="store_true", help="do not print packets")
+    dump.add_argument(
+        "--nanoseconds", action="store_true", help="nanosecond pcap timestamps (default: µs)"
+    )
     return parser
 
 
@@ -56,6 +137,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "print":
             kind = DevKind.TUN if args.kind == "tun" else DevKind.TAP
             return run_print(kind, args.name, sys.stdout)
+        if args.command == "dump":
+            dump_kind = None if args.kind is None else DevKind[args.kind.upper()]
+            return run_dump(
+                args.name,
+                dump_kind,
+                args.pcap,
+                args.count,
+                args.quiet,
+                args.nanoseconds,
+                sys.stdout,
+            )
     except KeyboardInterrupt:
         return 0
     except (OSError, ValueError) as exc:
