@@ -5,6 +5,7 @@
 ...     pkt = iface.read_packet(timeout=1.0)
 """
 
+from .aio import AsyncInterface
 from .errors import (
     DeviceBusyError,
     DeviceMismatchError,
@@ -29,6 +30,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ETH_P_IP",
     "ETH_P_IPV6",
+    "AsyncInterface",
     "DevKind",
     "DevTap",
     "DevTun",

@@ -1,0 +1,195 @@
+"""AsyncInterface on real devices, on asyncio's own loop and on uvloop where it installs."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from collections.abc import Awaitable
+from typing import Any, Callable, TypeVar
+
+import pytest
+from netutil import TUN_ADDR, TUN_PEER, configure_v4, ipv4_udp
+
+import tuntap_cffi as tuntap
+from tuntap_cffi import AsyncInterface, DevKind
+
+pytestmark = pytest.mark.privileged
+T = TypeVar("T")
+
+LOOPS = ["asyncio"]
+try:
+    import uvloop
+
+    LOOPS.append("uvloop")
+except ImportError:  # not on PyPy
+    uvloop = None
+
+
+@pytest.fixture(params=LOOPS)
+def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[T]], T]:
+    """Run a coroutine to completion on a fresh loop of the parametrized kind."""
+
+    def runner(coro: Awaitable[T]) -> T:
+        loop = uvloop.new_event_loop() if request.param == "uvloop" else asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(asyncio.wait_for(coro, 30))
+        finally:
+            loop.close()
+
+    return runner
+
+
+def send_udp(port: int, payload: bytes) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((TUN_ADDR, 0))
+        sock.sendto(payload, (TUN_PEER, port))
+
+
+def udp_payload(pkt: tuntap.Packet) -> bytes | None:
+    proto, off, _ = pkt.ip_proto()
+    return bytes(pkt.body[off + 8 :]) if proto == 17 else None
+
+
+def test_read_and_write(run: Any) -> None:
+    async def main() -> None:
+        async with AsyncInterface.open("aio%d", DevKind.TUN) as aif:
+            configure_v4(aif.name)
+            assert aif.kind is DevKind.TUN and aif.fileno() >= 0
+            asyncio.get_running_loop().call_later(0.05, send_udp, 9000, b"async hello")
+            while (payload := udp_payload(await aif.read_packet())) is None:
+                pass
+            assert payload == b"async hello"
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.bind((TUN_ADDR, 0))
+                sock.setblocking(False)
+                port = sock.getsockname()[1]
+                await aif.write_packet(ipv4_udp(TUN_PEER, TUN_ADDR, 9, port, b"back"))
+                loop = asyncio.get_running_loop()
+                assert await loop.sock_recv(sock, 100) == b"back"
+        assert aif.closed
+
+    run(main())
+
+
+def test_cancelling_a_read_loses_no_packet(run: Any) -> None:
+    async def main() -> None:
+        async with AsyncInterface.open("aio%d", DevKind.TUN) as aif:
+            configure_v4(aif.name)
+            task = asyncio.ensure_future(aif.read_packet())
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            send_udp(9001, b"kept")
+            await asyncio.sleep(0.05)
+            # The packet that arrived after the cancel is still in the kernel.
+            packets = []
+            while True:
+                try:
+                    packets.append(aif.interface.read_packet(timeout=0))
+                except TimeoutError:
+                    break
+            assert b"kept" in [udp_payload(p) for p in packets]
+
+    run(main())
+
+
+def test_timeouts_leave_the_packet_for_the_next_read(run: Any) -> None:
+    async def main() -> None:
+        async with AsyncInterface.open("aio%d", DevKind.TUN) as aif:
+            configure_v4(aif.name)
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(aif.read_packet(), 0.1)
+            send_udp(9002, b"after timeout")
+            while (payload := udp_payload(await aif.read_packet())) is None:
+                pass
+            assert payload == b"after timeout"
+
+    run(main())
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is Python 3.11+")
+def test_asyncio_timeout_context(run: Any) -> None:
+    async def main() -> None:
+        async with AsyncInterface.open("aio%d", DevKind.TUN) as aif:
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.1):  # type: ignore[attr-defined]
+                    await aif.read_packet()
+
+    run(main())
+
+
+def test_closing_while_awaited(run: Any) -> None:
+    async def main() -> None:
+        aif = AsyncInterface.open("aio%d", DevKind.TUN)
+        readers = [asyncio.ensure_future(aif.read_packet()) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        aif.close()
+        results = await asyncio.gather(*readers, return_exceptions=True)
+        assert all(isinstance(r, tuntap.InterfaceClosedError) for r in results), results
+        with pytest.raises(tuntap.InterfaceClosedError):
+            await aif.read_packet()
+        with pytest.raises(tuntap.InterfaceClosedError):
+            await aif.write_packet(b"\x45" + bytes(19))
+        aif.close()  # harmless
+
+    run(main())
+
+
+def test_concurrent_readers_read_every_packet_exactly_once(run: Any) -> None:
+    count = 40
+
+    async def main() -> None:
+        async with AsyncInterface.open("aio%d", DevKind.TUN) as aif:
+            configure_v4(aif.name)
+            seen: list[bytes] = []
+
+            async def reader() -> None:
+                while len(seen) < count:
+                    payload = udp_payload(await aif.read_packet())
+                    if payload is not None:
+                        seen.append(payload)
+
+            tasks = [asyncio.ensure_future(reader()) for _ in range(4)]
+            await asyncio.sleep(0.05)
+            for i in range(count):
+                send_udp(9003, b"%d" % i)
+            _done, pending = await asyncio.wait(
+                tasks, timeout=10, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            assert sorted(seen) == sorted(b"%d" % i for i in range(count))
+
+    run(main())
+
+
+def test_async_for_ends_when_closed(run: Any) -> None:
+    async def main() -> None:
+        aif = AsyncInterface.open("aio%d", DevKind.TUN)
+        configure_v4(aif.name)
+        loop = asyncio.get_running_loop()
+        for i in range(3):
+            loop.call_later(0.02 * (i + 1), send_udp, 9004, b"it%d" % i)
+        loop.call_later(0.3, aif.close)
+        payloads = [udp_payload(pkt) async for pkt in aif]
+        assert [p for p in payloads if p is not None] == [b"it0", b"it1", b"it2"]
+
+    run(main())
+
+
+def test_configuration_stays_synchronous_and_bad_input(run: Any) -> None:
+    with pytest.raises(ValueError, match="kind must be"):
+        AsyncInterface.open("aio%d", 5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="longer than 15"):
+        AsyncInterface.open("x" * 20)
+    aif = AsyncInterface.open("aio%d", DevKind.TUN)
+    try:
+        assert aif.write_limit == 1600  # an Interface attribute, reached directly
+        with pytest.raises(AttributeError):
+            aif.no_such_method  # noqa: B018
+        assert "AsyncInterface" in repr(aif)
+    finally:
+        aif.close()

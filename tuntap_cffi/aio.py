@@ -1,0 +1,169 @@
+"""asyncio: ``AsyncInterface``, an awaitable face of :class:`Interface`.
+
+Waits use ``loop.add_reader``/``add_writer`` on the non-blocking fd, never a
+thread. A packet is read only after the fd reported it ready, in the same
+step that returns it, so cancelling an ``await`` (or ``asyncio.timeout``)
+never loses a packet: it is either returned or left in the kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, Callable
+
+from .errors import InterfaceClosedError
+from .interface import Interface, Writable
+from .interface import open as open_interface
+from .packet import DevKind, Packet
+
+__all__ = ["AsyncInterface"]
+
+
+class _Readiness:
+    """Futures waiting for one fd to be ready in one direction, sharing one loop callback."""
+
+    def __init__(self, for_write: bool) -> None:
+        self._for_write = for_write
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fd = -1
+
+    def _register(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        add = loop.add_writer if self._for_write else loop.add_reader
+        add(fd, self._fire)
+        self._loop, self._fd = loop, fd
+
+    def _unregister(self) -> None:
+        if self._loop is not None:
+            remove = self._loop.remove_writer if self._for_write else self._loop.remove_reader
+            remove(self._fd)
+            self._loop = None
+
+    def _fire(self) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait(self, fd: int) -> None:
+        """Return once ``fd`` is ready (or raise what :meth:`fail` was given)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not None and self._loop is not loop:
+            raise RuntimeError("an AsyncInterface is used from one event loop at a time")
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.add(waiter)
+        if self._loop is None:
+            self._register(loop, fd)
+        try:
+            await waiter
+        finally:
+            self._waiters.discard(waiter)
+            if not self._waiters:
+                self._unregister()
+
+    def fail(self, exc_factory: Callable[[], BaseException]) -> None:
+        """Stop watching the fd and make every waiter raise."""
+        self._unregister()
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_exception(exc_factory())
+
+
+class AsyncInterface:
+    """An :class:`Interface` whose packet I/O is awaited.
+
+    ``name``, ``kind``, ``fileno()`` and the configuration methods are the
+    Interface's own, synchronous (they are quick netlink calls); the wrapped
+    object is :attr:`interface`.
+    """
+
+    def __init__(self, interface: Interface) -> None:
+        self._iface = interface
+        self._readable = _Readiness(for_write=False)
+        self._writable = _Readiness(for_write=True)
+
+    @classmethod
+    def open(cls, name: str, kind: DevKind = DevKind.TUN, **options: Any) -> AsyncInterface:
+        """Open a device as :func:`tuntap_cffi.open` does (same arguments)."""
+        return cls(open_interface(name, kind, **options))
+
+    @property
+    def interface(self) -> Interface:
+        """The synchronous Interface underneath."""
+        return self._iface
+
+    @property
+    def name(self) -> str:
+        """The device's name."""
+        return self._iface.name
+
+    @property
+    def kind(self) -> DevKind:
+        """``DevKind.TUN`` or ``DevKind.TAP``."""
+        return self._iface.kind
+
+    @property
+    def closed(self) -> bool:
+        """True once closed."""
+        return self._iface.closed
+
+    def fileno(self) -> int:
+        """The device fd."""
+        return self._iface.fileno()
+
+    def __getattr__(self, attribute: str) -> Any:
+        # Configuration methods and properties stay the Interface's, synchronous.
+        if attribute.startswith("_"):
+            raise AttributeError(attribute)
+        return getattr(self._iface, attribute)
+
+    def __repr__(self) -> str:
+        return f"<AsyncInterface {self._iface!r}>"
+
+    async def read_packet(self, buffer: bytearray | memoryview | None = None) -> Packet:
+        """Await one packet. Go: ReadPacket. Cancelling loses no packet."""
+        while True:
+            try:
+                return self._iface.read_packet(buffer, timeout=0)
+            except TimeoutError:
+                pass
+            await self._readable.wait(self._iface.fileno())
+
+    async def write_packet(self, packet: Writable) -> None:
+        """Write one packet, awaiting room in the device queue. Go: WritePacket."""
+        while True:
+            try:
+                self._iface.write_packet(packet, timeout=0)
+                return
+            except TimeoutError:
+                pass
+            await self._writable.wait(self._iface.fileno())
+
+    def close(self) -> None:
+        """Close the device; every pending await raises InterfaceClosedError."""
+        name = self._iface.name
+        self._readable.fail(lambda: InterfaceClosedError(name, "read"))
+        self._writable.fail(lambda: InterfaceClosedError(name, "write"))
+        self._iface.close()
+
+    def __aiter__(self) -> AsyncIterator[Packet]:
+        return self
+
+    async def __anext__(self) -> Packet:
+        """The next packet; the iteration ends when the interface is closed."""
+        try:
+            return await self.read_packet()
+        except InterfaceClosedError:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> AsyncInterface:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
