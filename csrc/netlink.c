@@ -412,9 +412,12 @@ int tt_nl_open(struct tt_nl *nl)
     if (fd < 0)
         return -errno;
     int one = 1;
-    /* Both optional: without them errors just carry no text, or the whole request. */
+    /* Optional: without them errors just carry no text, or the whole request. */
     (void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
     (void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+    /* Strict checking makes the kernel filter a dump by interface itself, and
+     * answer ENODEV for a deleted one instead of an empty dump. */
+    (void)setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
     struct timeval timeout = { .tv_sec = RECV_TIMEOUT_S };
     struct sockaddr_nl addr = { .nl_family = AF_NETLINK };
     socklen_t addr_len = sizeof(addr);

@@ -416,9 +416,9 @@ class InterfaceConfig:
 
     @property
     def ifindex(self) -> int:
-        """The interface index the kernel gave the device."""
+        """The interface index the kernel gave the device (asked afresh: it may be gone)."""
         self._check_open("ifindex")
-        return self._configure("ifindex", lambda _nl, index: index)
+        return self._link("ifindex").ifindex
 
     @property
     def mtu(self) -> int:
