@@ -634,42 +634,32 @@ def test_concurrent_calls_on_one_interface(tun: tuntap.Interface) -> None:
 # -- round trips after configuring through the library alone --------------------------
 
 
-def test_udp_over_ipv4_through_a_configured_tun(tun: tuntap.Interface) -> None:
-    tun.set_ipv6(False)
-    tun.add_address(TUN_ADDR, 24)
-    tun.up()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((TUN_ADDR, 0))
-        sock.settimeout(5)
-        sock.sendto(b"out v4", (TUN_PEER, 4000))
-        for _ in range(20):
-            pkt = tun.read_packet(timeout=5)
-            if pkt.ip_proto()[0] == 17:
-                break
-        assert bytes(pkt.body).endswith(b"out v4") and str(pkt.dip) == TUN_PEER
-        port = sock.getsockname()[1]
-        tun.write_packet(ipv4_udp(TUN_PEER, TUN_ADDR, 4000, port, b"in v4"))
-        assert sock.recvfrom(100) == (b"in v4", (TUN_PEER, 4000))
-
-
-def test_udp_over_ipv6_through_a_configured_tun(tun: tuntap.Interface) -> None:
-    tun.set_ipv6(True)
+@pytest.mark.parametrize("version", [4, 6])
+def test_udp_through_a_tun_configured_by_the_library_alone(
+    tun: tuntap.Interface, version: int
+) -> None:
+    family, local, peer = (
+        (socket.AF_INET, TUN_ADDR, TUN_PEER)
+        if version == 4
+        else (socket.AF_INET6, TUN_ADDR6, TUN_PEER6)
+    )
+    build = ipv4_udp if version == 4 else ipv6_udp
+    tun.set_ipv6(version == 6)
     tun.set_ipv6_slaac(False)
-    tun.add_address(f"{TUN_ADDR6}/64", nodad=True)
+    tun.add_address(local, 24 if version == 4 else 64, nodad=True)
     tun.up()
-    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
-        sock.bind((TUN_ADDR6, 0))
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.bind((local, 0))
         sock.settimeout(5)
-        sock.sendto(b"out v6", (TUN_PEER6, 4000))
+        sock.sendto(b"out", (peer, 4000))
         for _ in range(20):
             pkt = tun.read_packet(timeout=5)
             if pkt.ip_proto()[0] == 17:
                 break
-        assert bytes(pkt.body).endswith(b"out v6") and str(pkt.dip) == TUN_PEER6
-        port = sock.getsockname()[1]
-        tun.write_packet(ipv6_udp(TUN_PEER6, TUN_ADDR6, 4000, port, b"in v6"))
+        assert bytes(pkt.body).endswith(b"out") and str(pkt.dip) == peer
+        tun.write_packet(build(peer, local, 4000, sock.getsockname()[1], b"in"))
         data, source = sock.recvfrom(100)
-        assert data == b"in v6" and source[:2] == (TUN_PEER6, 4000)
+        assert data == b"in" and source[:2] == (peer, 4000)
 
 
 MAC = "02:00:5e:00:53:aa"
