@@ -144,7 +144,7 @@ def test_demo_bad_count(count: str) -> None:
 @pytest.mark.privileged
 def test_demo_without_root_says_what_it_needs() -> None:
     code = f"""
-        import os, sys
+        import locale, os, sys  # locale: argparse loads it lazily, nobody may not read it
         from tuntap_cffi import cli
         os.setgroups([])
         os.setgid({NOBODY})
