@@ -13,11 +13,14 @@ from cffi import FFI
 HERE = pathlib.Path(__file__).resolve().parent
 CSRC = HERE / "csrc"
 HEADER = CSRC / "tuntap.h"
-SOURCES = ["device.c", "packet_io.c", "classify.c"]
+SOURCES = ["device.c", "packet_io.c", "classify.c", "netlink.c"]
 STRICT_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"]
 
 # Kernel constants that Python may need, filled in by the C compiler.
 KERNEL_CONSTANTS = ["IFF_TUN", "IFF_TAP", "IFF_NO_PI", "IFF_MULTI_QUEUE", "IFF_VNET_HDR"]
+# ... and those of netlink.c's configuration calls.
+KERNEL_CONSTANTS += ["IFF_UP", "IFA_F_NODAD"]
+PREAMBLE_HEADERS = ["linux/if_tun.h", "linux/if.h", "linux/if_addr.h"]
 
 
 def cdef_text() -> str:
@@ -33,7 +36,7 @@ ffibuilder = FFI()
 ffibuilder.cdef(cdef_text())
 ffibuilder.set_source(
     "tuntap_cffi._native",
-    '#include <linux/if_tun.h>\n#include "tuntap.h"\n',
+    "".join(f"#include <{name}>\n" for name in PREAMBLE_HEADERS) + '#include "tuntap.h"\n',
     sources=[str((CSRC / name).relative_to(HERE)) for name in SOURCES],
     include_dirs=[str(CSRC.relative_to(HERE))],
     extra_compile_args=STRICT_FLAGS,

@@ -112,3 +112,42 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{reason}, and TUNTAP_REQUIRE_PRIVILEGED is set", pytrace=False)
         pytest.skip(reason)
     return path
+
+
+# -- two independent views of the kernel, for checking configuration calls --------
+
+
+def ip_link(name: str) -> dict[str, Any]:
+    """ip(8)'s JSON view of one link."""
+    (link,) = ip_json("-d", "link", "show", "dev", name)
+    return dict(link)
+
+
+def ip_addresses(name: str) -> set[str]:
+    """ip(8)'s view of a link's addresses, as ``"address/prefix"`` strings."""
+    (link,) = ip_json("addr", "show", "dev", name)
+    return {f"{a['local']}/{a['prefixlen']}" for a in link.get("addr_info", [])}
+
+
+def pyroute2_link(name: str) -> Any:
+    """pyroute2's RTM_NEWLINK message for one link (a test-only dependency)."""
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        (index,) = ipr.link_lookup(ifname=name)
+        (link,) = ipr.link("get", index=index)
+    return link
+
+
+def pyroute2_addresses(name: str) -> dict[str, int]:
+    """pyroute2's view of a link's addresses: ``"address/prefix"`` -> IFA flags."""
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        (index,) = ipr.link_lookup(ifname=name)
+        messages = ipr.get_addr(index=index)
+    result = {}
+    for msg in messages:
+        address = msg.get("IFA_LOCAL") or msg.get("IFA_ADDRESS")
+        result[f"{address}/{msg['prefixlen']}"] = msg.get("IFA_FLAGS") or msg["flags"]
+    return result

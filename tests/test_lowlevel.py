@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 
 import pytest
 
@@ -91,3 +92,62 @@ def test_close_reports_a_bad_fd() -> None:
     with pytest.raises(OSError, match="close on pipe") as info:
         _lowlevel.close_fd(r, "pipe")
     assert info.value.errno == errno.EBADF
+
+
+# -- netlink.c: the C side's own checks --------------------------------------------
+
+
+def test_netlink_calls_check_their_arguments_in_c() -> None:
+    einval = -errno.EINVAL
+    reply = _lowlevel.NetlinkReply(4)
+    nl = _lowlevel.nl_new()
+    assert lib.tt_nl_open(ffi.NULL) == einval
+    assert lib.tt_nl_link_get(nl, 1, b"lo", reply.c) == einval  # not open yet
+    assert _lowlevel.nl_open(nl) == 0
+    try:
+        assert nl.fd >= 0 and nl.portid != 0
+        assert lib.tt_nl_link_get(nl, -1, b"lo", reply.c) == einval
+        assert lib.tt_nl_link_get(nl, 0, ffi.NULL, reply.c) == einval
+        assert lib.tt_nl_link_get(nl, 0, b"", reply.c) == einval
+        assert lib.tt_nl_link_get(nl, 0, b"x" * 16, reply.c) == einval
+        assert lib.tt_nl_link_get(nl, 1, b"lo", ffi.NULL) == einval
+
+        change = ffi.new("struct tt_link_change *", {"ifindex": 1, "set": 0x10})
+        assert lib.tt_nl_link_set(nl, change, reply.c) == einval
+        change = ffi.new("struct tt_link_change *", {"ifindex": 0, "set": 1, "mtu": 1500})
+        assert lib.tt_nl_link_set(nl, change, reply.c) == einval
+        change = ffi.new("struct tt_link_change *", {"ifindex": 1, "set": 8, "hwaddr_len": 33})
+        assert lib.tt_nl_link_set(nl, change, reply.c) == einval
+        change = ffi.new("struct tt_link_change *", {"ifindex": 1, "set": 8, "hwaddr_len": 0})
+        assert lib.tt_nl_link_set(nl, change, reply.c) == einval
+        assert lib.tt_nl_link_set(nl, ffi.NULL, reply.c) == einval
+
+        v4, v6 = bytes(4), bytes(16)
+        inet, inet6 = socket.AF_INET, socket.AF_INET6
+        for family, addr, prefix in ((inet, v6, 24), (inet, v4, 33), (inet6, v6, 129), (99, v4, 8)):
+            assert lib.tt_nl_addr_change(nl, 1, 1, family, addr, len(addr), prefix, 0, reply.c) == (
+                einval
+            )
+        assert lib.tt_nl_addr_change(nl, 1, 0, inet, v4, 4, 24, 0, reply.c) == einval
+        assert lib.tt_nl_addr_change(nl, 1, 1, inet, ffi.NULL, 4, 24, 0, reply.c) == einval
+        assert lib.tt_nl_addr_dump(nl, 0, reply.c) == einval
+        broken = ffi.new("struct tt_nl_reply *", {"addrs_max": 3})
+        assert lib.tt_nl_addr_dump(nl, 1, broken) == einval
+    finally:
+        _lowlevel.nl_close(nl, "test")
+        _lowlevel.nl_close(nl, "test")  # twice is harmless
+    assert nl.fd == -1
+
+
+def test_netlink_requests_count_their_sequence_numbers() -> None:
+    reply = _lowlevel.NetlinkReply()
+    nl = _lowlevel.nl_new()
+    assert _lowlevel.nl_open(nl) == 0
+    try:
+        for expected in (1, 2, 3):
+            assert _lowlevel.nl_link_get(nl, 0, "lo", reply) == 0
+            assert nl.seq == reply.c.seq == expected and reply.c.portid == nl.portid
+        assert reply.link().name == "lo" and reply.link().ifindex == 1
+        assert _lowlevel.nl_link_get(nl, 0, "nonexistent0", reply) == -errno.ENODEV
+    finally:
+        _lowlevel.nl_close(nl, "test")

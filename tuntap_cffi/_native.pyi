@@ -39,6 +39,45 @@ class _Lib:
     ) -> int: ...
     def tt_send(self, fd: int, wakefd: int, buf: _Buffer, size: int, timeout_ms: int) -> int: ...
     def tt_classify(self, buf: _Buffer, size: int, kind: int) -> int: ...
+    # netlink.c
+    IFF_UP: int
+    IFA_F_NODAD: int
+    TT_NL_EXPECT_ACK: int
+    TT_NL_EXPECT_LINK: int
+    TT_NL_EXPECT_ADDRS: int
+    TT_NL_GOT_LINK: int
+    TT_NL_DUMP_INTR: int
+    TT_NL_GOT_EXT_ACK: int
+    TT_LINK_SET_MTU: int
+    TT_LINK_SET_UP: int
+    TT_LINK_SET_TXQLEN: int
+    TT_LINK_SET_HWADDR: int
+    TT_HWADDR_MAX: int
+    TT_NL_EXT_ACK_MAX: int
+    TT_NL_ADDR_DUMP_TRIES: int
+    def tt_nl_open(self, nl: cffi.FFI.CData) -> int: ...
+    def tt_nl_close(self, nl: cffi.FFI.CData) -> int: ...
+    def tt_nl_link_get(
+        self, nl: cffi.FFI.CData, ifindex: int, name: bytes, reply: cffi.FFI.CData
+    ) -> int: ...
+    def tt_nl_link_set(
+        self, nl: cffi.FFI.CData, change: cffi.FFI.CData, reply: cffi.FFI.CData
+    ) -> int: ...
+    def tt_nl_addr_change(
+        self,
+        nl: cffi.FFI.CData,
+        add: int,
+        ifindex: int,
+        family: int,
+        addr: bytes,
+        addr_len: int,
+        prefixlen: int,
+        flags: int,
+        reply: cffi.FFI.CData,
+    ) -> int: ...
+    def tt_nl_addr_dump(self, nl: cffi.FFI.CData, ifindex: int, reply: cffi.FFI.CData) -> int: ...
+    def tt_nl_parse_reply(self, buf: _Buffer, size: int, reply: cffi.FFI.CData) -> int: ...
+    def tt_unshare_netns(self) -> int: ...
 
 ffi: cffi.FFI
 lib: _Lib

@@ -1,4 +1,5 @@
-"""Command line: ``print`` (the seed's print_tuntap) and ``dump`` (print and/or pcap capture)."""
+"""Command line: ``print`` (the seed's print_tuntap), ``dump`` (print and/or pcap capture)
+and ``demo`` (a TUN that answers pings, in a namespace of its own)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import sys
 from typing import TextIO
 
+from .demo import run_demo
 from .errors import DeviceMismatchError, TunTapError
 from .interface import Interface
 from .interface import open as open_interface
@@ -127,7 +129,31 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument(
         "--nanoseconds", action="store_true", help="nanosecond pcap timestamps (default: µs)"
     )
+
+    demo = commands.add_parser(
+        "demo",
+        help="as root: a TUN in a private namespace answers pings from Python",
+        description="Create a private network namespace, open a TUN there with "
+        "192.0.2.1/24 and 2001:db8::1/64, and answer ICMP/ICMPv6 echo requests for "
+        "192.0.2.2 and 2001:db8::2 by reading them from the TUN and writing replies, "
+        "while ping(8) pings both peers. Prints each packet and a summary; leaves "
+        "nothing behind. Needs root and ping (iputils-ping).",
+    )
+    demo.add_argument(
+        "--count", type=_count, default=3, help="echo requests per peer (1-100, default 3)"
+    )
     return parser
+
+
+def _count(text: str) -> int:
+    """argparse type: a ping count from 1 to 100."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} is not in 1..100")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.nanoseconds,
                 sys.stdout,
             )
+        if args.command == "demo":
+            return run_demo(sys.stdout, count=args.count)
     except KeyboardInterrupt:
         return 0
     except (OSError, ValueError) as exc:

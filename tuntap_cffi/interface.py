@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Optional, Union
 
 from . import _lowlevel
+from .config import InterfaceConfig
 from .errors import (
     DeviceBusyError,
     DeviceMismatchError,
@@ -27,7 +28,15 @@ from .errors import (
     ShortWriteError,
     TruncatedPacketError,
 )
-from .packet import ETH_HEADER_LEN, Body, DevKind, Packet, as_kind, packet_from_verdict
+from .packet import (
+    ETH_HEADER_LEN,
+    VLAN_TAG_LEN,
+    Body,
+    DevKind,
+    Packet,
+    as_kind,
+    packet_from_verdict,
+)
 
 __all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "open"]
 
@@ -77,11 +86,12 @@ def _slice_ms(deadline: float | None) -> int:
     return min(_lowlevel.WAIT_SLICE_MS, math.ceil(remaining * 1000))
 
 
-class Interface:
+class Interface(InterfaceConfig):
     """An open TUN or TAP device. Go: Interface.
 
     Create one with :func:`open`. Usable as a context manager; closing it
-    destroys a non-persistent device.
+    destroys a non-persistent device. The configuration methods (addresses,
+    MTU, link state, IPv6 controls) come from :class:`InterfaceConfig`.
     """
 
     def __init__(self, fd: int, wakefd: int, name: str, kind: DevKind) -> None:
@@ -94,6 +104,7 @@ class Interface:
         self._closing = False
         self._released = False
         self._write_limit = DEFAULT_WRITE_LIMIT
+        self._init_config()
 
     # -- identity ---------------------------------------------------------
 
@@ -147,6 +158,7 @@ class Interface:
             if self._released:
                 return
             self._released = True
+        self._close_netlink()
         _lowlevel.close_fd(self._fd, self._name)
         _lowlevel.close_fd(self._wakefd, self._name)
 
@@ -181,6 +193,11 @@ class Interface:
             return
         warnings.warn(f"unclosed interface {self._name}", ResourceWarning, stacklevel=2)
         self.close()
+
+    def _mtu_changed(self, mtu: int) -> None:
+        """Let write_packet take what an MTU of ``mtu`` lets through (never below the seed's)."""
+        frame = ETH_HEADER_LEN + VLAN_TAG_LEN if self._kind == DevKind.TAP else 0
+        self._write_limit = max(DEFAULT_WRITE_LIMIT, mtu + frame)
 
     # -- errors -----------------------------------------------------------
 

@@ -1,0 +1,635 @@
+/*
+ * netlink.c - rtnetlink requests that configure one interface.
+ *
+ * Each request carries a fresh sequence number and NLM_F_ACK; replies are
+ * matched on sequence number and port id (anything else is skipped), an
+ * NLMSG_ERROR becomes -errno with the kernel's extended-ack text copied to
+ * the reply, and dumps run to NLMSG_DONE and are retried when the kernel
+ * marks them inconsistent (NLM_F_DUMP_INTR).
+ *
+ * The parser never trusts a length from the kernel: every header and every
+ * attribute is copied out with memcpy after checking that it lies inside
+ * the datagram, so a malformed reply is -EBADMSG, never an out-of-bounds
+ * read (nor an unaligned one).  tt_nl_parse_reply is the same parser on
+ * caller bytes, for tests and fuzzers.
+ */
+#define _GNU_SOURCE
+#include "tuntap.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/if.h>
+#include <linux/if_addr.h>
+#include <linux/netdevice.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(((struct tt_nl_reply *)0)->ext_ack) == TT_NL_EXT_ACK_MAX,
+               "ext_ack size");
+_Static_assert(sizeof(((struct tt_link_info *)0)->hwaddr) == MAX_ADDR_LEN, "hwaddr size");
+_Static_assert(TT_HWADDR_MAX == MAX_ADDR_LEN, "TT_HWADDR_MAX");
+_Static_assert(sizeof(((struct tt_link_change *)0)->hwaddr) == MAX_ADDR_LEN, "hwaddr size");
+_Static_assert(sizeof(((struct tt_link_info *)0)->name) == IFNAMSIZ, "name size");
+_Static_assert(sizeof(struct nlmsghdr) == NLMSG_HDRLEN, "nlmsghdr");
+
+enum {
+    RECV_TIMEOUT_S = 5,        /* the kernel answers at once; this only bounds a bug */
+    MAX_DATAGRAMS = 1 << 16,   /* per request, so that no loop is unbounded */
+    REQUEST_WORDS = 256        /* 1 KiB: ample for one request and its attributes */
+};
+
+/* ---- building requests ------------------------------------------------ */
+
+struct request {
+    uint32_t words[REQUEST_WORDS]; /* uint32_t: netlink's 4-byte alignment */
+    size_t len;
+};
+
+static void req_init(struct request *req, uint16_t type, uint16_t flags,
+                     const void *body, size_t body_len)
+{
+    struct nlmsghdr hdr = {
+        .nlmsg_type = type,
+        .nlmsg_flags = (uint16_t)(NLM_F_REQUEST | NLM_F_ACK | flags),
+    };
+    memset(req->words, 0, sizeof(req->words));
+    memcpy(req->words, &hdr, sizeof(hdr));
+    memcpy((char *)req->words + NLMSG_HDRLEN, body, body_len);
+    req->len = NLMSG_HDRLEN + NLMSG_ALIGN(body_len);
+}
+
+static int req_attr(struct request *req, uint16_t type, const void *data, size_t len)
+{
+    size_t room = sizeof(req->words) - req->len;
+    if (len > room || RTA_SPACE(len) > room)
+        return -EMSGSIZE;
+    struct rtattr attr = { .rta_len = (unsigned short)RTA_LENGTH(len), .rta_type = type };
+    char *at = (char *)req->words + req->len;
+    memcpy(at, &attr, sizeof(attr));
+    if (len)
+        memcpy(at + RTA_LENGTH(0), data, len);
+    req->len += RTA_SPACE(len);
+    return 0;
+}
+
+static int req_u32(struct request *req, uint16_t type, uint32_t value)
+{
+    return req_attr(req, type, &value, sizeof(value));
+}
+
+/* ---- parsing replies -------------------------------------------------- */
+
+struct attr_iter {
+    const uint8_t *base;
+    size_t len;
+    size_t off;
+};
+
+/* 1: the next attribute is in *type, *data, *dlen; 0: no more; -EBADMSG. */
+static int next_attr(struct attr_iter *it, uint16_t *type, const uint8_t **data,
+                     size_t *dlen)
+{
+    if (it->off >= it->len)
+        return 0;
+    size_t left = it->len - it->off;
+    struct rtattr attr;
+    if (left < sizeof(attr))
+        return -EBADMSG;
+    memcpy(&attr, it->base + it->off, sizeof(attr));
+    if (attr.rta_len < sizeof(attr) || attr.rta_len > left)
+        return -EBADMSG;
+    *type = (uint16_t)(attr.rta_type & NLA_TYPE_MASK);
+    *data = it->base + it->off + sizeof(attr);
+    *dlen = attr.rta_len - sizeof(attr);
+    size_t step = RTA_ALIGN((size_t)attr.rta_len);
+    it->off += step < left ? step : left;
+    return 1;
+}
+
+/* Attributes of a message start after its fixed header, aligned. */
+static int attrs_after(struct attr_iter *it, const uint8_t *payload, size_t plen,
+                       size_t fixed)
+{
+    size_t start = NLMSG_ALIGN(fixed);
+    if (start > plen)
+        return -EBADMSG;
+    it->base = payload + start;
+    it->len = plen - start;
+    it->off = 0;
+    return 0;
+}
+
+static int get_u32(const uint8_t *data, size_t dlen, uint32_t *out)
+{
+    if (dlen != sizeof(*out))
+        return -EBADMSG;
+    memcpy(out, data, sizeof(*out));
+    return 0;
+}
+
+/* Copies a string attribute, stopping at its NUL; cut to fit `out`. */
+static void copy_string(char *out, size_t out_len, const uint8_t *data, size_t dlen)
+{
+    const uint8_t *nul = memchr(data, 0, dlen);
+    size_t n = nul ? (size_t)(nul - data) : dlen;
+    if (n >= out_len)
+        n = out_len - 1;
+    memcpy(out, data, n);
+    out[n] = '\0';
+}
+
+/* The extended-ack attributes that follow an error or NLMSG_DONE. */
+static int parse_ext_ack(const uint8_t *tlvs, size_t len, struct tt_nl_reply *r)
+{
+    struct attr_iter it = { .base = tlvs, .len = len };
+    uint16_t type;
+    const uint8_t *data;
+    size_t dlen;
+    int more;
+    while ((more = next_attr(&it, &type, &data, &dlen)) > 0) {
+        if (type == NLMSGERR_ATTR_MSG) {
+            copy_string(r->ext_ack, sizeof(r->ext_ack), data, dlen);
+            r->flags |= TT_NL_GOT_EXT_ACK;
+        }
+    }
+    return more;
+}
+
+/* The errno an NLMSG_ERROR or NLMSG_DONE carries: 0 or -1..-4095. */
+static int checked_error(int32_t error)
+{
+    return (error > 0 || error < -4095) ? -EBADMSG : error;
+}
+
+/* NLMSG_ERROR: 1 for an acknowledgement, -errno for a refusal. */
+static int parse_error(const uint8_t *p, size_t plen, uint16_t hflags, struct tt_nl_reply *r)
+{
+    struct nlmsgerr err;
+    if (plen < sizeof(err))
+        return -EBADMSG;
+    memcpy(&err, p, sizeof(err));
+    int error = checked_error(err.error);
+    if (error == -EBADMSG)
+        return error;
+    size_t tlv_off = sizeof(err);
+    if (!(hflags & NLM_F_CAPPED)) {
+        /* The original request follows in full: skip its payload. */
+        if (err.msg.nlmsg_len < NLMSG_HDRLEN)
+            return -EBADMSG;
+        size_t orig = NLMSG_ALIGN((size_t)err.msg.nlmsg_len - NLMSG_HDRLEN);
+        if (orig > plen - tlv_off)
+            return -EBADMSG;
+        tlv_off += orig;
+    }
+    if (hflags & NLM_F_ACK_TLVS) {
+        int bad = parse_ext_ack(p + tlv_off, plen - tlv_off, r);
+        if (bad < 0)
+            return bad;
+    }
+    if (error == 0) {
+        if (r->expect == TT_NL_EXPECT_ADDRS)
+            return 0; /* a dump ends with NLMSG_DONE, not with an ack */
+        if (r->expect == TT_NL_EXPECT_LINK && !(r->flags & TT_NL_GOT_LINK))
+            return -EPROTO; /* acknowledged, but the link never came */
+        return 1;
+    }
+    return error;
+}
+
+/* NLMSG_DONE: the end of a dump; it may carry an errno and extended ack. */
+static int parse_done(const uint8_t *p, size_t plen, uint16_t hflags, struct tt_nl_reply *r)
+{
+    int32_t error = 0;
+    if (plen != 0 && plen < sizeof(error))
+        return -EBADMSG;
+    if (plen >= sizeof(error)) {
+        memcpy(&error, p, sizeof(error));
+        if (hflags & NLM_F_ACK_TLVS) {
+            int bad = parse_ext_ack(p + sizeof(error), plen - sizeof(error), r);
+            if (bad < 0)
+                return bad;
+        }
+    }
+    int checked = checked_error(error);
+    if (checked < 0)
+        return checked;
+    return r->expect == TT_NL_EXPECT_ADDRS ? 1 : -EPROTO;
+}
+
+static int parse_link(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
+{
+    struct ifinfomsg ifi;
+    if (plen < sizeof(ifi))
+        return -EBADMSG;
+    if (r->flags & TT_NL_GOT_LINK)
+        return -EPROTO; /* one link was asked for */
+    memcpy(&ifi, p, sizeof(ifi));
+
+    struct tt_link_info link;
+    memset(&link, 0, sizeof(link));
+    link.ifindex = ifi.ifi_index;
+    link.flags = ifi.ifi_flags;
+    link.type = ifi.ifi_type;
+
+    struct attr_iter it;
+    if (attrs_after(&it, p, plen, sizeof(ifi)) < 0)
+        return -EBADMSG;
+    uint16_t type;
+    const uint8_t *data;
+    size_t dlen;
+    int more;
+    while ((more = next_attr(&it, &type, &data, &dlen)) > 0) {
+        int bad = 0;
+        switch (type) {
+        case IFLA_MTU:
+            bad = get_u32(data, dlen, &link.mtu);
+            break;
+        case IFLA_TXQLEN:
+            bad = get_u32(data, dlen, &link.txqlen);
+            break;
+        case IFLA_ADDRESS:
+            if (dlen > sizeof(link.hwaddr))
+                return -EBADMSG;
+            memcpy(link.hwaddr, data, dlen);
+            link.hwaddr_len = (uint32_t)dlen;
+            break;
+        case IFLA_IFNAME:
+            if (strnlen((const char *)data, dlen) >= sizeof(link.name))
+                return -EBADMSG;
+            copy_string(link.name, sizeof(link.name), data, dlen);
+            break;
+        default:
+            break;
+        }
+        if (bad < 0)
+            return bad;
+    }
+    if (more < 0)
+        return more;
+    r->link = link;
+    r->flags |= TT_NL_GOT_LINK;
+    return 0;
+}
+
+static int parse_addr(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
+{
+    struct ifaddrmsg ifa;
+    if (plen < sizeof(ifa))
+        return -EBADMSG;
+    memcpy(&ifa, p, sizeof(ifa));
+    if ((int32_t)ifa.ifa_index != r->ifindex)
+        return 0;
+    size_t alen;
+    unsigned max_prefix;
+    if (ifa.ifa_family == AF_INET) {
+        alen = 4;
+        max_prefix = 32;
+    } else if (ifa.ifa_family == AF_INET6) {
+        alen = 16;
+        max_prefix = 128;
+    } else {
+        return 0;
+    }
+    if (ifa.ifa_prefixlen > max_prefix)
+        return -EBADMSG;
+
+    struct tt_addr entry;
+    memset(&entry, 0, sizeof(entry));
+    entry.ifindex = (int32_t)ifa.ifa_index;
+    entry.family = ifa.ifa_family;
+    entry.prefixlen = ifa.ifa_prefixlen;
+    entry.scope = ifa.ifa_scope;
+    entry.flags = ifa.ifa_flags;
+
+    struct attr_iter it;
+    if (attrs_after(&it, p, plen, sizeof(ifa)) < 0)
+        return -EBADMSG;
+    const uint8_t *local = NULL, *address = NULL;
+    uint16_t type;
+    const uint8_t *data;
+    size_t dlen;
+    int more;
+    while ((more = next_attr(&it, &type, &data, &dlen)) > 0) {
+        switch (type) {
+        case IFA_LOCAL:
+        case IFA_ADDRESS:
+            if (dlen != alen)
+                return -EBADMSG;
+            if (type == IFA_LOCAL)
+                local = data;
+            else
+                address = data;
+            break;
+        case IFA_FLAGS:
+            if (get_u32(data, dlen, &entry.flags) < 0)
+                return -EBADMSG;
+            break;
+        default:
+            break;
+        }
+    }
+    if (more < 0)
+        return more;
+    /* IFA_LOCAL is the interface's own address; IFA_ADDRESS a peer's when both differ. */
+    const uint8_t *own = local ? local : address;
+    if (own == NULL)
+        return -EBADMSG;
+    memcpy(entry.addr, own, alen);
+
+    if (r->addrs_found == UINT32_MAX)
+        return -EOVERFLOW;
+    if (r->addrs_found < r->addrs_max)
+        r->addrs[r->addrs_found] = entry;
+    r->addrs_found++;
+    return 0;
+}
+
+/* One message addressed to us: 1 complete, 0 more to come, -errno. */
+static int handle_message(const struct nlmsghdr *h, const uint8_t *p, size_t plen,
+                          struct tt_nl_reply *r)
+{
+    switch (h->nlmsg_type) {
+    case NLMSG_ERROR:
+        return parse_error(p, plen, h->nlmsg_flags, r);
+    case NLMSG_DONE:
+        return parse_done(p, plen, h->nlmsg_flags, r);
+    case RTM_NEWLINK:
+        return r->expect == TT_NL_EXPECT_LINK ? parse_link(p, plen, r) : 0;
+    case RTM_NEWADDR:
+        return r->expect == TT_NL_EXPECT_ADDRS ? parse_addr(p, plen, r) : 0;
+    default:
+        return 0; /* NLMSG_NOOP and anything not asked for */
+    }
+}
+
+int tt_nl_parse_reply(const char *buf, size_t len, struct tt_nl_reply *r)
+{
+    if (r == NULL || (buf == NULL && len != 0))
+        return -EINVAL;
+    if (r->expect < TT_NL_EXPECT_ACK || r->expect > TT_NL_EXPECT_ADDRS)
+        return -EINVAL;
+    if (r->addrs == NULL && r->addrs_max != 0)
+        return -EINVAL;
+    if (len == 0)
+        return -EBADMSG;
+    const uint8_t *base = (const uint8_t *)buf;
+    size_t off = 0;
+    while (off < len) {
+        size_t left = len - off;
+        struct nlmsghdr h;
+        if (left < sizeof(h))
+            return -EBADMSG;
+        memcpy(&h, base + off, sizeof(h));
+        if (h.nlmsg_len < NLMSG_HDRLEN || h.nlmsg_len > left)
+            return -EBADMSG;
+        const uint8_t *payload = base + off + NLMSG_HDRLEN;
+        size_t plen = h.nlmsg_len - NLMSG_HDRLEN;
+        size_t step = NLMSG_ALIGN((size_t)h.nlmsg_len);
+        off += step < left ? step : left;
+        if (h.nlmsg_seq != r->seq || h.nlmsg_pid != r->portid)
+            continue; /* a late answer to an earlier request */
+        if (h.nlmsg_flags & NLM_F_DUMP_INTR)
+            r->flags |= TT_NL_DUMP_INTR;
+        int result = handle_message(&h, payload, plen, r);
+        if (result != 0)
+            return result;
+    }
+    return 0;
+}
+
+/* ---- the socket ------------------------------------------------------- */
+
+int tt_nl_open(struct tt_nl *nl)
+{
+    if (nl == NULL)
+        return -EINVAL;
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    /* Optional: without them errors just carry no text, or the whole request. */
+    (void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+    (void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+    /* Strict checking makes the kernel filter a dump by interface itself, and
+     * answer ENODEV for a deleted one instead of an empty dump. */
+    (void)setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
+    struct timeval timeout = { .tv_sec = RECV_TIMEOUT_S };
+    struct sockaddr_nl addr = { .nl_family = AF_NETLINK };
+    socklen_t addr_len = sizeof(addr);
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) < 0 ||
+        bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&addr, &addr_len) < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    nl->fd = fd;
+    nl->seq = 0;
+    nl->portid = addr.nl_pid;
+    return 0;
+}
+
+int tt_nl_close(struct tt_nl *nl)
+{
+    if (nl == NULL)
+        return -EINVAL;
+    if (nl->fd < 0)
+        return 0;
+    int fd = nl->fd;
+    nl->fd = -1;
+    /* Linux releases the fd even when close() reports EINTR: never retry. */
+    if (close(fd) < 0 && errno != EINTR)
+        return -errno;
+    return 0;
+}
+
+static void reply_reset(struct tt_nl_reply *r, int expect, int32_t ifindex)
+{
+    r->expect = expect;
+    r->ifindex = ifindex;
+    r->flags = 0;
+    r->addrs_found = 0;
+    memset(&r->link, 0, sizeof(r->link));
+    r->ext_ack[0] = '\0';
+}
+
+static int check_args(const struct tt_nl *nl, const struct tt_nl_reply *r)
+{
+    if (nl == NULL || r == NULL || nl->fd < 0)
+        return -EINVAL;
+    if (r->addrs == NULL && r->addrs_max != 0)
+        return -EINVAL;
+    return 0;
+}
+
+/* Sends the request and reads replies until the one it expects is complete. */
+static int transact(struct tt_nl *nl, struct request *req, struct tt_nl_reply *r)
+{
+    struct nlmsghdr hdr;
+    memcpy(&hdr, req->words, sizeof(hdr));
+    nl->seq++;
+    if (nl->seq == 0)
+        nl->seq = 1; /* 0 is what a zeroed reply expects: never use it */
+    hdr.nlmsg_len = (uint32_t)req->len;
+    hdr.nlmsg_seq = nl->seq;
+    hdr.nlmsg_pid = nl->portid;
+    memcpy(req->words, &hdr, sizeof(hdr));
+    r->seq = nl->seq;
+    r->portid = nl->portid;
+
+    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+    ssize_t sent;
+    int tries = 0;
+    do {
+        sent = sendto(nl->fd, req->words, req->len, 0, (struct sockaddr *)&kernel,
+                      sizeof(kernel));
+    } while (sent < 0 && errno == EINTR && ++tries < MAX_DATAGRAMS);
+    if (sent < 0)
+        return -errno;
+    if ((size_t)sent != req->len)
+        return -EIO;
+
+    for (int i = 0; i < MAX_DATAGRAMS; i++) {
+        struct sockaddr_nl from;
+        socklen_t from_len = sizeof(from);
+        ssize_t n = recvfrom(nl->fd, nl->rx, sizeof(nl->rx), MSG_TRUNC,
+                             (struct sockaddr *)&from, &from_len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return (errno == EAGAIN || errno == EWOULDBLOCK) ? -ETIMEDOUT : -errno;
+        }
+        if ((size_t)n > sizeof(nl->rx))
+            return -EMSGSIZE;
+        if (from_len != sizeof(from) || from.nl_family != AF_NETLINK || from.nl_pid != 0)
+            continue; /* not from the kernel */
+        int result = tt_nl_parse_reply((const char *)nl->rx, (size_t)n, r);
+        if (result != 0)
+            return result < 0 ? result : 0;
+    }
+    return -EPROTO;
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+int tt_nl_link_get(struct tt_nl *nl, int32_t ifindex, const char *name,
+                   struct tt_nl_reply *reply)
+{
+    int bad = check_args(nl, reply);
+    if (bad < 0)
+        return bad;
+    if (ifindex < 0 || (ifindex == 0 && name == NULL))
+        return -EINVAL;
+    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+    struct request req;
+    req_init(&req, RTM_GETLINK, 0, &ifi, sizeof(ifi));
+    if (ifindex == 0) {
+        size_t len = strnlen(name, IFNAMSIZ);
+        if (len == 0 || len >= IFNAMSIZ)
+            return -EINVAL;
+        char padded[IFNAMSIZ] = { 0 };
+        memcpy(padded, name, len);
+        if ((bad = req_attr(&req, IFLA_IFNAME, padded, len + 1)) < 0)
+            return bad;
+    }
+    if ((bad = req_u32(&req, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)) < 0)
+        return bad;
+    reply_reset(reply, TT_NL_EXPECT_LINK, ifindex);
+    return transact(nl, &req, reply);
+}
+
+int tt_nl_link_set(struct tt_nl *nl, const struct tt_link_change *change,
+                   struct tt_nl_reply *reply)
+{
+    int bad = check_args(nl, reply);
+    if (bad < 0)
+        return bad;
+    const uint32_t known = TT_LINK_SET_MTU | TT_LINK_SET_UP | TT_LINK_SET_TXQLEN |
+                           TT_LINK_SET_HWADDR;
+    if (change == NULL || change->ifindex <= 0 || (change->set & ~known) ||
+        change->hwaddr_len > sizeof(change->hwaddr))
+        return -EINVAL;
+    if ((change->set & TT_LINK_SET_HWADDR) && change->hwaddr_len == 0)
+        return -EINVAL;
+    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = change->ifindex };
+    if (change->set & TT_LINK_SET_UP) {
+        ifi.ifi_change = IFF_UP;
+        ifi.ifi_flags = change->up ? IFF_UP : 0;
+    }
+    struct request req;
+    req_init(&req, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
+    if ((change->set & TT_LINK_SET_MTU) && (bad = req_u32(&req, IFLA_MTU, change->mtu)) < 0)
+        return bad;
+    if ((change->set & TT_LINK_SET_TXQLEN) &&
+        (bad = req_u32(&req, IFLA_TXQLEN, change->txqlen)) < 0)
+        return bad;
+    if ((change->set & TT_LINK_SET_HWADDR) &&
+        (bad = req_attr(&req, IFLA_ADDRESS, change->hwaddr, change->hwaddr_len)) < 0)
+        return bad;
+    reply_reset(reply, TT_NL_EXPECT_ACK, change->ifindex);
+    return transact(nl, &req, reply);
+}
+
+int tt_nl_addr_change(struct tt_nl *nl, int add, int32_t ifindex, int family,
+                      const uint8_t *addr, size_t addr_len, uint32_t prefixlen,
+                      uint32_t flags, struct tt_nl_reply *reply)
+{
+    int bad = check_args(nl, reply);
+    if (bad < 0)
+        return bad;
+    if (ifindex <= 0 || addr == NULL)
+        return -EINVAL;
+    if (!((family == AF_INET && addr_len == 4 && prefixlen <= 32) ||
+          (family == AF_INET6 && addr_len == 16 && prefixlen <= 128)))
+        return -EINVAL;
+    struct ifaddrmsg ifa = {
+        .ifa_family = (uint8_t)family,
+        .ifa_prefixlen = (uint8_t)prefixlen,
+        .ifa_flags = (uint8_t)(flags & 0xff),
+        .ifa_scope = RT_SCOPE_UNIVERSE,
+        .ifa_index = (uint32_t)ifindex,
+    };
+    struct request req;
+    if (add)
+        req_init(&req, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &ifa, sizeof(ifa));
+    else
+        req_init(&req, RTM_DELADDR, 0, &ifa, sizeof(ifa));
+    if ((bad = req_attr(&req, IFA_LOCAL, addr, addr_len)) < 0 ||
+        (bad = req_attr(&req, IFA_ADDRESS, addr, addr_len)) < 0)
+        return bad;
+    if (add && (bad = req_u32(&req, IFA_FLAGS, flags)) < 0)
+        return bad;
+    reply_reset(reply, TT_NL_EXPECT_ACK, ifindex);
+    return transact(nl, &req, reply);
+}
+
+int tt_nl_addr_dump(struct tt_nl *nl, int32_t ifindex, struct tt_nl_reply *reply)
+{
+    int bad = check_args(nl, reply);
+    if (bad < 0)
+        return bad;
+    if (ifindex <= 0)
+        return -EINVAL;
+    for (int attempt = 0; attempt < TT_NL_ADDR_DUMP_TRIES; attempt++) {
+        struct ifaddrmsg ifa = { .ifa_family = AF_UNSPEC, .ifa_index = (uint32_t)ifindex };
+        struct request req;
+        req_init(&req, RTM_GETADDR, NLM_F_DUMP, &ifa, sizeof(ifa));
+        reply_reset(reply, TT_NL_EXPECT_ADDRS, ifindex);
+        int result = transact(nl, &req, reply);
+        if (result < 0)
+            return result;
+        if (!(reply->flags & TT_NL_DUMP_INTR))
+            return reply->addrs_found > INT_MAX ? INT_MAX : (int)reply->addrs_found;
+    }
+    return -EAGAIN; /* the addresses kept changing while they were dumped */
+}
+
+int tt_unshare_netns(void)
+{
+    return unshare(CLONE_NEWNET) < 0 ? -errno : 0;
+}
