@@ -6,7 +6,9 @@ so the header stays the one description of the C interface.
 
 from __future__ import annotations
 
+import os
 import pathlib
+import shlex
 
 from cffi import FFI
 
@@ -15,6 +17,11 @@ CSRC = HERE / "csrc"
 HEADER = CSRC / "tuntap.h"
 SOURCES = ["device.c", "packet_io.c", "classify.c", "netlink.c"]
 STRICT_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"]
+
+# Extra flags for instrumented builds only (sanitizers, coverage), e.g. the
+# tox env "asan": TUNTAP_EXTRA_CFLAGS="-fsanitize=address,undefined".
+EXTRA_CFLAGS = shlex.split(os.environ.get("TUNTAP_EXTRA_CFLAGS", ""))
+EXTRA_LDFLAGS = shlex.split(os.environ.get("TUNTAP_EXTRA_LDFLAGS", ""))
 
 # Kernel constants that Python may need, filled in by the C compiler.
 KERNEL_CONSTANTS = ["IFF_TUN", "IFF_TAP", "IFF_NO_PI", "IFF_MULTI_QUEUE", "IFF_VNET_HDR"]
@@ -39,7 +46,8 @@ ffibuilder.set_source(
     "".join(f"#include <{name}>\n" for name in PREAMBLE_HEADERS) + '#include "tuntap.h"\n',
     sources=[str((CSRC / name).relative_to(HERE)) for name in SOURCES],
     include_dirs=[str(CSRC.relative_to(HERE))],
-    extra_compile_args=STRICT_FLAGS,
+    extra_compile_args=STRICT_FLAGS + EXTRA_CFLAGS,
+    extra_link_args=EXTRA_LDFLAGS,
 )
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ import platform
 
 from setuptools import setup
 
-options = {}
+# Always recompile: an in-tree build/ left by a sanitizer build (tox -e asan
+# sets TUNTAP_EXTRA_CFLAGS) must never be reused by a plain one.
+options = {"build_ext": {"force": True}}
 if platform.python_implementation() == "CPython":
     options["bdist_wheel"] = {"py_limited_api": "cp39"}
 

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Build and run the libFuzzer harnesses over the shim's parsers.
+#   fuzz/run.sh [SECONDS_PER_HARNESS] [HARNESS...]    (default: 60 s, all)
+# Needs clang and libclang-rt (Debian: clang libclang-rt-14-dev). New inputs
+# that reach new code are added to fuzz/corpus/<harness>/, which is kept in
+# the repository; a crash leaves fuzz/crash-* and fails the run.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+seconds=${1:-60}
+[ $# -gt 0 ] && shift
+harnesses=${*:-$(cd "$here" && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//')}
+build=$(mktemp -d)
+trap 'rm -rf "$build"' EXIT
+for name in $harnesses; do
+    # Every shim source goes in: the harness needs only its own entry point.
+    clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+        -I"$here/../csrc" -o "$build/$name" "$here/fuzz_$name.c" "$here"/../csrc/*.c
+    mkdir -p "$here/corpus/$name"
+    echo "fuzz: $name for ${seconds}s"
+    "$build/$name" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \
+        -artifact_prefix="$here/crash-$name-" "$here/corpus/$name" 2>&1 |
+        grep -E '^(stat::number_of_executed_units|stat::new_units_added|#[0-9]+ +DONE)|ERROR|SUMMARY' || true
+    [ -z "$(ls "$here"/crash-"$name"-* 2>/dev/null)" ] || { echo "fuzz: $name crashed" >&2; exit 1; }
+done

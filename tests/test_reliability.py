@@ -1,0 +1,148 @@
+"""The reliability gauntlet on real devices: growth, close races, signal storms, faults.
+
+Every loop is bounded in count and in time. The interpreter matrix runs short
+versions; ``tox -e gauntlet`` (TUNTAP_GAUNTLET=full) runs the full counts:
+creating and destroying a device costs the kernel ~18 ms, so 5,000 cycles
+take a minute and a half.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket
+import threading
+import time
+
+import pytest
+from netutil import TUN_ADDR, TUN_PEER, configure_v4, ip, ipv4_udp, link_names, open_fds
+
+import tuntap_cffi as tuntap
+from tuntap_cffi import DevKind
+
+pytestmark = pytest.mark.privileged
+
+FULL = os.environ.get("TUNTAP_GAUNTLET") == "full"
+OPEN_CLOSE_CYCLES = 5000 if FULL else 200
+CLOSE_RACE_ROUNDS = 2000 if FULL else 200
+SIGNAL_STORM_PACKETS = 20000 if FULL else 2000
+
+
+def test_open_close_cycles_leave_no_fd_and_no_device() -> None:
+    before = open_fds()
+    deadline = time.monotonic() + 300
+    for i in range(OPEN_CLOSE_CYCLES):
+        kind = DevKind.TAP if i % 2 else DevKind.TUN
+        with tuntap.open("cyc%d", kind) as iface:
+            assert iface.name.startswith("cyc")
+        assert time.monotonic() < deadline, f"only {i} cycles in 300 s"
+    assert open_fds() == before
+    assert not [name for name in link_names() if name.startswith("cyc")]
+
+
+def test_close_while_blocked_in_read_never_touches_a_reused_fd() -> None:
+    """Close from one thread while another waits in read_packet, many times over.
+
+    Right after close(), a pipe is created (often taking the same fd number)
+    and loaded with a marker: the woken reader must not have read it.
+    """
+    deadline = time.monotonic() + 300
+    before = open_fds()
+    for round_number in range(CLOSE_RACE_ROUNDS):
+        iface = tuntap.open("race%d", DevKind.TUN)
+        outcome: list[BaseException] = []
+        waiting = threading.Event()
+
+        def reader(
+            iface: tuntap.Interface = iface,
+            outcome: list[BaseException] = outcome,
+            waiting: threading.Event = waiting,
+        ) -> None:
+            waiting.set()
+            try:
+                iface.read_packet()
+            except BaseException as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        waiting.wait(5)
+        if round_number % 2:
+            time.sleep(0.0005)  # half the rounds: the reader is surely in poll
+        iface.close()
+        r, w = os.pipe()
+        os.write(w, b"marker")
+        thread.join(5)
+        assert not thread.is_alive(), f"reader hung in round {round_number}"
+        assert len(outcome) == 1 and isinstance(outcome[0], tuntap.InterfaceClosedError), outcome
+        os.set_blocking(r, False)
+        assert os.read(r, 100) == b"marker"
+        os.close(r)
+        os.close(w)
+        assert time.monotonic() < deadline, f"only {round_number} rounds in 300 s"
+    assert open_fds() == before
+
+
+def test_signal_storm_loses_and_duplicates_nothing() -> None:
+    """A SIGALRM every millisecond while packets are read and written: counts stay exact."""
+    alarms = 0
+
+    def on_alarm(signum: int, frame: object) -> None:
+        nonlocal alarms
+        alarms += 1
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    with (
+        tuntap.open("storm%d", DevKind.TUN) as iface,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock,
+    ):
+        configure_v4(iface.name)
+        sock.bind((TUN_ADDR, 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        port = sock.getsockname()[1]
+        signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
+        try:
+            received = set()
+            for i in range(SIGNAL_STORM_PACKETS):
+                sock.sendto(i.to_bytes(4, "big"), (TUN_PEER, 9))
+                while True:
+                    pkt = iface.read_packet(timeout=5)
+                    proto, off, _ = pkt.ip_proto()
+                    if proto == 17:
+                        break
+                received.add(int.from_bytes(pkt.body[off + 8 :], "big"))
+                if i % 50 == 0:
+                    time.sleep(0.002)  # let alarms land inside the waits too
+            for i in range(SIGNAL_STORM_PACKETS):
+                iface.write_packet(ipv4_udp(TUN_PEER, TUN_ADDR, 9, port, i.to_bytes(4, "big")))
+            sock.settimeout(5)
+            delivered = [int.from_bytes(sock.recv(16), "big") for _ in range(SIGNAL_STORM_PACKETS)]
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0, 0)
+            signal.signal(signal.SIGALRM, previous)
+    assert received == set(range(SIGNAL_STORM_PACKETS))
+    assert sorted(delivered) == list(range(SIGNAL_STORM_PACKETS))
+    assert alarms > 10, "the storm did not happen"
+
+
+def test_device_deleted_while_a_reader_waits() -> None:
+    iface = tuntap.open("gone%d", DevKind.TUN)
+    failures: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            iface.read_packet(timeout=10)
+        except BaseException as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    time.sleep(0.1)
+    ip("link", "del", iface.name)
+    thread.join(10)
+    assert not thread.is_alive()
+    assert isinstance(failures[0], OSError) and "the interface is gone" in str(failures[0])
+    assert failures[0].errno == errno.EBADFD
+    iface.close()
+    assert iface.closed
