@@ -135,6 +135,7 @@ def copy_out(buf: CData, size: int) -> bytes:
 
 IFF_UP = lib.IFF_UP
 IFA_F_NODAD = lib.IFA_F_NODAD
+IFA_F_TENTATIVE = lib.IFA_F_TENTATIVE
 HWADDR_MAX = lib.TT_HWADDR_MAX
 NL_DUMP_INTR = lib.TT_NL_DUMP_INTR
 NL_EXPECT_ACK = lib.TT_NL_EXPECT_ACK

@@ -42,6 +42,7 @@ class _Lib:
     # netlink.c
     IFF_UP: int
     IFA_F_NODAD: int
+    IFA_F_TENTATIVE: int
     TT_NL_EXPECT_ACK: int
     TT_NL_EXPECT_LINK: int
     TT_NL_EXPECT_ADDRS: int
