@@ -13,7 +13,7 @@ from cffi import FFI
 HERE = pathlib.Path(__file__).resolve().parent
 CSRC = HERE / "csrc"
 HEADER = CSRC / "tuntap.h"
-SOURCES = ["device.c", "packet_io.c", "classify.c"]
+SOURCES = ["device.c", "packet_io.c", "classify.c", "batch.c"]
 STRICT_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"]
 
 # Kernel constants that Python may need, filled in by the C compiler.

@@ -65,6 +65,51 @@ ssize_t tt_send(int fd, int wakefd, const char *buf, size_t len,
 
 /* classify.c: the seed's read-side rules on any bytes */
 int64_t tt_classify(const char *buf, size_t len, int kind);
+/* batch.c: many packets per call, into and out of memory Python owns.
+ *
+ * A batch is capacity fixed-size slots in one buffer, plus one int64_t per
+ * slot: the packed classification of what arrived in it (as tt_classify),
+ * or -errno.  A slot that comes back full may have been cut by the kernel,
+ * so it is reported TT_PKT_TRUNCATED: slot_size must exceed the largest
+ * packet the device can deliver.  For a slot that is not TT_PKT_OK the body
+ * length is every byte that arrived. */
+enum {
+    TT_BATCH_MAX_CAPACITY = 4096,
+    TT_BATCH_MAX_SLOT = 65600
+};
+
+struct tt_batch {
+    char *buf;            /* capacity * slot_size bytes */
+    size_t buf_len;
+    size_t slot_size;
+    int64_t *results;     /* capacity entries */
+    uint32_t capacity;
+    uint32_t count;       /* slots filled by the last tt_read_batch */
+    uint32_t bad;         /* of those, how many are not TT_PKT_OK */
+    int32_t kind;         /* TT_KIND_* of the device read from */
+};
+
+/* Where a batch write stopped: packet `next` failed with `error` (0 when
+ * every packet was written; then next is the count).  `partial` is the byte
+ * count of a short write (error -EIO). */
+struct tt_write_status {
+    uint32_t next;
+    uint32_t written;
+    int32_t error;
+    uint32_t partial;
+};
+
+int tt_read_batch(int fd, int wakefd, struct tt_batch *batch, int timeout_ms);
+int tt_write_batch(int fd, int wakefd, char **bufs, const size_t *lens,
+                   uint32_t start, uint32_t count, size_t write_limit,
+                   int timeout_ms, struct tt_write_status *status);
+int tt_write_slots(int fd, int wakefd, const struct tt_batch *batch,
+                   uint32_t start, size_t write_limit, int timeout_ms,
+                   struct tt_write_status *status);
 /* cdef-end */
+
+/* Internal to the shim (not for Python): one read() that waits at most
+ * timeout_ms if nothing is queued; bytes read or -errno (-EAGAIN: none). */
+ssize_t tt_read_wait(int fd, int wakefd, char *buf, size_t len, int timeout_ms);
 
 #endif

@@ -5,6 +5,7 @@
 ...     pkt = iface.read_packet(timeout=1.0)
 """
 
+from .batch import PacketBatch
 from .errors import (
     DeviceBusyError,
     DeviceMismatchError,
@@ -42,6 +43,7 @@ __all__ = [
     "JumboPacketError",
     "NotIPPacketError",
     "Packet",
+    "PacketBatch",
     "ShortReadError",
     "ShortWriteError",
     "TruncatedPacketError",

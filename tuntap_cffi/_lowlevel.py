@@ -9,12 +9,14 @@ bound straight to ``lib`` so the hot path pays no extra Python frame.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Union, cast
 
 from ._native import ffi, lib
 
 if TYPE_CHECKING:
     from _cffi_backend import _CDataBase
+
+    from ._native import TTBatch, TTWriteStatus
 
     CData = _CDataBase
 BytesLike = Union[bytes, bytearray, memoryview]
@@ -129,3 +131,50 @@ def copy_out(buf: CData, size: int) -> bytes:
     data: bytes = ffi.buffer(buf, size)[:]
     return data
 
+
+# -- batches (csrc/batch.c) ----------------------------------------------------
+
+BATCH_MAX_CAPACITY = lib.TT_BATCH_MAX_CAPACITY
+BATCH_MAX_SLOT = lib.TT_BATCH_MAX_SLOT
+NULL: CData = ffi.NULL
+
+# Per-batch calls, bound directly like the per-packet ones:
+# (fd, wakefd, batch, timeout_ms) -> packets read or -errno;
+# (fd, wakefd, bufs, lens, start, count, write_limit, timeout_ms, status) and
+# (fd, wakefd, batch, start, write_limit, timeout_ms, status) -> packets
+# written by this call, with where and why it stopped in ``status``.
+read_batch = lib.tt_read_batch
+write_batch = lib.tt_write_batch
+write_slots = lib.tt_write_slots
+
+
+def new_batch(capacity: int, slot_size: int, kind: int) -> tuple[TTBatch, CData, CData]:
+    """Allocate a batch once: (struct tt_batch, its slot buffer, its results array).
+
+    The caller keeps all three: the struct only points at the other two.
+    """
+    buf = ffi.new("char[]", capacity * slot_size)
+    results = ffi.new("int64_t[]", capacity)
+    batch = cast("TTBatch", ffi.new("struct tt_batch *"))
+    batch.buf = buf
+    batch.buf_len = capacity * slot_size
+    batch.slot_size = slot_size
+    batch.results = results
+    batch.capacity = capacity
+    batch.kind = kind
+    return batch, buf, results
+
+
+def new_write_status() -> TTWriteStatus:
+    """Where a batch write stopped (``struct tt_write_status``)."""
+    return cast("TTWriteStatus", ffi.new("struct tt_write_status *"))
+
+
+def new_packet_arrays(count: int) -> tuple[CData, CData]:
+    """(pointers, lengths) arrays for ``write_batch`` of ``count`` separate packets."""
+    return ffi.new("char *[]", count), ffi.new("size_t[]", count)
+
+
+def buffer_view(buf: CData) -> memoryview:
+    """A writable zero-copy ``memoryview`` of a whole C buffer."""
+    return memoryview(ffi.buffer(buf))

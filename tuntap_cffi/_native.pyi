@@ -1,8 +1,30 @@
 # Types for the compiled cffi module built by build_ffi.py from csrc/tuntap.h.
 
+from typing import Protocol
+
 import cffi
 
 _Buffer = bytes | cffi.FFI.CData
+
+class TTBatch(Protocol):
+    """``struct tt_batch *`` (csrc/tuntap.h)."""
+
+    buf: cffi.FFI.CData
+    buf_len: int
+    slot_size: int
+    results: cffi.FFI.CData
+    capacity: int
+    count: int
+    bad: int
+    kind: int
+
+class TTWriteStatus(Protocol):
+    """``struct tt_write_status *`` (csrc/tuntap.h)."""
+
+    next: int
+    written: int
+    error: int
+    partial: int
 
 class _Lib:
     TT_KIND_TUN: int
@@ -39,6 +61,32 @@ class _Lib:
     ) -> int: ...
     def tt_send(self, fd: int, wakefd: int, buf: _Buffer, size: int, timeout_ms: int) -> int: ...
     def tt_classify(self, buf: _Buffer, size: int, kind: int) -> int: ...
+    # batch.c
+    TT_BATCH_MAX_CAPACITY: int
+    TT_BATCH_MAX_SLOT: int
+    def tt_read_batch(self, fd: int, wakefd: int, batch: TTBatch, timeout_ms: int) -> int: ...
+    def tt_write_batch(
+        self,
+        fd: int,
+        wakefd: int,
+        bufs: cffi.FFI.CData,
+        lens: cffi.FFI.CData,
+        start: int,
+        count: int,
+        write_limit: int,
+        timeout_ms: int,
+        status: TTWriteStatus,
+    ) -> int: ...
+    def tt_write_slots(
+        self,
+        fd: int,
+        wakefd: int,
+        batch: TTBatch,
+        start: int,
+        write_limit: int,
+        timeout_ms: int,
+        status: TTWriteStatus,
+    ) -> int: ...
 
 ffi: cffi.FFI
 lib: _Lib

@@ -14,10 +14,12 @@ import math
 import threading
 import time
 import warnings
+from collections.abc import Iterable
 from types import TracebackType
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from . import _lowlevel
+from .batch import MAX_CAPACITY, PacketBatch
 from .errors import (
     DeviceBusyError,
     DeviceMismatchError,
@@ -26,8 +28,12 @@ from .errors import (
     NotIPPacketError,
     ShortWriteError,
     TruncatedPacketError,
+    TunTapError,
 )
 from .packet import ETH_HEADER_LEN, Body, DevKind, Packet, as_kind, packet_from_verdict
+
+if TYPE_CHECKING:
+    from ._native import TTBatch, TTWriteStatus
 
 __all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "open"]
 
@@ -313,6 +319,209 @@ class Interface:
             self._leave()
         if result != size:
             raise ShortWriteError(f"write_packet on {self._name}: wrote {result} of {size} bytes")
+
+    # -- batches (issue 4) ------------------------------------------------
+
+    def _largest_packet(self) -> int:
+        """The longest packet a read can deliver (MTU plus link header).
+
+        The write limit is kept at least that large, so it stands for it.
+        """
+        return self._write_limit
+
+    def read_batch(self, batch: PacketBatch, *, timeout: Timeout = None) -> int:
+        """Read every packet that is ready, up to ``batch.capacity``, in one call into C.
+
+        Waits like :meth:`read_packet` until at least one packet is ready.
+        The packets are then in ``batch`` (``batch[i]``, ``batch.packet(i)``);
+        a malformed one is reported by its slot and does not stop the rest.
+
+        Returns:
+            The number of packets read, 1..capacity; 0 only when ``timeout``
+            passed with nothing ready.
+
+        Raises:
+            ValueError: the batch's slots are too small for this device.
+            TypeError: ``batch`` is not a PacketBatch.
+            InterfaceClosedError, OSError: as for read_packet.
+        """
+        if not isinstance(batch, PacketBatch):
+            raise TypeError(f"read_batch takes a PacketBatch, not {type(batch).__name__}")
+        deadline = _deadline(timeout)
+        cbatch = batch._for_reading(self._kind, self._largest_packet(), self._name)
+        self._enter("read_batch")
+        try:
+            slice_ms = _slice_ms(deadline)
+            while True:
+                result = _lowlevel.read_batch(self._fd, self._wakefd, cbatch, slice_ms)
+                if result >= 0:
+                    return result
+                try:
+                    slice_ms = self._wait_loop_failed(result, deadline, "read_batch")
+                except TimeoutError:
+                    return 0
+        finally:
+            self._leave()
+
+    def read_packets(self, max_packets: int = 64, *, timeout: Timeout = None) -> list[Packet]:
+        """Read up to ``max_packets`` ready packets as a list of Packets (bodies copied).
+
+        Waits like :meth:`read_packet`; returns ``[]`` when ``timeout`` passed
+        with nothing ready. Malformed packets are left out: use
+        :meth:`read_batch` and ``PacketBatch.errors()`` to see them.
+        """
+        if isinstance(max_packets, bool) or not isinstance(max_packets, int):
+            raise TypeError(f"max_packets must be an int, not {type(max_packets).__name__}")
+        if not 1 <= max_packets <= MAX_CAPACITY:
+            raise ValueError(f"max_packets must be between 1 and {MAX_CAPACITY}, not {max_packets}")
+        batch: PacketBatch | None = getattr(_thread_state, "batch", None)
+        if batch is None or batch.capacity != max_packets:
+            batch = PacketBatch(max_packets)
+            _thread_state.batch = batch
+        if batch.slot_size is not None and batch.slot_size <= self._largest_packet():
+            batch = _thread_state.batch = PacketBatch(max_packets)
+        if self.read_batch(batch, timeout=timeout) == 0:
+            return []
+        return [Packet(bytes(p.body), p.protocol, p.kind) for p in batch.packets()]
+
+    def write_batch(
+        self, packets: PacketBatch | Iterable[Writable], *, timeout: Timeout = None
+    ) -> int:
+        """Write packets in order in one call into C; returns how many were written.
+
+        Args:
+            packets: a PacketBatch (its well-formed packets are forwarded as
+                they are, without a copy: a relay) or an iterable of Packets
+                and bytes-like objects.
+            timeout: seconds to wait at most while the device cannot take more.
+
+        Raises:
+            TypeError: an item is not a Packet or bytes-like (nothing written).
+            ValueError: a batch read from another kind of device.
+            JumboPacketError, NotIPPacketError, TruncatedPacketError,
+            TimeoutError, InterfaceClosedError, OSError: the batch stopped at
+                a packet: the exception is that packet's (as write_packet
+                raises it), with ``.written``, how many packets went out
+                before it, and ``.index``, its position in ``packets`` (its
+                slot for a batch).
+        """
+        if isinstance(packets, PacketBatch):
+            cbatch = packets._for_writing(self._kind, self._name)
+            deadline = _deadline(timeout)
+            if cbatch is None:
+                self._check_open("write_batch")
+                return 0
+            return self._write_many(
+                cbatch, _lowlevel.NULL, _lowlevel.NULL, 0, packets._status, deadline, packets
+            )
+        items = packets if isinstance(packets, (list, tuple)) else list(packets)
+        deadline = _deadline(timeout)
+        bufs, lens = _lowlevel.new_packet_arrays(len(items))
+        keep: list[_lowlevel.CData] = []
+        stop: Exception | None = None
+        count = len(items)
+        for index, item in enumerate(items):
+            body = item.body if isinstance(item, Packet) else item
+            if isinstance(body, bytes):
+                data = _lowlevel.from_buffer(body, writable=False)
+            elif isinstance(body, (bytearray, memoryview)):
+                body = memoryview(body).cast("B")
+                data = _lowlevel.from_buffer(body, writable=False)
+            else:
+                raise TypeError(
+                    f"write_batch takes Packets or bytes-like objects, not "
+                    f"{type(body).__name__} (item {index})"
+                )
+            if stop is None:
+                try:
+                    self._check_writable(body)
+                except (JumboPacketError, NotIPPacketError, TruncatedPacketError) as exc:
+                    stop, count = exc, index
+            keep.append(data)
+            bufs[index] = data
+            lens[index] = len(body)
+        if count == 0:
+            self._check_open("write_batch")
+            written = 0
+        else:
+            status = _lowlevel.new_write_status()
+            written = self._write_many(None, bufs, lens, count, status, deadline, None)
+        if stop is not None:
+            raise _batch_stopped(stop, written, count)
+        return written
+
+    def _check_open(self, operation: str) -> None:
+        if self._closing:
+            raise InterfaceClosedError(self._name, operation)
+
+    def _write_many(
+        self,
+        cbatch: TTBatch | None,
+        bufs: _lowlevel.CData,
+        lens: _lowlevel.CData,
+        count: int,
+        status: TTWriteStatus,
+        deadline: float | None,
+        batch: PacketBatch | None,
+    ) -> int:
+        """The write loop of write_batch: slots of ``cbatch``, or ``count`` (bufs, lens)."""
+        written = 0
+        start = 0
+        self._enter("write_batch")
+        try:
+            slice_ms = _slice_ms(deadline)
+            while True:
+                if cbatch is not None:
+                    result = _lowlevel.write_slots(
+                        self._fd, self._wakefd, cbatch, start, self._write_limit, slice_ms, status
+                    )
+                else:
+                    result = _lowlevel.write_batch(
+                        self._fd,
+                        self._wakefd,
+                        bufs,
+                        lens,
+                        start,
+                        count,
+                        self._write_limit,
+                        slice_ms,
+                        status,
+                    )
+                if result < 0:
+                    raise self._error(-result, "write_batch")
+                written += result
+                err = status.error
+                if err == 0:
+                    return written
+                start = status.next
+                if err == -errno.EAGAIN or err == -errno.EINTR:
+                    slice_ms = self._wait_loop_failed(err, deadline, "write_batch")
+                    continue
+                size = batch._slot_length(start) if batch is not None else int(lens[start])
+                raise self._packet_write_error(err, size, status.partial)
+        except (TunTapError, OSError) as exc:
+            _batch_stopped(exc, written, start)
+            raise
+        finally:
+            self._leave()
+
+    def _packet_write_error(self, err: int, size: int, partial: int) -> Exception:
+        """The exception write_packet would raise for this packet's failure."""
+        if err == -errno.EMSGSIZE:
+            return JumboPacketError(
+                f"jumbo packet too large for /dev/tun: {size} bytes > {self._write_limit} "
+                f"({self._name})"
+            )
+        if err == -errno.EIO and partial:
+            return ShortWriteError(f"write_batch on {self._name}: wrote {partial} of {size} bytes")
+        return self._error(-err, "write_batch")
+
+
+def _batch_stopped(exc: Exception, written: int, index: int) -> Exception:
+    """Tell the caller of write_batch exactly what went out before ``exc`` stopped it."""
+    exc.written = written  # type: ignore[attr-defined]
+    exc.index = index  # type: ignore[attr-defined]
+    return exc
 
 
 def _validate_name(name: object) -> str:
