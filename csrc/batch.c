@@ -44,29 +44,50 @@ static int64_t classify_slot(const char *slot, size_t n, size_t slot_size, int k
            ((int64_t)verdict << TT_PACK_VERDICT_SHIFT) | (int64_t)n;
 }
 
+/* The first read of a batch: like tt_read_wait, but when the last batch
+ * emptied the queue it waits first, which saves a read() that would only
+ * say EAGAIN. */
+static ssize_t first_read(int fd, int wakefd, struct tt_batch *b, int timeout_ms)
+{
+    if (!b->drained || timeout_ms == 0)
+        return tt_read_wait(fd, wakefd, b->buf, b->slot_size, timeout_ms);
+    int r = tt_wait(fd, wakefd, 0, timeout_ms);
+    if (r <= 0)
+        return r == 0 ? -EAGAIN : r;
+    ssize_t n = read(fd, b->buf, b->slot_size);
+    return n >= 0 ? n : -errno;
+}
+
 int tt_read_batch(int fd, int wakefd, struct tt_batch *b, int timeout_ms)
 {
     if (!batch_valid(b))
         return -EINVAL;
     b->count = 0;
     b->bad = 0;
+    /* Only the first read may wait; then take what is already queued. */
+    ssize_t n = first_read(fd, wakefd, b, timeout_ms);
+    if (n < 0) {
+        b->drained = n == -EAGAIN;
+        return (int)n;
+    }
     uint32_t count = 0;
-    while (count < b->capacity) {
+    for (;;) {
         char *slot = b->buf + (size_t)count * b->slot_size;
-        /* Only the first read may wait; then take what is already queued. */
-        ssize_t n = count == 0 ? tt_read_wait(fd, wakefd, slot, b->slot_size, timeout_ms)
-                               : read(fd, slot, b->slot_size);
-        if (n < 0) {
-            if (count == 0)
-                return (int)n;
-            /* EAGAIN ends the batch; any other error shows on the next call. */
-            break;
-        }
         int64_t result = classify_slot(slot, (size_t)n, b->slot_size, b->kind);
         b->results[count] = result;
         if (result < 0 || (result >> TT_PACK_VERDICT_SHIFT) != TT_PKT_OK)
             b->bad++;
         count++;
+        if (count == b->capacity) {
+            b->drained = 0;
+            break;
+        }
+        n = read(fd, slot + b->slot_size, b->slot_size);
+        if (n < 0) {
+            /* EAGAIN ends the batch; any other error shows on the next call. */
+            b->drained = errno == EAGAIN;
+            break;
+        }
     }
     b->count = count;
     return (int)count;
@@ -90,14 +111,29 @@ static ssize_t write_waiting(int fd, int wakefd, const char *buf, size_t len,
     }
 }
 
+/* The write rules of the Go seed (and write_packet), checked before writing:
+ * 0, or the TT_PKT_* verdict that refuses the packet. */
+static int refuse(const char *buf, size_t len, int kind)
+{
+    if (kind == TT_KIND_TUN) {
+        unsigned version = len == 0 ? 0 : (unsigned char)buf[0] >> 4;
+        return version == 4 || version == 6 ? 0 : TT_PKT_NOT_IP;
+    }
+    return len < TT_ETH_HEADER_LEN ? TT_PKT_TRUNCATED : 0;
+}
+
 /* Writes one packet; records a failure in status and returns 0 if it failed. */
-static int write_packet(int fd, int wakefd, const char *buf, size_t len, size_t write_limit,
-                        int timeout_ms, int *may_wait, struct tt_write_status *status)
+static int write_packet(int fd, int wakefd, const char *buf, size_t len, int kind,
+                        size_t write_limit, int timeout_ms, int *may_wait,
+                        struct tt_write_status *status)
 {
     ssize_t n;
-    if (len > write_limit)
+    int refused = 0;
+    if (buf == NULL && len != 0)
+        n = -EINVAL;
+    else if (len > write_limit)
         n = -EMSGSIZE;
-    else if (buf == NULL && len != 0)
+    else if ((refused = refuse(buf, len, kind)) != 0)
         n = -EINVAL;
     else
         n = write_waiting(fd, wakefd, buf, len, timeout_ms, may_wait);
@@ -107,6 +143,7 @@ static int write_packet(int fd, int wakefd, const char *buf, size_t len, size_t 
     }
     status->error = n < 0 ? (int32_t)n : -EIO;
     status->partial = n < 0 ? 0 : (uint32_t)n;
+    status->refused = refused;
     return 0;
 }
 
@@ -116,20 +153,23 @@ static void status_start(struct tt_write_status *status, uint32_t start)
     status->written = 0;
     status->error = 0;
     status->partial = 0;
+    status->refused = 0;
 }
 
 int tt_write_batch(int fd, int wakefd, char **bufs, const size_t *lens,
-                   uint32_t start, uint32_t count, size_t write_limit,
+                   uint32_t start, uint32_t count, int kind, size_t write_limit,
                    int timeout_ms, struct tt_write_status *status)
 {
     if (status == NULL || bufs == NULL || lens == NULL || start > count)
+        return -EINVAL;
+    if (kind != TT_KIND_TUN && kind != TT_KIND_TAP)
         return -EINVAL;
     status_start(status, start);
     int may_wait = 1;
     for (uint32_t i = start; i < count; i++) {
         status->next = i;
-        if (!write_packet(fd, wakefd, bufs[i], lens[i], write_limit, timeout_ms, &may_wait,
-                          status))
+        if (!write_packet(fd, wakefd, bufs[i], lens[i], kind, write_limit, timeout_ms,
+                          &may_wait, status))
             return (int)status->written;
     }
     status->next = count;
@@ -155,8 +195,8 @@ int tt_write_slots(int fd, int wakefd, const struct tt_batch *b,
             status->error = -EINVAL;
             return (int)status->written;
         }
-        if (!write_packet(fd, wakefd, b->buf + (size_t)i * b->slot_size, len, write_limit,
-                          timeout_ms, &may_wait, status))
+        if (!write_packet(fd, wakefd, b->buf + (size_t)i * b->slot_size, len, b->kind,
+                          write_limit, timeout_ms, &may_wait, status))
             return (int)status->written;
     }
     status->next = b->count;

@@ -75,7 +75,8 @@ int64_t tt_classify(const char *buf, size_t len, int kind);
  * length is every byte that arrived. */
 enum {
     TT_BATCH_MAX_CAPACITY = 4096,
-    TT_BATCH_MAX_SLOT = 65600
+    TT_BATCH_MAX_SLOT = 65600,
+    TT_ETH_HEADER_LEN = 14
 };
 
 struct tt_batch {
@@ -87,21 +88,27 @@ struct tt_batch {
     uint32_t count;       /* slots filled by the last tt_read_batch */
     uint32_t bad;         /* of those, how many are not TT_PKT_OK */
     int32_t kind;         /* TT_KIND_* of the device read from */
+    uint32_t drained;     /* the last read emptied the queue: wait first */
 };
 
 /* Where a batch write stopped: packet `next` failed with `error` (0 when
  * every packet was written; then next is the count).  `partial` is the byte
- * count of a short write (error -EIO). */
+ * count of a short write (error -EIO).  `refused` is the TT_PKT_* verdict
+ * when the packet broke the write rules (error -EINVAL, nothing written):
+ * TT_PKT_NOT_IP for a TUN packet that is not IP, TT_PKT_TRUNCATED for a TAP
+ * frame shorter than an Ethernet header; a packet over write_limit gets
+ * error -EMSGSIZE. */
 struct tt_write_status {
     uint32_t next;
     uint32_t written;
     int32_t error;
     uint32_t partial;
+    int32_t refused;
 };
 
 int tt_read_batch(int fd, int wakefd, struct tt_batch *batch, int timeout_ms);
 int tt_write_batch(int fd, int wakefd, char **bufs, const size_t *lens,
-                   uint32_t start, uint32_t count, size_t write_limit,
+                   uint32_t start, uint32_t count, int kind, size_t write_limit,
                    int timeout_ms, struct tt_write_status *status);
 int tt_write_slots(int fd, int wakefd, const struct tt_batch *batch,
                    uint32_t start, size_t write_limit, int timeout_ms,

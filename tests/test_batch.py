@@ -646,27 +646,46 @@ def test_c_write_batch_reports_where_and_why_it_stopped() -> None:
     wake = _lowlevel.new_wake_fd("test")
     os.set_blocking(w, False)
     try:
-        data = [b"one", b"two", b"x" * 50, b"four"]
-        keep = [ffi.from_buffer(d) for d in data]
-        bufs, lens = _lowlevel.new_packet_arrays(4)
-        for i, chunk in enumerate(keep):
-            bufs[i], lens[i] = chunk, len(data[i])
+        tap = lib.TT_KIND_TAP
+        data = [
+            b"one" * 5,
+            b"two" * 5,
+            b"x" * 50,
+            b"four" * 4,
+            b"short",
+            b"\x45" * 15,
+            b"\x12" * 15,
+        ]
+        views = [ffi.from_buffer(d) for d in data]
+        bufs, lens = _lowlevel.packet_arrays(views)
         status = _lowlevel.new_write_status()
-        assert lib.tt_write_batch(w, wake, bufs, lens, 0, 4, 10, 0, status) == 2
+        assert lib.tt_write_batch(w, wake, bufs, lens, 0, 4, tap, 20, 0, status) == 2
         assert (status.next, status.written, status.error) == (2, 2, -errno.EMSGSIZE)
-        assert lib.tt_write_batch(w, wake, bufs, lens, 3, 4, 10, 0, status) == 1
+        assert lib.tt_write_batch(w, wake, bufs, lens, 3, 4, tap, 20, 0, status) == 1
         assert (status.next, status.written, status.error) == (4, 1, 0)
-        assert os.read(r, 100) == b"onetwofour"
-        assert lib.tt_write_batch(w, wake, bufs, lens, 5, 4, 10, 0, status) == -errno.EINVAL
-        assert lib.tt_write_batch(w, wake, ffi.NULL, lens, 0, 4, 10, 0, status) == -errno.EINVAL
-        assert lib.tt_write_batch(w, wake, bufs, lens, 0, 4, 10, 0, ffi.NULL) == -errno.EINVAL
+        assert os.read(r, 100) == data[0] + data[1] + data[3]
+        # The write rules: a TAP frame needs an Ethernet header, a TUN packet an IP version.
+        assert lib.tt_write_batch(w, wake, bufs, lens, 4, 5, tap, 20, 0, status) == 0
+        assert (status.error, status.refused) == (-errno.EINVAL, lib.TT_PKT_TRUNCATED)
+        tun = lib.TT_KIND_TUN
+        assert lib.tt_write_batch(w, wake, bufs, lens, 5, 7, tun, 20, 0, status) == 1
+        assert (status.next, status.error, status.refused) == (6, -errno.EINVAL, lib.TT_PKT_NOT_IP)
+        assert os.read(r, 100) == data[5]
+        for args in (
+            (bufs, lens, 5, 4, tap),  # start past count
+            (ffi.NULL, lens, 0, 4, tap),
+            (bufs, ffi.NULL, 0, 4, tap),
+            (bufs, lens, 0, 4, 7),  # no such kind
+        ):
+            assert lib.tt_write_batch(w, wake, *args, 20, 0, status) == -errno.EINVAL, args
+        assert lib.tt_write_batch(w, wake, bufs, lens, 0, 4, tap, 20, 0, ffi.NULL) == -errno.EINVAL
         bufs[0] = ffi.NULL
-        assert lib.tt_write_batch(w, wake, bufs, lens, 0, 1, 10, 0, status) == 0
+        assert lib.tt_write_batch(w, wake, bufs, lens, 0, 1, tap, 20, 0, status) == 0
         assert status.error == -errno.EINVAL
         os.close(r)
         r = -1
-        bufs[0] = keep[0]
-        assert lib.tt_write_batch(w, wake, bufs, lens, 0, 2, 10, 0, status) == 0
+        bufs[0] = views[0]
+        assert lib.tt_write_batch(w, wake, bufs, lens, 0, 2, tap, 20, 0, status) == 0
         assert (status.next, status.error) == (0, -errno.EPIPE)  # the kernel refused it
     finally:
         for fd in (r, w, wake):
@@ -679,14 +698,11 @@ def test_c_write_batch_waits_once_when_the_device_is_full() -> None:
     wake = _lowlevel.new_wake_fd("test")
     os.set_blocking(w, False)
     try:
-        chunk = bytes(65536)
-        keep = ffi.from_buffer(chunk)
-        bufs, lens = _lowlevel.new_packet_arrays(4)
-        for i in range(4):
-            bufs[i], lens[i] = keep, len(chunk)
+        chunk = b"\x45" * 65536
+        bufs, lens = _lowlevel.packet_arrays([ffi.from_buffer(chunk)] * 4)
         status = _lowlevel.new_write_status()
         start = time.monotonic()
-        written = lib.tt_write_batch(w, wake, bufs, lens, 0, 4, 1 << 20, 50, status)
+        written = lib.tt_write_batch(w, wake, bufs, lens, 0, 4, 0, 1 << 20, 50, status)
         assert written == 1 and status.error == -errno.EAGAIN and status.next == 1
         assert 0.04 <= time.monotonic() - start < 2  # one slice, not one per packet
     finally:

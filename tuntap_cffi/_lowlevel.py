@@ -140,7 +140,7 @@ NULL: CData = ffi.NULL
 
 # Per-batch calls, bound directly like the per-packet ones:
 # (fd, wakefd, batch, timeout_ms) -> packets read or -errno;
-# (fd, wakefd, bufs, lens, start, count, write_limit, timeout_ms, status) and
+# (fd, wakefd, bufs, lens, start, count, kind, write_limit, timeout_ms, status) and
 # (fd, wakefd, batch, start, write_limit, timeout_ms, status) -> packets
 # written by this call, with where and why it stopped in ``status``.
 read_batch = lib.tt_read_batch
@@ -170,9 +170,14 @@ def new_write_status() -> TTWriteStatus:
     return cast("TTWriteStatus", ffi.new("struct tt_write_status *"))
 
 
-def new_packet_arrays(count: int) -> tuple[CData, CData]:
-    """(pointers, lengths) arrays for ``write_batch`` of ``count`` separate packets."""
-    return ffi.new("char *[]", count), ffi.new("size_t[]", count)
+# A zero-copy C view of any bytes-like object (TypeError for anything else),
+# bound directly: write_batch takes one per packet.
+view_of = ffi.from_buffer
+
+
+def packet_arrays(views: list[CData]) -> tuple[CData, CData]:
+    """(pointers, lengths) arrays for ``write_batch`` of the packets ``views`` point at."""
+    return ffi.new("char *[]", views), ffi.new("size_t[]", list(map(len, views)))
 
 
 def buffer_view(buf: CData) -> memoryview:

@@ -17,6 +17,7 @@ class TTBatch(Protocol):
     count: int
     bad: int
     kind: int
+    drained: int
 
 class TTWriteStatus(Protocol):
     """``struct tt_write_status *`` (csrc/tuntap.h)."""
@@ -25,6 +26,7 @@ class TTWriteStatus(Protocol):
     written: int
     error: int
     partial: int
+    refused: int
 
 class _Lib:
     TT_KIND_TUN: int
@@ -64,6 +66,7 @@ class _Lib:
     # batch.c
     TT_BATCH_MAX_CAPACITY: int
     TT_BATCH_MAX_SLOT: int
+    TT_ETH_HEADER_LEN: int
     def tt_read_batch(self, fd: int, wakefd: int, batch: TTBatch, timeout_ms: int) -> int: ...
     def tt_write_batch(
         self,
@@ -73,6 +76,7 @@ class _Lib:
         lens: cffi.FFI.CData,
         start: int,
         count: int,
+        kind: int,
         write_limit: int,
         timeout_ms: int,
         status: TTWriteStatus,

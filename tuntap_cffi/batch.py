@@ -127,11 +127,6 @@ class PacketBatch:
             )
         return c
 
-    def _slot_length(self, index: int) -> int:
-        """Bytes of the packet in slot ``index`` that a write would send."""
-        assert self._results is not None
-        return int(self._results[index]) & _lowlevel.BODY_MASK
-
     # -- the sequence of packets ------------------------------------------
 
     @property

@@ -14,9 +14,9 @@ import math
 import threading
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Optional, Union, cast
 
 from . import _lowlevel
 from .batch import MAX_CAPACITY, PacketBatch
@@ -347,11 +347,11 @@ class Interface:
         """
         if not isinstance(batch, PacketBatch):
             raise TypeError(f"read_batch takes a PacketBatch, not {type(batch).__name__}")
-        deadline = _deadline(timeout)
+        deadline = None if timeout is None else _deadline(timeout)
         cbatch = batch._for_reading(self._kind, self._largest_packet(), self._name)
         self._enter("read_batch")
         try:
-            slice_ms = _slice_ms(deadline)
+            slice_ms = _lowlevel.WAIT_SLICE_MS if deadline is None else _slice_ms(deadline)
             while True:
                 result = _lowlevel.read_batch(self._fd, self._wakefd, cbatch, slice_ms)
                 if result >= 0:
@@ -375,10 +375,12 @@ class Interface:
         if not 1 <= max_packets <= MAX_CAPACITY:
             raise ValueError(f"max_packets must be between 1 and {MAX_CAPACITY}, not {max_packets}")
         batch: PacketBatch | None = getattr(_thread_state, "batch", None)
-        if batch is None or batch.capacity != max_packets:
-            batch = PacketBatch(max_packets)
-            _thread_state.batch = batch
-        if batch.slot_size is not None and batch.slot_size <= self._largest_packet():
+        slot_size = None if batch is None else batch.slot_size
+        if (
+            batch is None
+            or batch.capacity != max_packets
+            or (slot_size is not None and slot_size <= self._largest_packet())
+        ):
             batch = _thread_state.batch = PacketBatch(max_packets)
         if self.read_batch(batch, timeout=timeout) == 0:
             return []
@@ -392,7 +394,7 @@ class Interface:
         Args:
             packets: a PacketBatch (its well-formed packets are forwarded as
                 they are, without a copy: a relay) or an iterable of Packets
-                and bytes-like objects.
+                and bytes-like objects (written without a copy).
             timeout: seconds to wait at most while the device cannot take more.
 
         Raises:
@@ -405,54 +407,29 @@ class Interface:
                 before it, and ``.index``, its position in ``packets`` (its
                 slot for a batch).
         """
+        deadline = None if timeout is None else _deadline(timeout)
         if isinstance(packets, PacketBatch):
             cbatch = packets._for_writing(self._kind, self._name)
-            deadline = _deadline(timeout)
             if cbatch is None:
-                self._check_open("write_batch")
-                return 0
+                return self._write_nothing()
             return self._write_many(
                 cbatch, _lowlevel.NULL, _lowlevel.NULL, 0, packets._status, deadline, packets
             )
-        items = packets if isinstance(packets, (list, tuple)) else list(packets)
-        deadline = _deadline(timeout)
-        bufs, lens = _lowlevel.new_packet_arrays(len(items))
-        keep: list[_lowlevel.CData] = []
-        stop: Exception | None = None
-        count = len(items)
-        for index, item in enumerate(items):
-            body = item.body if isinstance(item, Packet) else item
-            if isinstance(body, bytes):
-                data = _lowlevel.from_buffer(body, writable=False)
-            elif isinstance(body, (bytearray, memoryview)):
-                body = memoryview(body).cast("B")
-                data = _lowlevel.from_buffer(body, writable=False)
-            else:
-                raise TypeError(
-                    f"write_batch takes Packets or bytes-like objects, not "
-                    f"{type(body).__name__} (item {index})"
-                )
-            if stop is None:
-                try:
-                    self._check_writable(body)
-                except (JumboPacketError, NotIPPacketError, TruncatedPacketError) as exc:
-                    stop, count = exc, index
-            keep.append(data)
-            bufs[index] = data
-            lens[index] = len(body)
-        if count == 0:
-            self._check_open("write_batch")
-            written = 0
-        else:
-            status = _lowlevel.new_write_status()
-            written = self._write_many(None, bufs, lens, count, status, deadline, None)
-        if stop is not None:
-            raise _batch_stopped(stop, written, count)
-        return written
+        bodies = [item.body if isinstance(item, Packet) else item for item in packets]
+        try:
+            views = [_lowlevel.view_of(body) for body in bodies]
+        except TypeError:
+            raise _not_writable(bodies) from None
+        if not views:
+            return self._write_nothing()
+        bufs, lens = _lowlevel.packet_arrays(views)
+        status = _lowlevel.new_write_status()
+        return self._write_many(None, bufs, lens, len(views), status, deadline, bodies)
 
-    def _check_open(self, operation: str) -> None:
+    def _write_nothing(self) -> int:
         if self._closing:
-            raise InterfaceClosedError(self._name, operation)
+            raise InterfaceClosedError(self._name, "write_batch")
+        return 0
 
     def _write_many(
         self,
@@ -462,14 +439,14 @@ class Interface:
         count: int,
         status: TTWriteStatus,
         deadline: float | None,
-        batch: PacketBatch | None,
+        source: PacketBatch | Sequence[Body],
     ) -> int:
         """The write loop of write_batch: slots of ``cbatch``, or ``count`` (bufs, lens)."""
         written = 0
         start = 0
         self._enter("write_batch")
         try:
-            slice_ms = _slice_ms(deadline)
+            slice_ms = _lowlevel.WAIT_SLICE_MS if deadline is None else _slice_ms(deadline)
             while True:
                 if cbatch is not None:
                     result = _lowlevel.write_slots(
@@ -483,6 +460,7 @@ class Interface:
                         lens,
                         start,
                         count,
+                        self._kind,
                         self._write_limit,
                         slice_ms,
                         status,
@@ -497,24 +475,50 @@ class Interface:
                 if err == -errno.EAGAIN or err == -errno.EINTR:
                     slice_ms = self._wait_loop_failed(err, deadline, "write_batch")
                     continue
-                size = batch._slot_length(start) if batch is not None else int(lens[start])
-                raise self._packet_write_error(err, size, status.partial)
+                raise self._packet_write_error(status, source)
         except (TunTapError, OSError) as exc:
             _batch_stopped(exc, written, start)
             raise
         finally:
             self._leave()
 
-    def _packet_write_error(self, err: int, size: int, partial: int) -> Exception:
-        """The exception write_packet would raise for this packet's failure."""
-        if err == -errno.EMSGSIZE:
+    def _packet_write_error(
+        self, status: TTWriteStatus, source: PacketBatch | Sequence[Body]
+    ) -> Exception:
+        """The exception write_packet would raise for the packet the batch stopped at."""
+        index = status.next
+        body = source[index]
+        size = len(memoryview(body).cast("B"))
+        if status.error == -errno.EMSGSIZE:
             return JumboPacketError(
                 f"jumbo packet too large for /dev/tun: {size} bytes > {self._write_limit} "
                 f"({self._name})"
             )
-        if err == -errno.EIO and partial:
-            return ShortWriteError(f"write_batch on {self._name}: wrote {partial} of {size} bytes")
-        return self._error(-err, "write_batch")
+        if status.refused == _lowlevel.PKT_NOT_IP:
+            return NotIPPacketError()
+        if status.refused == _lowlevel.PKT_TRUNCATED:
+            return TruncatedPacketError(
+                f"Ethernet frame is truncated: {size} bytes < {ETH_HEADER_LEN}",
+                Packet(body, 0, self._kind),
+            )
+        if status.error == -errno.EIO and status.partial:
+            return ShortWriteError(
+                f"write_batch on {self._name}: wrote {status.partial} of {size} bytes"
+            )
+        return self._error(-status.error, "write_batch")
+
+
+def _not_writable(bodies: Sequence[object]) -> TypeError:
+    """The TypeError for the first item write_batch cannot write."""
+    for index, body in enumerate(bodies):
+        try:
+            _lowlevel.view_of(cast(Body, body))
+        except TypeError:
+            return TypeError(
+                f"write_batch takes Packets or bytes-like objects, not "
+                f"{type(body).__name__} (item {index})"
+            )
+    return TypeError("write_batch takes Packets or bytes-like objects")
 
 
 def _batch_stopped(exc: Exception, written: int, index: int) -> Exception:
