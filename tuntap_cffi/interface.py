@@ -96,7 +96,7 @@ class Interface:
         self._name = name
         self._kind = kind
         self._lock = threading.RLock()
-        self._users = 0
+        self._users: list[str] = []  # one entry per call using the fds
         self._closing = False
         self._released = False
         self._write_limit = DEFAULT_WRITE_LIMIT
@@ -135,17 +135,20 @@ class Interface:
 
     # -- lifetime ---------------------------------------------------------
 
+    # The usage count is a list because append and pop are atomic: a call
+    # registers before it looks at _closing, and close() sets _closing before
+    # it looks at the users, so one of the two always sees the other without
+    # a lock on the per-packet path (a lock there cost more than the read).
+
     def _enter(self, operation: str) -> None:
-        with self._lock:
-            if self._closing:
-                raise InterfaceClosedError(self._name, operation)
-            self._users += 1
+        self._users.append(operation)
+        if self._closing:
+            self._leave()
+            raise InterfaceClosedError(self._name, operation)
 
     def _leave(self) -> None:
-        with self._lock:
-            self._users -= 1
-            last_out = self._closing and self._users == 0
-        if last_out:
+        self._users.pop()
+        if self._closing and not self._users:
             self._release_fds()
 
     def _release_fds(self) -> None:
@@ -167,7 +170,7 @@ class Interface:
                 return
             self._closing = True
             _lowlevel.wake(self._wakefd, self._name)
-            busy = self._users > 0
+            busy = bool(self._users)
         if not busy:
             self._release_fds()
 
@@ -348,7 +351,10 @@ class Interface:
         if not isinstance(batch, PacketBatch):
             raise TypeError(f"read_batch takes a PacketBatch, not {type(batch).__name__}")
         deadline = None if timeout is None else _deadline(timeout)
-        cbatch = batch._for_reading(self._kind, self._largest_packet(), self._name)
+        largest = self._largest_packet()
+        cbatch = batch._c
+        if cbatch is None or batch._kind is not self._kind or (batch._slot_size or 0) <= largest:
+            cbatch = batch._for_reading(self._kind, largest, self._name)
         self._enter("read_batch")
         try:
             slice_ms = _lowlevel.WAIT_SLICE_MS if deadline is None else _slice_ms(deadline)
