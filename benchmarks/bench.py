@@ -41,9 +41,9 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 C_PROGRAMS = ("sender", "reader", "writer", "receiver", "relay")
@@ -215,7 +215,17 @@ class Harness:
         self.namespaces.append(name)
         run(["ip", "-n", name, "link", "set", "lo", "up"])
         for key in ("all", "default"):
-            run(["ip", "netns", "exec", name, "sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1"])
+            run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    name,
+                    "sysctl",
+                    "-qw",
+                    f"net.ipv6.conf.{key}.disable_ipv6=1",
+                ]
+            )
         return name
 
     def start(self, ns: str, argv: Sequence[str]) -> subprocess.Popen[str]:
@@ -272,7 +282,9 @@ def wait_ready(proc: subprocess.Popen[str], timeout: float = 15) -> None:
     reader.join(timeout)
     if not box or box[0].strip() != "ready":
         kill(proc)
-        raise RuntimeError(f"{proc.args} did not get ready: {proc.stderr.read() if proc.stderr else ''}")
+        raise RuntimeError(
+            f"{proc.args} did not get ready: {proc.stderr.read() if proc.stderr else ''}"
+        )
 
 
 def python_worker(*args: object) -> list[str]:
@@ -355,19 +367,19 @@ class Figures:
         if not values:
             return "n/a"
         fmt = f"{{:,.{digits}f}}"
-        med, low, high = (fmt.format(v / scale) for v in (statistics.median(values), min(values), max(values)))
-        return f"{med} [{low}–{high}]"
+        med, low, high = (
+            fmt.format(v / scale) for v in (statistics.median(values), min(values), max(values))
+        )
+        return f"{med} [{low}-{high}]"
 
 
 def ingress(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
     ns = h.netns("in")
     persistent_tun(h, ns, "bti")
-    results: dict[str, Figures] = {}
-    for reader in READERS:
-        if reader == "python-pytun" and not args.pytun:
-            continue
-        figures = results[reader] = Figures()
-        for _ in range(args.runs):
+    results = {r: Figures() for r in READERS if args.pytun or r != "python-pytun"}
+    # Round robin, so that a burst of load from elsewhere hits every row alike.
+    for _ in range(args.runs):
+        for reader, figures in results.items():
             if reader.startswith("C "):
                 argv = [*h.command("reader"), "bti", str(MARKER_IP_LEN), str(args.max_seconds)]
             else:
@@ -393,15 +405,18 @@ def egress(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
     ns = h.netns("eg")
     persistent_tun(h, ns, "bte")
     packet, marker = udp_packet(bytes(PAYLOAD)).hex(), udp_packet(bytes(MARKER)).hex()
-    results: dict[str, Figures] = {}
-    for writer in WRITERS:
-        if writer == "python-pytun" and not args.pytun:
-            continue
-        figures = results[writer] = Figures()
-        for _ in range(args.runs):
+    results = {w: Figures() for w in WRITERS if args.pytun or w != "python-pytun"}
+    for _ in range(args.runs):
+        for writer, figures in results.items():
             receiver = h.start(
                 ns,
-                [*h.command("receiver"), ADDR, str(EGRESS_PORT), str(MARKER), str(args.max_seconds)],
+                [
+                    *h.command("receiver"),
+                    ADDR,
+                    str(EGRESS_PORT),
+                    str(MARKER),
+                    str(args.max_seconds),
+                ],
             )
             wait_ready(receiver)
             if writer.startswith("C "):
@@ -462,7 +477,23 @@ def relay(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
         kill(server)
         kill(proc)  # its TUNs go with it
     figures = results["veth (kernel ceiling)"] = Figures()
-    run(["ip", "-n", ns_a, "link", "add", "vta", "type", "veth", "peer", "name", "vtb", "netns", ns_b])
+    run(
+        [
+            "ip",
+            "-n",
+            ns_a,
+            "link",
+            "add",
+            "vta",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "vtb",
+            "netns",
+            ns_b,
+        ]
+    )
     for ns, dev, addr in ((ns_a, "vta", VETH_A), (ns_b, "vtb", VETH_B)):
         run(["ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev])
         run(["ip", "-n", ns, "link", "set", dev, "up"])
@@ -480,8 +511,8 @@ def relay(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
 
 def ratio(value: float, reference: float) -> str:
     if not reference or reference != reference or value != value:
-        return "–"
-    return f"{value / reference:.2f}×"
+        return "-"
+    return f"{value / reference:.2f}x"
 
 
 def ingress_table(results: dict[str, Figures]) -> str:
@@ -495,7 +526,7 @@ def ingress_table(results: dict[str, Figures]) -> str:
         lines.append(
             f"| {name} | {f.spread('pps')} | {f.spread('per_cpu')} | {f.median('drops'):,.0f} | "
             f"{ratio(f.median('per_cpu'), c.median('per_cpu'))} | "
-            f"{ratio(f.median('per_cpu'), pytun.median('per_cpu')) if pytun else '–'} |"
+            f"{ratio(f.median('per_cpu'), pytun.median('per_cpu')) if pytun else '-'} |"
         )
     return "\n".join(lines)
 
@@ -511,9 +542,14 @@ def egress_table(results: dict[str, Figures]) -> str:
         lines.append(
             f"| {name} | {f.spread('pps')} | {f.spread('per_cpu')} | "
             f"{f.median('delivered') * 100:.1f}% | {ratio(f.median('pps'), c.median('pps'))} | "
-            f"{ratio(f.median('pps'), pytun.median('pps')) if pytun else '–'} |"
+            f"{ratio(f.median('pps'), pytun.median('pps')) if pytun else '-'} |"
         )
     return "\n".join(lines)
+
+
+def pair_ratio(row: Figures, reference: Figures) -> str:
+    """Single- and 4-stream ratios of a relay row to a reference row."""
+    return " / ".join(ratio(row.median(k), reference.median(k)) for k in ("p1", "p4"))
 
 
 def relay_table(results: dict[str, Figures]) -> str:
@@ -523,12 +559,8 @@ def relay_table(results: dict[str, Figures]) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for name, f in results.items():
-        vs_c = f"{ratio(f.median('p1'), c.median('p1'))} / {ratio(f.median('p4'), c.median('p4'))}"
-        vs_p = (
-            f"{ratio(f.median('p1'), pytun.median('p1'))} / {ratio(f.median('p4'), pytun.median('p4'))}"
-            if pytun
-            else "–"
-        )
+        vs_c = f"{pair_ratio(f, c)}"
+        vs_p = pair_ratio(f, pytun) if pytun else "-"
         lines.append(
             f"| {name} | {f.spread('p1', 1e9, 2)} | {f.spread('p4', 1e9, 2)} | {vs_c} | {vs_p} |"
         )
@@ -542,13 +574,13 @@ def describe(args: argparse.Namespace) -> str:
         version += f" (PyPy {'.'.join(map(str, sys.pypy_version_info[:3]))})"  # type: ignore[attr-defined]
     return (
         f"{datetime.date.today().isoformat()}, {impl} {version}, Linux {platform.release()}, "
-        f"{os.cpu_count()} CPUs; {args.runs} runs each (median [min–max]), ingress "
+        f"{os.cpu_count()} CPUs; {args.runs} runs each (median [min-max]), ingress "
         f"{args.seconds} s blasts of {20 + 8 + PAYLOAD}-byte packets, egress {args.packets:,} "
         f"packets, iperf3 {args.iperf_seconds} s"
     )
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one short run of everything")
     parser.add_argument("--only", default="ingress,egress,relay", help="workloads to run")
@@ -580,9 +612,19 @@ def main(argv: Optional[list[str]] = None) -> int:
             if "ingress" in args.only:
                 tables += ["### Ingress (TUN -> reader)", "", ingress_table(ingress(h, args)), ""]
             if "egress" in args.only:
-                tables += ["### Egress (writer -> TUN -> UDP socket)", "", egress_table(egress(h, args)), ""]
+                tables += [
+                    "### Egress (writer -> TUN -> UDP socket)",
+                    "",
+                    egress_table(egress(h, args)),
+                    "",
+                ]
             if "relay" in args.only:
-                tables += ["### Relay (TCP through TUN -> relay -> TUN)", "", relay_table(relay(h, args)), ""]
+                tables += [
+                    "### Relay (TCP through TUN -> relay -> TUN)",
+                    "",
+                    relay_table(relay(h, args)),
+                    "",
+                ]
         finally:
             h.close()
     print("\n".join(tables))

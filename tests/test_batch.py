@@ -10,6 +10,8 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import pathlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -258,6 +260,16 @@ def test_a_packet_refused_stops_the_batch_with_the_exact_count(
             tun.write_batch([good[0], good[1], bad, good[2], good[3]])
         assert info.value.written == 2 and info.value.index == 2  # type: ignore[attr-defined]
         assert drain(sock) == [b"g0", b"g1"]
+
+
+def test_a_short_tap_frame_stops_the_batch_with_the_frame() -> None:
+    with tuntap.open("btp%d", DevKind.TAP) as tap:
+        configure_v4(tap.name)
+        frame = bytes(12) + b"\x08\x00" + ipv4_udp(TUN_PEER, TUN_ADDR, 7, 9, b"x")
+        with pytest.raises(tuntap.TruncatedPacketError, match="13 bytes < 14") as info:
+            tap.write_batch([frame, tuntap.Packet(frame[:13], 0, DevKind.TAP), frame])
+        assert info.value.written == 1 and info.value.index == 1  # type: ignore[attr-defined]
+        assert info.value.packet is not None and bytes(info.value.packet.body) == frame[:13]
 
 
 def test_a_kernel_refusal_stops_the_batch(tun: tuntap.Interface) -> None:
@@ -722,3 +734,26 @@ def test_c_write_slots_checks_its_arguments() -> None:
     batch.results[0] = 500  # a length longer than its slot
     assert lib.tt_write_slots(-1, -1, batch, 0, 1600, 0, status) == 0
     assert (status.next, status.error) == (0, -errno.EINVAL)
+
+
+# -- the benchmark runs ----------------------------------------------------------------
+
+BENCH = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
+
+
+@pytest.mark.skipif(not BENCH.exists(), reason="the benchmark is not in this tree")
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="the benchmark builds its C loops with gcc")
+def test_the_benchmark_smoke_run_prints_its_tables() -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--only", "ingress,egress"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    for row in ("| C read() loop |", "| read_batch |", "| C write() loop |", "| write_batch |"):
+        assert row in result.stdout
+    assert (
+        "ttbench"
+        not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    )

@@ -128,8 +128,7 @@ def from_buffer(obj: BytesLike, writable: bool) -> CData:
 
 def copy_out(buf: CData, size: int) -> bytes:
     """Copy the first ``size`` bytes of a C buffer into a new ``bytes``."""
-    data: bytes = ffi.buffer(buf, size)[:]
-    return data
+    return cast(bytes, ffi.unpack(buf, size))
 
 
 # -- batches (csrc/batch.c) ----------------------------------------------------

@@ -47,19 +47,19 @@ Timeout = Optional[float]
 Writable = Union[Packet, bytes, bytearray, memoryview]
 
 _thread_state = threading.local()
+# Read buffers not in use. list.pop and append are atomic, so every call
+# (another thread's, or a re-entrant one from a signal handler) takes a
+# buffer of its own; there are never more than calls reading at once.
+_scratch_pool: list[_lowlevel.CData] = []
 
 
 def _take_scratch() -> _lowlevel.CData:
-    """This thread's read buffer, taken out so a re-entrant call gets its own."""
-    buf: _lowlevel.CData | None = getattr(_thread_state, "scratch", None)
-    if buf is None:
-        return _lowlevel.new_buffer(SCRATCH_SIZE)
-    _thread_state.scratch = None
-    return buf
+    """A read buffer for this call alone."""
+    return _scratch_pool.pop() if _scratch_pool else _lowlevel.new_buffer(SCRATCH_SIZE)
 
 
 def _give_back_scratch(buf: _lowlevel.CData) -> None:
-    _thread_state.scratch = buf
+    _scratch_pool.append(buf)
 
 
 def _deadline(timeout: Timeout) -> float | None:
