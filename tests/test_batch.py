@@ -569,6 +569,22 @@ def test_slots_too_small_for_the_device_are_refused(tun: tuntap.Interface) -> No
     assert tun.read_batch(PacketBatch(4, slot_size=tun.write_limit + 1), timeout=0) == 0
 
 
+def test_a_batch_sized_by_default_grows_with_the_device(
+    tun: tuntap.Interface, sender: socket.socket
+) -> None:
+    batch, fixed = PacketBatch(4), PacketBatch(4, slot_size=1664)
+    assert tun.read_batch(batch, timeout=0) == 0 and tun.read_batch(fixed, timeout=0) == 0
+    assert batch.slot_size == 1664
+    ip("link", "set", tun.name, "mtu", "3000")
+    tun._write_limit = 3000  # what the write limit becomes when it follows the MTU
+    with pytest.raises(ValueError, match="slot_size 1664 cannot hold the 3000-byte packets"):
+        tun.read_batch(fixed, timeout=0)
+    sender.sendto(b"y" * 2500, (TUN_PEER, 4004))
+    assert tun.read_batch(batch, timeout=2) == 1
+    assert batch.slot_size == 3008 and batch.errors() == []
+    assert bytes(batch.packet(0).body[28:]) == b"y" * 2500
+
+
 def test_bad_read_arguments(tun: tuntap.Interface) -> None:
     for batch in (None, bytearray(100), [PacketBatch()], PacketBatch):
         with pytest.raises(TypeError, match="read_batch takes a PacketBatch"):

@@ -53,14 +53,25 @@ class PacketBatch:
     """Slots for up to ``capacity`` packets of ``slot_size`` bytes, allocated once.
 
     ``slot_size=None`` sizes the slots, at the first read, from what that
-    interface can deliver. ``len(batch)`` is the number of packets the last
-    ``read_batch`` put in it; ``batch[i]`` is a zero-copy ``memoryview`` of
-    packet ``i`` (for a malformed one, every byte that arrived);
-    ``batch.packet(i)`` applies ``read_packet``'s rules to slot ``i``;
-    ``batch.errors()`` lists the malformed ones. A batch is not thread-safe.
+    interface can deliver (and again if that grows). ``len(batch)`` is the
+    number of packets the last ``read_batch`` put in it; ``batch[i]`` is a
+    zero-copy ``memoryview`` of packet ``i`` (for a malformed one, every byte
+    that arrived); ``batch.packet(i)`` applies ``read_packet``'s rules to slot
+    ``i``; ``batch.errors()`` lists the malformed ones. A batch is not
+    thread-safe.
     """
 
-    __slots__ = ("_buf", "_c", "_capacity", "_kind", "_results", "_slot_size", "_status", "_view")
+    __slots__ = (
+        "_buf",
+        "_c",
+        "_capacity",
+        "_kind",
+        "_results",
+        "_sized_by_default",
+        "_slot_size",
+        "_status",
+        "_view",
+    )
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY, slot_size: int | None = None) -> None:
         capacity = _check_int(capacity, "capacity")
@@ -76,6 +87,7 @@ class PacketBatch:
             _check_total(capacity, slot_size)
         self._capacity = capacity
         self._slot_size = slot_size
+        self._sized_by_default = slot_size is None
         self._kind: DevKind | None = None
         self._c: TTBatch | None = None
         self._buf: _lowlevel.CData | None = None
@@ -95,14 +107,19 @@ class PacketBatch:
     # -- what Interface uses ----------------------------------------------
 
     def _for_reading(self, kind: DevKind, largest_packet: int, name: str) -> TTBatch:
-        """The C batch to read into from device ``name``; checks the slots can hold its packets."""
+        """The C batch to read into from device ``name``; checks the slots can hold its packets.
+
+        A batch sized by default is sized (again) here: at its first read,
+        and if the device's largest packet outgrew its slots (a raised MTU).
+        """
         c = self._c
-        if c is None:
+        if c is None or (self._sized_by_default and (self._slot_size or 0) <= largest_packet):
             slot_size = slot_size_for(largest_packet)
             _check_total(self._capacity, slot_size)
             self._allocate(slot_size)
             c = self._c
             assert c is not None
+            self._kind = None
         elif self._slot_size is not None and self._slot_size <= largest_packet:
             raise ValueError(
                 f"read_batch on {name}: slot_size {self._slot_size} cannot hold the "

@@ -381,12 +381,7 @@ class Interface:
         if not 1 <= max_packets <= MAX_CAPACITY:
             raise ValueError(f"max_packets must be between 1 and {MAX_CAPACITY}, not {max_packets}")
         batch: PacketBatch | None = getattr(_thread_state, "batch", None)
-        slot_size = None if batch is None else batch.slot_size
-        if (
-            batch is None
-            or batch.capacity != max_packets
-            or (slot_size is not None and slot_size <= self._largest_packet())
-        ):
+        if batch is None or batch.capacity != max_packets:
             batch = _thread_state.batch = PacketBatch(max_packets)
         if self.read_batch(batch, timeout=timeout) == 0:
             return []
