@@ -18,7 +18,6 @@ import sys
 import textwrap
 import threading
 import time
-import tracemalloc
 import uuid
 from collections.abc import Iterator
 
@@ -407,6 +406,8 @@ def test_calls_on_a_closed_interface() -> None:
 @pytest.mark.skipif(sys.implementation.name != "cpython", reason="tracemalloc is CPython's")
 def test_the_batch_path_allocates_nothing_per_packet(tun: tuntap.Interface) -> None:
     """Read and forward 100,000 packets: traced memory does not grow with the count."""
+    import tracemalloc
+
     packet = ipv4_udp(TUN_PEER, "198.51.100.9", 7, 9, bytes(32))  # forwarding is off: dropped
     batch = PacketBatch(64)
     with socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800)) as sock:
