@@ -15,7 +15,7 @@ from cffi import FFI
 HERE = pathlib.Path(__file__).resolve().parent
 CSRC = HERE / "csrc"
 HEADER = CSRC / "tuntap.h"
-SOURCES = ["device.c", "packet_io.c", "classify.c", "netlink.c"]
+SOURCES = ["device.c", "packet_io.c", "classify.c", "netlink.c", "batch.c"]
 STRICT_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"]
 
 # Extra flags for instrumented builds only (sanitizers, coverage), e.g. the

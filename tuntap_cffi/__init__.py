@@ -6,6 +6,7 @@
 """
 
 from .aio import AsyncInterface
+from .batch import PacketBatch
 from .errors import (
     DeviceBusyError,
     DeviceMismatchError,
@@ -45,6 +46,7 @@ __all__ = [
     "JumboPacketError",
     "NotIPPacketError",
     "Packet",
+    "PacketBatch",
     "PcapWriter",
     "ShortReadError",
     "ShortWriteError",
