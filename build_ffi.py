@@ -16,6 +16,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 CSRC = HERE / "csrc"
 HEADER = CSRC / "tuntap.h"
 SOURCES = ["device.c", "packet_io.c", "classify.c", "netlink.c", "batch.c"]
+# Offloads (issue 5): virtio-net headers, segmentation, coalescing.
+SOURCES += ["offload.c"]
 STRICT_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"]
 
 # Extra flags for instrumented builds only (sanitizers, coverage), e.g. the
@@ -27,6 +29,8 @@ EXTRA_LDFLAGS = shlex.split(os.environ.get("TUNTAP_EXTRA_LDFLAGS", ""))
 KERNEL_CONSTANTS = ["IFF_TUN", "IFF_TAP", "IFF_NO_PI", "IFF_MULTI_QUEUE", "IFF_VNET_HDR"]
 # ... and those of netlink.c's configuration calls.
 KERNEL_CONSTANTS += ["IFF_UP", "IFA_F_NODAD", "IFA_F_TENTATIVE"]
+# ... and those of offload.c (the USO bits come from tuntap.h: old headers lack them).
+KERNEL_CONSTANTS += ["TUN_F_CSUM", "TUN_F_TSO4", "TUN_F_TSO6"]
 PREAMBLE_HEADERS = ["linux/if_tun.h", "linux/if.h", "linux/if_addr.h"]
 
 

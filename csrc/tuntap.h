@@ -219,6 +219,46 @@ int tt_write_batch(int fd, int wakefd, char **bufs, const size_t *lens,
 int tt_write_slots(int fd, int wakefd, const struct tt_batch *batch,
                    uint32_t start, size_t write_limit, int timeout_ms,
                    struct tt_write_status *status);
+/* ---- offload.c: virtio-net headers, GSO segmentation, coalescing ------
+ *
+ * An offload device (IFF_VNET_HDR) puts a 10-byte struct virtio_net_hdr
+ * before every packet, both ways.  tt_segment turns one header + packet
+ * (a GSO super-packet, or a packet whose checksum is to be completed) into
+ * ordinary packets in consecutive slots; a malformed one is -EBADMSG, an
+ * unsupported GSO type or IPv6 extension header -EPROTONOSUPPORT, a segment
+ * that would not fit a slot -EMSGSIZE; nothing is read past len. */
+enum {
+    TT_VNET_HDR_LEN = 10,
+    TT_GSO_MAX = 65535,
+    TT_TUN_F_USO4 = 0x20,    /* kernel ABI values; older headers lack them */
+    TT_TUN_F_USO6 = 0x40,
+    TT_RX_PENDING_SIZE = 65600
+};
+
+/* The super-packet a segmenting read has not fully delivered yet (memory
+ * Python owns): buf holds header + packet, next is its first segment not
+ * yet in a slot.  len 0: nothing pending. */
+struct tt_rx_pending {
+    char *buf;
+    size_t buf_len;
+    uint32_t len;
+    uint32_t next;
+};
+
+/* TUNSETVNETHDRSZ and TUNSETOFFLOAD: the TUN_F_* bits accepted, or -errno.
+ * Without the USO bits if the kernel refuses them. */
+int tt_set_offload(int fd, unsigned int wanted);
+int tt_segment(const char *buf, size_t len, uint32_t skip, char *out, size_t slot_size,
+               uint32_t nslots, int64_t *results, uint32_t *total);
+int tt_read_batch_vnet(int fd, int wakefd, struct tt_batch *b, struct tt_rx_pending *rx,
+                       int segment, int timeout_ms);
+ssize_t tt_send_vnet(int fd, int wakefd, const char *buf, size_t len, int timeout_ms);
+int tt_write_batch_vnet(int fd, int wakefd, char **bufs, const size_t *lens, uint32_t start,
+                        uint32_t count, size_t write_limit, char *scratch, size_t scratch_len,
+                        int timeout_ms, struct tt_write_status *status);
+int tt_write_slots_vnet(int fd, int wakefd, const struct tt_batch *b, uint32_t start, int raw,
+                        size_t write_limit, char *scratch, size_t scratch_len, int timeout_ms,
+                        struct tt_write_status *status);
 /* cdef-end */
 
 /* Internal to the shim (not for Python): one read() that waits at most

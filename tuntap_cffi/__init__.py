@@ -23,6 +23,7 @@ from .errors import (
     TunTapError,
 )
 from .interface import Interface, open  # noqa: A004 - the seed's Open
+from .offload import Offload
 from .packet import ETH_P_IP, ETH_P_IPV6, DevKind, DevTap, DevTun, Packet, parse_packet
 from .pcap import PcapWriter
 
@@ -45,6 +46,7 @@ __all__ = [
     "InterfaceClosedError",
     "JumboPacketError",
     "NotIPPacketError",
+    "Offload",
     "Packet",
     "PacketBatch",
     "PcapWriter",

@@ -357,3 +357,56 @@ def packet_arrays(views: list[CData]) -> tuple[CData, CData]:
 def buffer_view(buf: CData) -> memoryview:
     """A writable zero-copy ``memoryview`` of a whole C buffer."""
     return memoryview(ffi.buffer(buf))
+
+
+# -- offloads (csrc/offload.c) -------------------------------------------------
+
+VNET_HDR_LEN = lib.TT_VNET_HDR_LEN
+IFF_VNET_HDR = lib.IFF_VNET_HDR
+GSO_MAX = lib.TT_GSO_MAX
+RX_PENDING_SIZE = lib.TT_RX_PENDING_SIZE
+TUN_F_CSUM = lib.TUN_F_CSUM
+TUN_F_TSO4 = lib.TUN_F_TSO4
+TUN_F_TSO6 = lib.TUN_F_TSO6
+TUN_F_USO4 = lib.TT_TUN_F_USO4
+TUN_F_USO6 = lib.TT_TUN_F_USO6
+
+# Bound directly like the other per-batch calls:
+# (fd, wakefd, batch, pending, segment, timeout_ms) -> slots filled or -errno;
+# (fd, wakefd, buf, len, timeout_ms) -> packet bytes written or -errno;
+# (fd, wakefd, bufs, lens, start, count, write_limit, scratch, scratch_len,
+#  timeout_ms, status) and (fd, wakefd, batch, start, raw, write_limit,
+#  scratch, scratch_len, timeout_ms, status) -> input packets written.
+read_batch_vnet = lib.tt_read_batch_vnet
+send_vnet = lib.tt_send_vnet
+write_batch_vnet = lib.tt_write_batch_vnet
+write_slots_vnet = lib.tt_write_slots_vnet
+
+
+def set_offload(fd: int, wanted: int) -> int:
+    """TUNSETVNETHDRSZ + TUNSETOFFLOAD: the TUN_F_* bits the kernel accepted, or -errno."""
+    return lib.tt_set_offload(fd, wanted)
+
+
+def new_rx_pending() -> tuple[StructPtr, CData]:
+    """A ``struct tt_rx_pending`` and its buffer (the caller keeps both)."""
+    buf = ffi.new("char[]", RX_PENDING_SIZE)
+    pending = _new_struct("struct tt_rx_pending *")
+    pending.buf = buf
+    pending.buf_len = RX_PENDING_SIZE
+    return pending, buf
+
+
+def segment(
+    data: BytesLike, slot_size: int, nslots: int, skip: int = 0
+) -> tuple[int, int, bytes, list[int]]:
+    """The segmenter on raw bytes (virtio-net header + packet), for tests and fuzzing.
+
+    Returns (slots filled or -errno, total segments, the slot buffer, the results).
+    """
+    out = ffi.new("char[]", slot_size * nslots)
+    results = ffi.new("int64_t[]", nslots)
+    total = ffi.new("uint32_t *")
+    view = ffi.from_buffer(data)
+    filled = lib.tt_segment(view, len(view), skip, out, slot_size, nslots, results, total)
+    return filled, int(total[0]), bytes(ffi.buffer(out)), [int(r) for r in results]

@@ -131,6 +131,66 @@ class _Lib:
         timeout_ms: int,
         status: TTWriteStatus,
     ) -> int: ...
+    # offload.c
+    TT_VNET_HDR_LEN: int
+    TT_GSO_MAX: int
+    TT_TUN_F_USO4: int
+    TT_TUN_F_USO6: int
+    TT_RX_PENDING_SIZE: int
+    TUN_F_CSUM: int
+    TUN_F_TSO4: int
+    TUN_F_TSO6: int
+    def tt_set_offload(self, fd: int, wanted: int) -> int: ...
+    def tt_segment(
+        self,
+        buf: _Buffer,
+        size: int,
+        skip: int,
+        out: cffi.FFI.CData,
+        slot_size: int,
+        nslots: int,
+        results: cffi.FFI.CData,
+        total: cffi.FFI.CData,
+    ) -> int: ...
+    def tt_read_batch_vnet(
+        self,
+        fd: int,
+        wakefd: int,
+        batch: TTBatch,
+        pending: cffi.FFI.CData,
+        segment: int,
+        timeout_ms: int,
+    ) -> int: ...
+    def tt_send_vnet(
+        self, fd: int, wakefd: int, buf: _Buffer, size: int, timeout_ms: int
+    ) -> int: ...
+    def tt_write_batch_vnet(
+        self,
+        fd: int,
+        wakefd: int,
+        bufs: cffi.FFI.CData,
+        lens: cffi.FFI.CData,
+        start: int,
+        count: int,
+        write_limit: int,
+        scratch: cffi.FFI.CData,
+        scratch_len: int,
+        timeout_ms: int,
+        status: TTWriteStatus,
+    ) -> int: ...
+    def tt_write_slots_vnet(
+        self,
+        fd: int,
+        wakefd: int,
+        batch: TTBatch,
+        start: int,
+        raw: int,
+        write_limit: int,
+        scratch: cffi.FFI.CData,
+        scratch_len: int,
+        timeout_ms: int,
+        status: TTWriteStatus,
+    ) -> int: ...
 
 ffi: cffi.FFI
 lib: _Lib

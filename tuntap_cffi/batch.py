@@ -66,6 +66,7 @@ class PacketBatch:
         "_c",
         "_capacity",
         "_kind",
+        "_raw",
         "_results",
         "_sized_by_default",
         "_slot_size",
@@ -89,6 +90,7 @@ class PacketBatch:
         self._slot_size = slot_size
         self._sized_by_default = slot_size is None
         self._kind: DevKind | None = None
+        self._raw = False
         self._c: TTBatch | None = None
         self._buf: _lowlevel.CData | None = None
         self._results: _lowlevel.CData | None = None
@@ -106,14 +108,25 @@ class PacketBatch:
 
     # -- what Interface uses ----------------------------------------------
 
-    def _for_reading(self, kind: DevKind, largest_packet: int, name: str) -> TTBatch:
+    def _for_reading(
+        self, kind: DevKind, largest_packet: int, name: str, raw: bool = False
+    ) -> TTBatch:
         """The C batch to read into from device ``name``; checks the slots can hold its packets.
 
         A batch sized by default is sized (again) here: at its first read,
-        and if the device's largest packet outgrew its slots (a raised MTU).
+        if the device's largest packet outgrew its slots (a raised MTU), and
+        when it goes from raw offload slots (``raw``: header + 64 KiB) to
+        ordinary ones.
         """
         c = self._c
-        if c is None or (self._sized_by_default and (self._slot_size or 0) <= largest_packet):
+        if raw:
+            largest_packet = _lowlevel.VNET_HDR_LEN + _lowlevel.GSO_MAX
+        shrink = self._raw and not raw and self._sized_by_default
+        if (
+            c is None
+            or shrink
+            or (self._sized_by_default and (self._slot_size or 0) <= largest_packet)
+        ):
             slot_size = slot_size_for(largest_packet)
             _check_total(self._capacity, slot_size)
             self._allocate(slot_size)
@@ -129,6 +142,7 @@ class PacketBatch:
         if kind != self._kind:
             c.kind = kind
             self._kind = kind
+        self._raw = raw
         return c
 
     def _for_writing(self, kind: DevKind, name: str) -> TTBatch | None:
@@ -178,8 +192,33 @@ class PacketBatch:
     def _body(self, index: int, packed: int) -> memoryview:
         assert self._view is not None and self._slot_size is not None
         start = index * self._slot_size
+        if self._raw:
+            start += _lowlevel.VNET_HDR_LEN
         length = 0 if packed < 0 else packed & _lowlevel.BODY_MASK
         return self._view[start : start + length]
+
+    @property
+    def raw(self) -> bool:
+        """True when the last read was ``read_batch(batch, segment=False)``: raw offload slots."""
+        return self._raw
+
+    def vnet_header(self, index: int) -> memoryview:
+        """The virtio-net header (10 bytes) before packet ``index`` of a raw offload read.
+
+        ``batch[index]`` is the (super-)packet after it.
+
+        Raises:
+            ValueError: the last read was not ``read_batch(batch, segment=False)``.
+        """
+        index = self._index(index)
+        if not self._raw:
+            raise ValueError(
+                "vnet_header: the batch holds no virtio-net headers "
+                "(only read_batch(batch, segment=False) on an offload device keeps them)"
+            )
+        assert self._view is not None and self._slot_size is not None
+        start = index * self._slot_size
+        return self._view[start : start + _lowlevel.VNET_HDR_LEN]
 
     def __getitem__(self, index: int) -> memoryview:
         """A zero-copy view of packet ``index`` (valid until the next read into the batch)."""

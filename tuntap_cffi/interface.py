@@ -31,6 +31,7 @@ from .errors import (
     TruncatedPacketError,
     TunTapError,
 )
+from .offload import NONE, WANTED, Offload
 from .packet import (
     ETH_HEADER_LEN,
     VLAN_TAG_LEN,
@@ -100,7 +101,9 @@ class Interface(InterfaceConfig):
     MTU, link state, IPv6 controls) come from :class:`InterfaceConfig`.
     """
 
-    def __init__(self, fd: int, wakefd: int, name: str, kind: DevKind) -> None:
+    def __init__(
+        self, fd: int, wakefd: int, name: str, kind: DevKind, offload: Offload = NONE
+    ) -> None:
         self._fd = fd
         self._wakefd = wakefd
         self._name = name
@@ -111,6 +114,7 @@ class Interface(InterfaceConfig):
         self._released = False
         self._write_limit = DEFAULT_WRITE_LIMIT
         self._init_config()
+        self._init_offload(offload)
 
     # -- identity ---------------------------------------------------------
 
@@ -133,6 +137,11 @@ class Interface(InterfaceConfig):
     def write_limit(self) -> int:
         """The largest body :meth:`write_packet` accepts, in bytes."""
         return self._write_limit
+
+    @property
+    def offload(self) -> Offload:
+        """The offload features the kernel accepted (empty: not an offload device)."""
+        return self._offload
 
     def fileno(self) -> int:
         """The device fd (non-blocking), e.g. for ``select`` or an event loop."""
@@ -268,6 +277,8 @@ class Interface(InterfaceConfig):
             if len(view) == 0:
                 raise ValueError("read_packet: the buffer is empty")
             cbuf = _lowlevel.from_buffer(view, writable=True)
+        if self._offload:
+            return self._read_offload_packet(None if buffer is None else view, deadline)
         self._enter("read_packet")
         try:
             if buffer is None:
@@ -330,8 +341,9 @@ class Interface(InterfaceConfig):
         self._enter("write_packet")
         try:
             slice_ms = _slice_ms(deadline)
+            send = _lowlevel.send_vnet if self._offload else _lowlevel.send
             while True:
-                result = _lowlevel.send(self._fd, self._wakefd, data, size, slice_ms)
+                result = send(self._fd, self._wakefd, data, size, slice_ms)
                 if result >= 0:
                     break
                 slice_ms = self._wait_loop_failed(result, deadline, "write_packet")
@@ -349,24 +361,41 @@ class Interface(InterfaceConfig):
         """
         return self._write_limit
 
-    def read_batch(self, batch: PacketBatch, *, timeout: Timeout = None) -> int:
+    def read_batch(
+        self, batch: PacketBatch, *, segment: bool | None = None, timeout: Timeout = None
+    ) -> int:
         """Read every packet that is ready, up to ``batch.capacity``, in one call into C.
 
         Waits like :meth:`read_packet` until at least one packet is ready.
         The packets are then in ``batch`` (``batch[i]``, ``batch.packet(i)``);
         a malformed one is reported by its slot and does not stop the rest.
 
+        On an offload device (``open(..., offload=True)``) super-packets are
+        split in C into ordinary packets with correct headers and checksums
+        (``segment=True``, the default; a super-packet with more segments than
+        free slots continues in the next read, nothing is lost). With
+        ``segment=False`` each slot holds one (super-)packet as the kernel
+        gave it: ``batch[i]`` is the packet, ``batch.vnet_header(i)`` its
+        virtio-net header, and ``write_batch(batch)`` to another offload
+        device relays both as they are. A malformed super-packet takes one
+        slot, reported as an ``OSError`` (EBADMSG, EMSGSIZE, EPROTONOSUPPORT).
+
         Returns:
             The number of packets read, 1..capacity; 0 only when ``timeout``
             passed with nothing ready.
 
         Raises:
-            ValueError: the batch's slots are too small for this device.
-            TypeError: ``batch`` is not a PacketBatch.
+            ValueError: the batch's slots are too small for this device, or
+                ``segment`` given for a device without offloads.
+            TypeError: ``batch`` is not a PacketBatch, ``segment`` not a bool.
             InterfaceClosedError, OSError: as for read_packet.
         """
         if not isinstance(batch, PacketBatch):
             raise TypeError(f"read_batch takes a PacketBatch, not {type(batch).__name__}")
+        if segment is not None:
+            self._check_offload_option("segment", segment, "read_batch")
+        if self._offload:
+            return self._read_batch_vnet(batch, segment is not False, timeout)
         deadline = None if timeout is None else _deadline(timeout)
         largest = self._largest_packet()
         cbatch = batch._c
@@ -405,19 +434,33 @@ class Interface(InterfaceConfig):
         return [Packet(bytes(p.body), p.protocol, p.kind) for p in batch.packets()]
 
     def write_batch(
-        self, packets: PacketBatch | Iterable[Writable], *, timeout: Timeout = None
+        self,
+        packets: PacketBatch | Iterable[Writable],
+        *,
+        coalesce: bool | None = None,
+        timeout: Timeout = None,
     ) -> int:
         """Write packets in order in one call into C; returns how many were written.
+
+        On an offload device every packet gets an empty virtio-net header,
+        and (``coalesce=True``, the default there) consecutive TCP segments
+        of one flow that the kernel's GRO would merge are written as one
+        super-packet; the count still counts the packets given. A batch read
+        with ``segment=False`` is relayed as it is (headers included).
 
         Args:
             packets: a PacketBatch (its well-formed packets are forwarded as
                 they are, without a copy: a relay) or an iterable of Packets
                 and bytes-like objects (written without a copy).
+            coalesce: merge TCP segments (offload devices only; default on).
             timeout: seconds to wait at most while the device cannot take more.
 
         Raises:
-            TypeError: an item is not a Packet or bytes-like (nothing written).
-            ValueError: a batch read from another kind of device.
+            TypeError: an item is not a Packet or bytes-like (nothing written),
+                ``coalesce`` not a bool.
+            ValueError: a batch read from another kind of device, a raw
+                offload batch for a device without offloads, or ``coalesce``
+                given for a device without offloads.
             JumboPacketError, NotIPPacketError, TruncatedPacketError,
             TimeoutError, InterfaceClosedError, OSError: the batch stopped at
                 a packet: the exception is that packet's (as write_packet
@@ -425,13 +468,28 @@ class Interface(InterfaceConfig):
                 before it, and ``.index``, its position in ``packets`` (its
                 slot for a batch).
         """
+        if coalesce is not None:
+            self._check_offload_option("coalesce", coalesce, "write_batch")
+        merge = bool(self._offload) and coalesce is not False
         deadline = None if timeout is None else _deadline(timeout)
         if isinstance(packets, PacketBatch):
+            if packets._raw and not self._offload:
+                raise ValueError(
+                    f"write_batch on {self._name}: the batch holds virtio-net headers "
+                    "(read with segment=False); only a device opened with offload=True takes it"
+                )
             cbatch = packets._for_writing(self._kind, self._name)
             if cbatch is None:
                 return self._write_nothing()
             return self._write_many(
-                cbatch, _lowlevel.NULL, _lowlevel.NULL, 0, packets._status, deadline, packets
+                cbatch,
+                _lowlevel.NULL,
+                _lowlevel.NULL,
+                0,
+                packets._status,
+                deadline,
+                packets,
+                merge and not packets._raw,
             )
         bodies = [item.body if isinstance(item, Packet) else item for item in packets]
         try:
@@ -442,7 +500,7 @@ class Interface(InterfaceConfig):
             return self._write_nothing()
         bufs, lens = _lowlevel.packet_arrays(views)
         status = _lowlevel.new_write_status()
-        return self._write_many(None, bufs, lens, len(views), status, deadline, bodies)
+        return self._write_many(None, bufs, lens, len(views), status, deadline, bodies, merge)
 
     def _write_nothing(self) -> int:
         if self._closing:
@@ -458,15 +516,46 @@ class Interface(InterfaceConfig):
         status: TTWriteStatus,
         deadline: float | None,
         source: PacketBatch | Sequence[Body],
+        coalesce: bool = False,
     ) -> int:
         """The write loop of write_batch: slots of ``cbatch``, or ``count`` (bufs, lens)."""
         written = 0
         start = 0
+        scratch = _take_coalesce_buffer() if coalesce else _lowlevel.NULL
+        scratch_len = _lowlevel.RX_PENDING_SIZE if coalesce else 0
+        raw = int(isinstance(source, PacketBatch) and source._raw)
         self._enter("write_batch")
         try:
             slice_ms = _lowlevel.WAIT_SLICE_MS if deadline is None else _slice_ms(deadline)
             while True:
-                if cbatch is not None:
+                if self._offload and cbatch is not None:
+                    result = _lowlevel.write_slots_vnet(
+                        self._fd,
+                        self._wakefd,
+                        cbatch,
+                        start,
+                        raw,
+                        self._write_limit,
+                        scratch,
+                        scratch_len,
+                        slice_ms,
+                        status,
+                    )
+                elif self._offload:
+                    result = _lowlevel.write_batch_vnet(
+                        self._fd,
+                        self._wakefd,
+                        bufs,
+                        lens,
+                        start,
+                        count,
+                        self._write_limit,
+                        scratch,
+                        scratch_len,
+                        slice_ms,
+                        status,
+                    )
+                elif cbatch is not None:
                     result = _lowlevel.write_slots(
                         self._fd, self._wakefd, cbatch, start, self._write_limit, slice_ms, status
                     )
@@ -499,6 +588,8 @@ class Interface(InterfaceConfig):
             raise
         finally:
             self._leave()
+            if coalesce:
+                _give_back_coalesce_buffer(scratch)
 
     def _packet_write_error(
         self, status: TTWriteStatus, source: PacketBatch | Sequence[Body]
@@ -524,6 +615,90 @@ class Interface(InterfaceConfig):
                 f"write_batch on {self._name}: wrote {status.partial} of {size} bytes"
             )
         return self._error(-status.error, "write_batch")
+
+    # -- offloads (issue 5) -----------------------------------------------
+
+    def _init_offload(self, offload: Offload) -> None:
+        self._offload = offload
+        # One segmenting read at a time: the super-packet in _rx_pending
+        # continues in the next read's slots.
+        self._rx_lock = threading.Lock()
+        self._rx_pending: _lowlevel.StructPtr = _lowlevel.NULL
+        self._rx_pending_buf: _lowlevel.CData | None = None
+        if offload:
+            self._rx_pending, self._rx_pending_buf = _lowlevel.new_rx_pending()
+        # read_packet on an offload device: segments of the last read not yet returned.
+        self._packet_lock = threading.Lock()
+        self._packet_batch: PacketBatch | None = None
+        self._packet_next = 0
+
+    def _check_offload_option(self, option: str, value: object, operation: str) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"{operation}: {option} must be a bool, not {type(value).__name__}")
+        if not self._offload:
+            raise ValueError(
+                f"{operation} on {self._name}: {option}= applies only to a device "
+                "opened with offload=True"
+            )
+
+    def _read_batch_vnet(self, batch: PacketBatch, segment: bool, timeout: Timeout) -> int:
+        """read_batch on an offload device: segmented slots, or raw header + packet slots."""
+        deadline = None if timeout is None else _deadline(timeout)
+        cbatch = batch._for_reading(self._kind, self._largest_packet(), self._name, not segment)
+        with self._rx_lock:
+            self._enter("read_batch")
+            try:
+                slice_ms = _lowlevel.WAIT_SLICE_MS if deadline is None else _slice_ms(deadline)
+                while True:
+                    result = _lowlevel.read_batch_vnet(
+                        self._fd, self._wakefd, cbatch, self._rx_pending, int(segment), slice_ms
+                    )
+                    if result >= 0:
+                        return result
+                    try:
+                        slice_ms = self._wait_loop_failed(result, deadline, "read_batch")
+                    except TimeoutError:
+                        return 0
+            finally:
+                self._leave()
+
+    def _read_offload_packet(self, view: memoryview | None, deadline: float | None) -> Packet:
+        """read_packet on an offload device: the next segment of a segmenting batch read.
+
+        The rest of that read stays for the next calls, so no segment is lost.
+        """
+        with self._packet_lock:
+            batch = self._packet_batch
+            if batch is None:
+                batch = self._packet_batch = PacketBatch()
+            if self._packet_next >= len(batch):
+                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if self.read_batch(batch, timeout=timeout) == 0:
+                    raise TimeoutError(errno.ETIMEDOUT, f"read_packet on {self._name}: timed out")
+                self._packet_next = 0
+            index = self._packet_next
+            self._packet_next += 1
+            packet = batch.packet(index)
+            if view is None:
+                return Packet(bytes(packet.body), packet.protocol, packet.kind)
+            size = min(len(packet.body), len(view))
+            view[:size] = packet.body[:size]
+        verdict, protocol, body_len = _lowlevel.classify(view[:size], self._kind)
+        return packet_from_verdict(view[:body_len], verdict, protocol, body_len, self._kind)
+
+
+# Buffers for coalesced super-packets, shared like the read scratch buffers.
+_coalesce_pool: list[_lowlevel.CData] = []
+
+
+def _take_coalesce_buffer() -> _lowlevel.CData:
+    if _coalesce_pool:
+        return _coalesce_pool.pop()
+    return _lowlevel.new_buffer(_lowlevel.RX_PENDING_SIZE)
+
+
+def _give_back_coalesce_buffer(buf: _lowlevel.CData) -> None:
+    _coalesce_pool.append(buf)
 
 
 def _not_writable(bodies: Sequence[object]) -> TypeError:
@@ -591,13 +766,18 @@ def _open_error(err: int, name: str, kind: DevKind) -> OSError:
     return _lowlevel.os_error(err, "TUNSETIFF", name)
 
 
-def open(name: str, kind: DevKind = DevKind.TUN) -> Interface:  # noqa: A001 - the seed's name
+def open(  # noqa: A001 - the seed's name
+    name: str, kind: DevKind = DevKind.TUN, *, offload: bool = False
+) -> Interface:
     """Create a TUN/TAP device, or attach to a persistent one. Go: Open.
 
     Args:
         name: an exact name (``"tun42"``) or a pattern with one ``%d``
             (``"tun%d"``) for the kernel to number.
         kind: ``DevKind.TUN`` (IP packets) or ``DevKind.TAP`` (Ethernet frames).
+        offload: speak virtio-net headers (``IFF_VNET_HDR``) and take TCP
+            and UDP super-packets (TUN only); ``Interface.offload`` says
+            which features the kernel accepted.
 
     Raises:
         ValueError, TypeError: a bad name or kind (checked before any system call).
@@ -605,9 +785,15 @@ def open(name: str, kind: DevKind = DevKind.TUN) -> Interface:  # noqa: A001 - t
         PermissionError: no CAP_NET_ADMIN, or not the owner of a persistent device.
         DeviceBusyError: another process holds the device.
         DeviceMismatchError: the name belongs to another kind of device.
+        ValueError: ``offload=True`` for a TAP device.
+        OSError: the kernel refused virtio-net headers or offloads.
     """
     kind = as_kind(kind)
     name = _validate_name(name)
+    if not isinstance(offload, bool):
+        raise TypeError(f"offload must be a bool, not {type(offload).__name__}")
+    if offload and kind != DevKind.TUN:
+        raise ValueError(f"offload=True is for TUN devices only, not {kind.name} ({name})")
     fd = _lowlevel.open_clone(CLONE_DEVICE)
     if fd < 0:
         hint = {
@@ -617,10 +803,22 @@ def open(name: str, kind: DevKind = DevKind.TUN) -> Interface:  # noqa: A001 - t
         }.get(-fd, "")
         raise _lowlevel.os_error(-fd, f"open {CLONE_DEVICE}", name, hint)
     wakefd = -1
+    accepted = NONE
     try:
-        result, real_name = _lowlevel.set_iff(fd, name, kind, 0)
+        flags = _lowlevel.IFF_VNET_HDR if offload else 0
+        result, real_name = _lowlevel.set_iff(fd, name, kind, flags)
         if result < 0:
             raise _open_error(-result, name, kind)
+        if offload:
+            bits = _lowlevel.set_offload(fd, WANTED.value)
+            if bits < 0:
+                raise _lowlevel.os_error(
+                    -bits,
+                    "TUNSETOFFLOAD",
+                    real_name,
+                    "the kernel does not support virtio-net header offloads on TUN",
+                )
+            accepted = Offload(bits)
         _lowlevel.set_nonblocking(fd, real_name)
         wakefd = _lowlevel.new_wake_fd(real_name)
     except BaseException:
@@ -628,4 +826,4 @@ def open(name: str, kind: DevKind = DevKind.TUN) -> Interface:  # noqa: A001 - t
         if wakefd >= 0:
             _lowlevel.close_fd(wakefd, name)
         raise
-    return Interface(fd, wakefd, real_name, kind)
+    return Interface(fd, wakefd, real_name, kind, accepted)
