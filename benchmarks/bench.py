@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Callable
 
 HERE = Path(__file__).resolve().parent
-C_PROGRAMS = ("sender", "reader", "writer", "receiver", "relay")
+C_PROGRAMS = ("sender", "reader", "writer", "receiver", "relay", "relay_offload")
 ADDR, PEER = "198.51.100.1", "198.51.100.2"
 PAYLOAD = 18  # small datagrams: 46-byte IP packets
 MARKER = 1  # a 29-byte IP packet (1-byte datagram) ends a run
@@ -60,6 +60,9 @@ IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
 READERS = ("C read() loop", "os.read", "python-pytun", "read_packet", "read_batch")
 WRITERS = ("C write() loop", "os.write", "python-pytun", "write_packet", "write_batch")
 RELAYS = ("C relay", "python-pytun relay", "read_batch/write_batch relay")
+# Offload rows (issue 5): devices with virtio-net headers.
+C_OFFLOAD = "C offload relay (raw)"
+OFFLOAD_RELAYS = (C_OFFLOAD, "offload raw relay", "offload segmenting+coalescing relay")
 
 
 # -- workers: run by the harness inside a namespace, one per process ------------
@@ -181,13 +184,18 @@ def worker_relay(kind: str, name_a: str, name_b: str, max_seconds: int) -> None:
     else:
         import tuntap_cffi as tuntap
 
-        dev_a, dev_b = tuntap.open(name_a), tuntap.open(name_b)
+        offload = kind.startswith("offload")
+        # Raw slots are 64 KiB each: fewer of them.
+        capacity, segment = (16, False) if kind == "offload raw relay" else (64, True)
+        dev_a = tuntap.open(name_a, offload=offload)
+        dev_b = tuntap.open(name_b, offload=offload)
 
         def pump(src: object, dst: object) -> None:
-            batch = tuntap.PacketBatch(64)
+            batch = tuntap.PacketBatch(capacity)
             read_batch, write_batch = src.read_batch, dst.write_batch  # type: ignore[attr-defined]
+            options = {"segment": segment} if offload else {}
             while True:
-                if read_batch(batch, timeout=1.0):
+                if read_batch(batch, timeout=1.0, **options):
                     with contextlib.suppress(OSError):
                         write_batch(batch)
 
@@ -455,12 +463,14 @@ def iperf(h: Harness, ns: str, server: str, streams: int, seconds: float) -> flo
 def relay(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
     ns_r, ns_a, ns_b = h.netns("rr"), h.netns("ra"), h.netns("rb")
     results: dict[str, Figures] = {}
-    for kind in RELAYS:
+    for kind in RELAYS + OFFLOAD_RELAYS:
         if kind.startswith("python-pytun") and not args.pytun:
             continue
         figures = results[kind] = Figures()
         if kind == "C relay":
             argv = [*h.command("relay"), "rla", "rlb", str(args.max_seconds * 4)]
+        elif kind == C_OFFLOAD:
+            argv = [*h.command("relay_offload"), "rla", "rlb", str(args.max_seconds * 4)]
         else:
             argv = python_worker("relay", kind, "rla", "rlb", args.max_seconds * 4)
         proc = h.start(ns_r, argv)
@@ -554,15 +564,19 @@ def pair_ratio(row: Figures, reference: Figures) -> str:
 
 def relay_table(results: dict[str, Figures]) -> str:
     c, pytun = results[RELAYS[0]], results.get(RELAYS[1])
+    c_offload = results.get(C_OFFLOAD)
     lines = [
-        "| relay | 1 stream Gbit/s | 4 streams Gbit/s | vs C (1 / 4) | vs python-pytun (1 / 4) |",
-        "|---|---:|---:|---:|---:|",
+        "| relay | 1 stream Gbit/s | 4 streams Gbit/s | vs C (1 / 4) | vs python-pytun (1 / 4) "
+        "| vs C offload (1 / 4) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for name, f in results.items():
         vs_c = f"{pair_ratio(f, c)}"
         vs_p = pair_ratio(f, pytun) if pytun else "-"
+        vs_o = pair_ratio(f, c_offload) if c_offload else "-"
         lines.append(
-            f"| {name} | {f.spread('p1', 1e9, 2)} | {f.spread('p4', 1e9, 2)} | {vs_c} | {vs_p} |"
+            f"| {name} | {f.spread('p1', 1e9, 2)} | {f.spread('p4', 1e9, 2)} | {vs_c} | {vs_p} "
+            f"| {vs_o} |"
         )
     return "\n".join(lines)
 
