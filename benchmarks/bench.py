@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Callable
 
 HERE = Path(__file__).resolve().parent
-C_PROGRAMS = ("sender", "reader", "writer", "receiver", "relay", "relay_offload")
+C_PROGRAMS = ("sender", "reader", "writer", "receiver", "relay")
 ADDR, PEER = "198.51.100.1", "198.51.100.2"
 PAYLOAD = 18  # small datagrams: 46-byte IP packets
 MARKER = 1  # a 29-byte IP packet (1-byte datagram) ends a run
@@ -470,7 +470,7 @@ def relay(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
         if kind == "C relay":
             argv = [*h.command("relay"), "rla", "rlb", str(args.max_seconds * 4)]
         elif kind == C_OFFLOAD:
-            argv = [*h.command("relay_offload"), "rla", "rlb", str(args.max_seconds * 4)]
+            argv = [*h.command("relay"), "rla", "rlb", str(args.max_seconds * 4), "offload"]
         else:
             argv = python_worker("relay", kind, "rla", "rlb", args.max_seconds * 4)
         proc = h.start(ns_r, argv)

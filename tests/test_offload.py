@@ -27,6 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from netutil import disable_ipv6, ip
+from test_batch import CLIENT, SERVER, netns
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind, Offload, PacketBatch, _lowlevel
@@ -431,34 +432,6 @@ def test_coalesced_segments_reach_the_kernel_as_one_super_packet() -> None:
 
 # -- relays between two namespaces ------------------------------------------------
 
-SERVER = """
-import hashlib, socket, sys
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("192.0.2.2", 5001))
-srv.listen(1)
-print("listening", flush=True)
-srv.settimeout(60)
-conn, _ = srv.accept()
-conn.settimeout(60)
-digest, total = hashlib.sha256(), 0
-while True:
-    data = conn.recv(1 << 20)
-    if not data:
-        break
-    digest.update(data)
-    total += len(data)
-print(total, digest.hexdigest(), flush=True)
-"""
-
-CLIENT = """
-import socket, sys
-data = bytes.fromhex(sys.stdin.readline().strip()) * int(sys.argv[1])
-sock = socket.create_connection(("192.0.2.2", 5001), timeout=60)
-sock.sendall(data)
-sock.close()
-"""
-
 
 # UDP with UDP_SEGMENT: every datagram of 1400 bytes starts with (chunk, piece);
 # a chunk of 32 goes out in one sendmsg (a GSO super-packet when the TUN has
@@ -516,10 +489,6 @@ for chunk, start in enumerate(range(0, len(data), step)):
     else:
         sys.exit("no acknowledgement")
 """
-
-
-def netns(name: str, *args: str) -> list[str]:
-    return ["ip", "netns", "exec", name, *args]
 
 
 class Relay(threading.Thread):

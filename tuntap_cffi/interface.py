@@ -401,11 +401,20 @@ class Interface(InterfaceConfig):
         cbatch = batch._c
         if cbatch is None or batch._kind is not self._kind or (batch._slot_size or 0) <= largest:
             cbatch = batch._for_reading(self._kind, largest, self._name)
+        return self._read_batch_loop(cbatch, deadline)
+
+    def _read_batch_loop(self, cbatch: TTBatch, deadline: float | None, segment: int = -1) -> int:
+        """The wait loop of read_batch; ``segment`` >= 0: an offload device's read."""
         self._enter("read_batch")
         try:
             slice_ms = _lowlevel.WAIT_SLICE_MS if deadline is None else _slice_ms(deadline)
             while True:
-                result = _lowlevel.read_batch(self._fd, self._wakefd, cbatch, slice_ms)
+                if segment < 0:
+                    result = _lowlevel.read_batch(self._fd, self._wakefd, cbatch, slice_ms)
+                else:
+                    result = _lowlevel.read_batch_vnet(
+                        self._fd, self._wakefd, cbatch, self._rx_pending, segment, slice_ms
+                    )
                 if result >= 0:
                     return result
                 try:
@@ -646,21 +655,7 @@ class Interface(InterfaceConfig):
         deadline = None if timeout is None else _deadline(timeout)
         cbatch = batch._for_reading(self._kind, self._largest_packet(), self._name, not segment)
         with self._rx_lock:
-            self._enter("read_batch")
-            try:
-                slice_ms = _lowlevel.WAIT_SLICE_MS if deadline is None else _slice_ms(deadline)
-                while True:
-                    result = _lowlevel.read_batch_vnet(
-                        self._fd, self._wakefd, cbatch, self._rx_pending, int(segment), slice_ms
-                    )
-                    if result >= 0:
-                        return result
-                    try:
-                        slice_ms = self._wait_loop_failed(result, deadline, "read_batch")
-                    except TimeoutError:
-                        return 0
-            finally:
-                self._leave()
+            return self._read_batch_loop(cbatch, deadline, int(segment))
 
     def _read_offload_packet(self, view: memoryview | None, deadline: float | None) -> Packet:
         """read_packet on an offload device: the next segment of a segmenting batch read.
