@@ -430,6 +430,53 @@ def test_coalesced_segments_reach_the_kernel_as_one_super_packet() -> None:
         assert merged.data == b"".join(dpkt.ip.IP(s).data.data for s in segments_in)
 
 
+def tcp6(src: bytes, dst: bytes, seq: int, flags: int, payload: bytes) -> bytes:
+    """A TCP/IPv6 packet with a correct checksum (computed here, independently)."""
+    tcp = dpkt.tcp.TCP(sport=4000, dport=5000, seq=seq, ack=1, flags=flags, win=512, data=payload)
+    body = bytes(tcp)
+    pseudo = src + dst + struct.pack("!IxxxB", len(body), 6)
+    body = body[:16] + struct.pack("!H", dpkt.in_cksum(pseudo + body)) + body[18:]
+    return struct.pack("!IHBB", 6 << 28, len(body), 6, 64) + src + dst + body
+
+
+@pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
+def test_coalesced_super_packets_get_correct_checksums_from_the_kernel(v6: bool) -> None:
+    """Forwarded to a device without offloads, the kernel splits and checksums them:
+    the checksums are right only if the pseudo-header sum we left was."""
+    with tuntap.open("ina%d", offload=True) as a, tuntap.open("plc%d") as c:
+        up(a, "192.0.2.1")
+        up(c, "203.0.113.1")
+        with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
+            f.write("1")
+        src, dst = socket.inet_aton("192.0.2.9"), socket.inet_aton("203.0.113.9")
+        if v6:
+            for iface, net in ((a, "2001:db8:1::1/64"), (c, "2001:db8:2::1/64")):
+                with open(f"/proc/sys/net/ipv6/conf/{iface.name}/disable_ipv6", "w") as f:
+                    f.write("0")
+                ip("addr", "add", net, "dev", iface.name, "nodad")
+            with open("/proc/sys/net/ipv6/conf/all/forwarding", "w") as f:
+                f.write("1")
+            src = socket.inet_pton(socket.AF_INET6, "2001:db8:1::9")
+            dst = socket.inet_pton(socket.AF_INET6, "2001:db8:2::9")
+        payloads = [os.urandom(1200) for _ in range(6)] + [os.urandom(700)]
+        segments_in = [
+            tcp6(src, dst, 7 + k * 1200, 0x18 if k == 6 else 0x10, payload)
+            if v6
+            else tcp4(src, dst, 4000, 5000, 7 + k * 1200, 1, 0x18 if k == 6 else 0x10, payload)
+            for k, payload in enumerate(payloads)
+        ]
+        assert a.write_batch(segments_in) == 7
+        received: list[dpkt.tcp.TCP] = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(received) < 7:
+            for packet in c.read_packets(16, timeout=0.2):
+                if packet.body[0] >> 4 == (6 if v6 else 4) and packet.body[6 if v6 else 9] == 6:
+                    received.append(check_packet(bytes(packet.body)))
+        assert [segment.data for segment in received] == payloads
+        assert [segment.seq for segment in received] == [7 + k * 1200 for k in range(7)]
+        assert [segment.flags for segment in received] == [0x10] * 6 + [0x18]
+
+
 # -- relays between two namespaces ------------------------------------------------
 
 
