@@ -9,6 +9,7 @@ through the kernel, and the relays between two namespaces of their own
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import hashlib
@@ -664,3 +665,23 @@ def test_a_relay_carries_50_mb_byte_exact(
             relay.join(5)
         subprocess.run(["ip", "netns", "del", ns_a], capture_output=True)
         subprocess.run(["ip", "netns", "del", ns_b], capture_output=True)
+
+
+def test_asyncio_reads_every_packet_of_an_offload_device() -> None:
+    """Packets an earlier read left inside the interface come out without new readiness."""
+
+    async def main() -> list[bytes]:
+        async with tuntap.AsyncInterface.open("aoff%d", offload=True) as aiface:
+            up(aiface.interface, "192.0.2.1")
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                for k in range(5):
+                    sock.sendto(bytes([65 + k]) * 50, ("192.0.2.2", 9))
+                return [
+                    bytes((await asyncio.wait_for(aiface.read_packet(), 5)).body)[-50:]
+                    for _ in range(5)
+                ]
+            finally:
+                sock.close()
+
+    assert asyncio.run(main()) == [bytes([65 + k]) * 50 for k in range(5)]
