@@ -32,6 +32,7 @@ from test_batch import CLIENT, SERVER, netns
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind, Offload, PacketBatch, _lowlevel
+from tuntap_cffi._native import ffi, lib
 
 pytestmark = pytest.mark.privileged
 
@@ -685,3 +686,59 @@ def test_asyncio_reads_every_packet_of_an_offload_device() -> None:
                 sock.close()
 
     assert asyncio.run(main()) == [bytes([65 + k]) * 50 for k in range(5)]
+
+
+def test_a_coalescing_write_stops_at_the_bad_packet_with_the_exact_count(
+    off: tuntap.Interface,
+) -> None:
+    up(off, "192.0.2.1")
+    src, dst = socket.inet_aton("192.0.2.9"), socket.inet_aton("192.0.2.1")
+    run = [tcp4(src, dst, 4000, 5000, 1 + k * 100, 1, 0x10, bytes(100)) for k in range(3)]
+    with pytest.raises(tuntap.NotIPPacketError) as caught:
+        off.write_batch([*run, b"\x00not ip", *run])
+    assert (caught.value.written, caught.value.index) == (3, 3)  # type: ignore[attr-defined]
+    with pytest.raises(tuntap.JumboPacketError) as jumbo:
+        off.write_batch([*run, bytes([0x45]) + bytes(off.write_limit)])
+    assert (jumbo.value.written, jumbo.value.index) == (3, 3)  # type: ignore[attr-defined]
+    assert off.write_batch(run, coalesce=False) == 3
+    off.write_packet(run[0])
+    with pytest.raises(tuntap.NotIPPacketError):
+        off.write_packet(b"\x00not ip")
+
+
+def test_raw_batch_indexes(off: tuntap.Interface) -> None:
+    up(off, "192.0.2.1")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.sendto(b"x" * 10, ("192.0.2.2", 9))
+        batch = PacketBatch(4)
+        assert off.read_batch(batch, segment=False, timeout=5) == 1
+    finally:
+        sock.close()
+    assert bytes(batch.vnet_header(-1)) == bytes(batch.vnet_header(0))
+    with pytest.raises(IndexError):
+        batch.vnet_header(1)
+    with pytest.raises(TypeError):
+        batch.vnet_header("0")  # type: ignore[arg-type]
+
+
+def test_c_offload_calls_check_their_arguments() -> None:
+    batch, _buf, _results = _lowlevel.new_batch(4, 2048, _lowlevel.KIND_TUN)
+    pending, _pending_buf = _lowlevel.new_rx_pending()
+    status = _lowlevel.new_write_status()
+    assert lib.tt_read_batch_vnet(-1, -1, ffi.NULL, pending, 1, 0) == -errno.EINVAL
+    assert lib.tt_read_batch_vnet(-1, -1, batch, ffi.NULL, 1, 0) == -errno.EINVAL
+    pending.len = pending.buf_len + 1
+    assert lib.tt_read_batch_vnet(-1, -1, batch, pending, 1, 0) == -errno.EINVAL
+    batch.kind = _lowlevel.KIND_TAP
+    assert lib.tt_read_batch_vnet(-1, -1, batch, ffi.NULL, 0, 0) == -errno.EINVAL
+    batch.kind = _lowlevel.KIND_TUN
+    assert lib.tt_write_slots_vnet(-1, -1, batch, 1, 0, 1600, ffi.NULL, 0, 0, status) < 0
+    assert lib.tt_write_slots_vnet(-1, -1, batch, 0, 0, 1600, ffi.NULL, 0, 0, ffi.NULL) < 0
+    bufs, lens = ffi.new("char *[]", 1), ffi.new("size_t[]", [5])
+    assert lib.tt_write_batch_vnet(-1, -1, bufs, lens, 2, 1, 1600, ffi.NULL, 0, 0, status) < 0
+    assert lib.tt_write_batch_vnet(-1, -1, bufs, lens, 0, 1, 1600, ffi.NULL, 0, 0, status) == 0
+    assert (status.next, status.error) == (0, -errno.EINVAL)  # NULL with a length
+    assert lib.tt_send_vnet(-1, -1, ffi.NULL, 5, 0) == -errno.EINVAL
+    assert lib.tt_set_offload(-1, 0x8000) == -errno.EINVAL
+    assert lib.tt_set_offload(-1, 1) == -errno.EBADF
