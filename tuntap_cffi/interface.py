@@ -426,12 +426,26 @@ class Interface(InterfaceConfig):
                 slot for a batch).
         """
         deadline = None if timeout is None else _deadline(timeout)
+        return self._write_batch_from(packets, 0, deadline)
+
+    def _write_batch_from(
+        self, packets: PacketBatch | Iterable[Writable], start: int, deadline: float | None
+    ) -> int:
+        """write_batch from position ``start`` (a slot for a batch): for resuming a
+        stopped batch, as AsyncInterface does after waiting for room."""
         if isinstance(packets, PacketBatch):
             cbatch = packets._for_writing(self._kind, self._name)
             if cbatch is None:
                 return self._write_nothing()
             return self._write_many(
-                cbatch, _lowlevel.NULL, _lowlevel.NULL, 0, packets._status, deadline, packets
+                cbatch,
+                _lowlevel.NULL,
+                _lowlevel.NULL,
+                0,
+                packets._status,
+                deadline,
+                packets,
+                start,
             )
         bodies = [item.body if isinstance(item, Packet) else item for item in packets]
         try:
@@ -442,7 +456,7 @@ class Interface(InterfaceConfig):
             return self._write_nothing()
         bufs, lens = _lowlevel.packet_arrays(views)
         status = _lowlevel.new_write_status()
-        return self._write_many(None, bufs, lens, len(views), status, deadline, bodies)
+        return self._write_many(None, bufs, lens, len(views), status, deadline, bodies, start)
 
     def _write_nothing(self) -> int:
         if self._closing:
@@ -458,10 +472,11 @@ class Interface(InterfaceConfig):
         status: TTWriteStatus,
         deadline: float | None,
         source: PacketBatch | Sequence[Body],
+        start: int = 0,
     ) -> int:
-        """The write loop of write_batch: slots of ``cbatch``, or ``count`` (bufs, lens)."""
+        """The write loop of write_batch: slots of ``cbatch``, or ``count`` (bufs, lens),
+        from position ``start``."""
         written = 0
-        start = 0
         self._enter("write_batch")
         try:
             slice_ms = _lowlevel.WAIT_SLICE_MS if deadline is None else _slice_ms(deadline)
