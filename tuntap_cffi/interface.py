@@ -286,9 +286,19 @@ class Interface(InterfaceConfig):
             self._leave()
         return packet_from_verdict(body, verdict, protocol, body_len, self._kind)
 
+    def _limit_grew(self) -> bool:
+        """Re-read the MTU (someone may have raised it with ip(8)); True if the
+        write limit grew. Only called for a packet over the limit."""
+        before = self._write_limit
+        try:
+            self.mtu  # noqa: B018 - reading it updates the write limit
+        except OSError:
+            return False
+        return self._write_limit > before
+
     def _check_writable(self, body: Body) -> None:
         size = len(body)
-        if size > self._write_limit:
+        if size > self._write_limit and not (self._limit_grew() and size <= self._write_limit):
             raise JumboPacketError(
                 f"jumbo packet too large for /dev/tun: {size} bytes > {self._write_limit} "
                 f"({self._name})"
@@ -505,6 +515,8 @@ class Interface(InterfaceConfig):
                 if err == 0:
                     return written
                 start = status.next
+                if err == -errno.EMSGSIZE and self._limit_grew():
+                    continue
                 if err == -errno.EAGAIN or err == -errno.EINTR:
                     slice_ms = self._wait_loop_failed(err, deadline, "write_batch")
                     continue
