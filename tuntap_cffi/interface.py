@@ -38,6 +38,7 @@ from .packet import (
     DevKind,
     Packet,
     as_kind,
+    byte_view,
     packet_from_verdict,
 )
 
@@ -262,7 +263,7 @@ class Interface(InterfaceConfig):
         """
         deadline = _deadline(timeout)
         if buffer is not None:
-            view = memoryview(buffer).cast("B")
+            view = byte_view(buffer, "read_packet")
             if view.readonly:
                 raise TypeError("read_packet needs a writable buffer, not a read-only one")
             if len(view) == 0:
@@ -457,7 +458,13 @@ class Interface(InterfaceConfig):
                 packets,
                 start,
             )
-        bodies = [item.body if isinstance(item, Packet) else item for item in packets]
+        try:
+            bodies = [item.body if isinstance(item, Packet) else item for item in packets]
+        except TypeError:
+            raise TypeError(
+                "write_batch takes a PacketBatch or an iterable of packets, "
+                f"not {type(packets).__name__}"
+            ) from None
         try:
             views = [_lowlevel.view_of(body) for body in bodies]
         except TypeError:
