@@ -2,8 +2,8 @@
 
 The requests are rtnetlink messages built and parsed by the C shim
 (``csrc/netlink.c``), on one NETLINK_ROUTE socket per interface that is
-opened on first use, in the caller's network namespace, and closed with the
-interface. The IPv6 controls write ``/proc/sys/net/ipv6/conf/<name>/...``.
+opened on first use, in the device's network namespace (the caller's unless
+``netns=`` was given), and closed with the interface. The IPv6 controls write ``/proc/sys/net/ipv6/conf/<name>/...``.
 :class:`InterfaceConfig` is the part of :class:`~tuntap_cffi.Interface` that
 holds these methods (Go: AddAddress, GetAddrList, SetMTU, Up, IPv6,
 IPv6Forwarding, IPv6SLAAC).
