@@ -15,7 +15,7 @@ from cffi import FFI
 HERE = pathlib.Path(__file__).resolve().parent
 CSRC = HERE / "csrc"
 HEADER = CSRC / "tuntap.h"
-SOURCES = ["device.c", "packet_io.c", "classify.c", "netlink.c"]
+SOURCES = ["device.c", "packet_io.c", "classify.c", "netlink.c", "batch.c"]
 # ... and those of operating devices: persistence, owner, queues, namespaces.
 SOURCES += ["devctl.c", "netns.c"]
 STRICT_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"]
@@ -28,7 +28,7 @@ EXTRA_LDFLAGS = shlex.split(os.environ.get("TUNTAP_EXTRA_LDFLAGS", ""))
 # Kernel constants that Python may need, filled in by the C compiler.
 KERNEL_CONSTANTS = ["IFF_TUN", "IFF_TAP", "IFF_NO_PI", "IFF_MULTI_QUEUE", "IFF_VNET_HDR"]
 # ... and those of netlink.c's configuration calls.
-KERNEL_CONSTANTS += ["IFF_UP", "IFA_F_NODAD"]
+KERNEL_CONSTANTS += ["IFF_UP", "IFA_F_NODAD", "IFA_F_TENTATIVE"]
 PREAMBLE_HEADERS = ["linux/if_tun.h", "linux/if.h", "linux/if_addr.h"]
 
 

@@ -26,7 +26,7 @@ int tt_wait(int fd, int wakefd, int for_write, int timeout_ms)
 }
 
 /* Reads one packet, waiting at most timeout_ms; -EAGAIN when none came. */
-static ssize_t read_one(int fd, int wakefd, char *buf, size_t len, int timeout_ms)
+ssize_t tt_read_wait(int fd, int wakefd, char *buf, size_t len, int timeout_ms)
 {
     ssize_t n = read(fd, buf, len);
     if (n >= 0)
@@ -45,7 +45,7 @@ int64_t tt_recv_packet(int fd, int wakefd, char *buf, size_t len, int kind,
 {
     if (buf == NULL || len == 0)
         return -EINVAL;
-    ssize_t n = read_one(fd, wakefd, buf, len, timeout_ms);
+    ssize_t n = tt_read_wait(fd, wakefd, buf, len, timeout_ms);
     if (n < 0)
         return n;
     return tt_classify(buf, (size_t)n, kind);

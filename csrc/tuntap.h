@@ -190,6 +190,55 @@ int tt_nl_addr_dump(struct tt_nl *nl, int32_t ifindex, struct tt_nl_reply *reply
 int tt_nl_parse_reply(const char *buf, size_t len, struct tt_nl_reply *reply);
 /* Moves the calling thread into a new network namespace (the demo's). */
 int tt_unshare_netns(void);
+/* batch.c: many packets per call, into and out of memory Python owns.
+ *
+ * A batch is capacity fixed-size slots in one buffer, plus one int64_t per
+ * slot: the packed classification of what arrived in it (as tt_classify),
+ * or -errno.  A slot that comes back full may have been cut by the kernel,
+ * so it is reported TT_PKT_TRUNCATED: slot_size must exceed the largest
+ * packet the device can deliver.  For a slot that is not TT_PKT_OK the body
+ * length is every byte that arrived. */
+enum {
+    TT_BATCH_MAX_CAPACITY = 4096,
+    TT_BATCH_MAX_SLOT = 65600,
+    TT_ETH_HEADER_LEN = 14
+};
+
+struct tt_batch {
+    char *buf;            /* capacity * slot_size bytes */
+    size_t buf_len;
+    size_t slot_size;
+    int64_t *results;     /* capacity entries */
+    uint32_t capacity;
+    uint32_t count;       /* slots filled by the last tt_read_batch */
+    uint32_t bad;         /* of those, how many are not TT_PKT_OK */
+    int32_t kind;         /* TT_KIND_* of the device read from */
+    uint32_t drained;     /* the last read emptied the queue: wait first */
+};
+
+/* Where a batch write stopped: packet `next` failed with `error` (0 when
+ * every packet was written; then next is the count).  `partial` is the byte
+ * count of a short write (error -EIO).  `refused` is the TT_PKT_* verdict
+ * when the packet broke the write rules (error -EINVAL, nothing written):
+ * TT_PKT_NOT_IP for a TUN packet that is not IP, TT_PKT_TRUNCATED for a TAP
+ * frame shorter than an Ethernet header; a packet over write_limit gets
+ * error -EMSGSIZE. */
+struct tt_write_status {
+    uint32_t next;
+    uint32_t written;
+    int32_t error;
+    uint32_t partial;
+    int32_t refused;
+};
+
+int tt_read_batch(int fd, int wakefd, struct tt_batch *batch, int timeout_ms);
+int tt_write_batch(int fd, int wakefd, char **bufs, const size_t *lens,
+                   uint32_t start, uint32_t count, int kind, size_t write_limit,
+                   int timeout_ms, struct tt_write_status *status);
+int tt_write_slots(int fd, int wakefd, const struct tt_batch *batch,
+                   uint32_t start, size_t write_limit, int timeout_ms,
+                   struct tt_write_status *status);
+
 
 /* ---- devctl.c: operating an attached device --------------------------- */
 
@@ -230,5 +279,9 @@ int tt_netns_create(const char *run_dir, const char *path, int32_t *restore_err)
 /* As `ip netns delete`: detach the mount on path, then unlink it. */
 int tt_netns_delete(const char *path);
 /* cdef-end */
+
+/* Internal to the shim (not for Python): one read() that waits at most
+ * timeout_ms if nothing is queued; bytes read or -errno (-EAGAIN: none). */
+ssize_t tt_read_wait(int fd, int wakefd, char *buf, size_t len, int timeout_ms);
 
 #endif

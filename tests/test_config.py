@@ -164,6 +164,17 @@ def test_nodad_makes_an_ipv6_address_usable_at_once(tap: tuntap.Interface) -> No
     assert info["2001:db8::2"].get("tentative") is True
 
 
+def test_up_waits_until_nodad_addresses_are_usable(tun: tuntap.Interface) -> None:
+    # Added while down, the address is finished by a kernel work queue after
+    # up() is acknowledged; up() waits for it, so it is never seen tentative.
+    tun.set_ipv6(True)
+    tun.add_address("2001:db8::1/64", nodad=True)
+    tun.up()
+    (link,) = ip_json("addr", "show", "dev", tun.name)
+    info = {a["local"]: a for a in link["addr_info"]}
+    assert "tentative" not in info["2001:db8::1"]
+
+
 @pytest.mark.parametrize(
     "added,deleted",
     [

@@ -7,6 +7,7 @@
 
 from . import netns
 from .aio import AsyncInterface
+from .batch import PacketBatch
 from .errors import (
     DeviceBusyError,
     DeviceMismatchError,
@@ -48,6 +49,7 @@ __all__ = [
     "NamespaceRestoreError",
     "NotIPPacketError",
     "Packet",
+    "PacketBatch",
     "PcapWriter",
     "ShortReadError",
     "ShortWriteError",

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import TYPE_CHECKING, Any, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union, cast
 
 from ._native import ffi, lib
 
 if TYPE_CHECKING:
     from _cffi_backend import _CDataBase
+
+    from ._native import TTBatch, TTWriteStatus
 
     CData = _CDataBase
 BytesLike = Union[bytes, bytearray, memoryview]
@@ -127,14 +129,14 @@ def from_buffer(obj: BytesLike, writable: bool) -> CData:
 
 def copy_out(buf: CData, size: int) -> bytes:
     """Copy the first ``size`` bytes of a C buffer into a new ``bytes``."""
-    data: bytes = ffi.buffer(buf, size)[:]
-    return data
+    return cast(bytes, ffi.unpack(buf, size))
 
 
 # -- netlink.c: interface configuration over rtnetlink --------------------
 
 IFF_UP = lib.IFF_UP
 IFA_F_NODAD = lib.IFA_F_NODAD
+IFA_F_TENTATIVE = lib.IFA_F_TENTATIVE
 HWADDR_MAX = lib.TT_HWADDR_MAX
 NL_DUMP_INTR = lib.TT_NL_DUMP_INTR
 NL_EXPECT_ACK = lib.TT_NL_EXPECT_ACK
@@ -307,6 +309,59 @@ def nl_parse_reply(data: bytes, reply: NetlinkReply) -> int:
 def unshare_netns() -> int:
     """Move the calling thread into a new network namespace; 0 or -errno."""
     return lib.tt_unshare_netns()
+
+
+# -- batches (csrc/batch.c) ----------------------------------------------------
+
+BATCH_MAX_CAPACITY = lib.TT_BATCH_MAX_CAPACITY
+BATCH_MAX_SLOT = lib.TT_BATCH_MAX_SLOT
+NULL: CData = ffi.NULL
+
+# Per-batch calls, bound directly like the per-packet ones:
+# (fd, wakefd, batch, timeout_ms) -> packets read or -errno;
+# (fd, wakefd, bufs, lens, start, count, kind, write_limit, timeout_ms, status) and
+# (fd, wakefd, batch, start, write_limit, timeout_ms, status) -> packets
+# written by this call, with where and why it stopped in ``status``.
+read_batch = lib.tt_read_batch
+write_batch = lib.tt_write_batch
+write_slots = lib.tt_write_slots
+
+
+def new_batch(capacity: int, slot_size: int, kind: int) -> tuple[TTBatch, CData, CData]:
+    """Allocate a batch once: (struct tt_batch, its slot buffer, its results array).
+
+    The caller keeps all three: the struct only points at the other two.
+    """
+    buf = ffi.new("char[]", capacity * slot_size)
+    results = ffi.new("int64_t[]", capacity)
+    batch = cast("TTBatch", ffi.new("struct tt_batch *"))
+    batch.buf = buf
+    batch.buf_len = capacity * slot_size
+    batch.slot_size = slot_size
+    batch.results = results
+    batch.capacity = capacity
+    batch.kind = kind
+    return batch, buf, results
+
+
+def new_write_status() -> TTWriteStatus:
+    """Where a batch write stopped (``struct tt_write_status``)."""
+    return cast("TTWriteStatus", ffi.new("struct tt_write_status *"))
+
+
+# A zero-copy C view of any bytes-like object (TypeError for anything else),
+# bound directly: write_batch takes one per packet.
+view_of = ffi.from_buffer
+
+
+def packet_arrays(views: list[CData]) -> tuple[CData, CData]:
+    """(pointers, lengths) arrays for ``write_batch`` of the packets ``views`` point at."""
+    return ffi.new("char *[]", views), ffi.new("size_t[]", list(map(len, views)))
+
+
+def buffer_view(buf: CData) -> memoryview:
+    """A writable zero-copy ``memoryview`` of a whole C buffer."""
+    return memoryview(ffi.buffer(buf))
 
 
 # -- operating devices (devctl.c, netns.c, IFLA_LINKINFO) ------------------

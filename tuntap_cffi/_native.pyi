@@ -1,8 +1,32 @@
 # Types for the compiled cffi module built by build_ffi.py from csrc/tuntap.h.
 
+from typing import Protocol
+
 import cffi
 
 _Buffer = bytes | cffi.FFI.CData
+
+class TTBatch(Protocol):
+    """``struct tt_batch *`` (csrc/tuntap.h)."""
+
+    buf: cffi.FFI.CData
+    buf_len: int
+    slot_size: int
+    results: cffi.FFI.CData
+    capacity: int
+    count: int
+    bad: int
+    kind: int
+    drained: int
+
+class TTWriteStatus(Protocol):
+    """``struct tt_write_status *`` (csrc/tuntap.h)."""
+
+    next: int
+    written: int
+    error: int
+    partial: int
+    refused: int
 
 class _Lib:
     TT_KIND_TUN: int
@@ -42,6 +66,7 @@ class _Lib:
     # netlink.c
     IFF_UP: int
     IFA_F_NODAD: int
+    IFA_F_TENTATIVE: int
     TT_NL_EXPECT_ACK: int
     TT_NL_EXPECT_LINK: int
     TT_NL_EXPECT_ADDRS: int
@@ -78,6 +103,34 @@ class _Lib:
     def tt_nl_addr_dump(self, nl: cffi.FFI.CData, ifindex: int, reply: cffi.FFI.CData) -> int: ...
     def tt_nl_parse_reply(self, buf: _Buffer, size: int, reply: cffi.FFI.CData) -> int: ...
     def tt_unshare_netns(self) -> int: ...
+    # batch.c
+    TT_BATCH_MAX_CAPACITY: int
+    TT_BATCH_MAX_SLOT: int
+    TT_ETH_HEADER_LEN: int
+    def tt_read_batch(self, fd: int, wakefd: int, batch: TTBatch, timeout_ms: int) -> int: ...
+    def tt_write_batch(
+        self,
+        fd: int,
+        wakefd: int,
+        bufs: cffi.FFI.CData,
+        lens: cffi.FFI.CData,
+        start: int,
+        count: int,
+        kind: int,
+        write_limit: int,
+        timeout_ms: int,
+        status: TTWriteStatus,
+    ) -> int: ...
+    def tt_write_slots(
+        self,
+        fd: int,
+        wakefd: int,
+        batch: TTBatch,
+        start: int,
+        write_limit: int,
+        timeout_ms: int,
+        status: TTWriteStatus,
+    ) -> int: ...
     # devctl.c, netns.c and the link parser's IFLA_LINKINFO (operating devices)
     TT_MAX_QUEUES: int
     TT_ACCESS_READ: int

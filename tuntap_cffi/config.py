@@ -3,7 +3,8 @@
 The requests are rtnetlink messages built and parsed by the C shim
 (``csrc/netlink.c``), on one NETLINK_ROUTE socket per interface that is
 opened on first use, in the device's network namespace (the caller's unless
-``netns=`` was given), and closed with the interface. The IPv6 controls write ``/proc/sys/net/ipv6/conf/<name>/...``.
+``netns=`` was given), and closed with the interface. The IPv6 controls
+write ``/proc/sys/net/ipv6/conf/<name>/...``.
 :class:`InterfaceConfig` is the part of :class:`~tuntap_cffi.Interface` that
 holds these methods (Go: AddAddress, GetAddrList, SetMTU, Up, IPv6,
 IPv6Forwarding, IPv6SLAAC).
@@ -17,6 +18,7 @@ import os
 import re
 import socket
 import threading
+import time
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Callable, TypeVar, Union
 
@@ -33,6 +35,8 @@ AddressLike = Union[str, bytes, bytearray, IPAddress, IPInterface]
 SubnetLike = Union[int, str, bytes, bytearray, IPNetwork, None]
 
 MIN_MTU = 68  # the kernel's floor for IPv4 (RFC 791)
+# How long up() / add_address(nodad=True) wait for the kernel to finish an address.
+NODAD_WAIT_S = 2.0
 IPV6_MIN_MTU = 1280  # below this the kernel silently drops IPv6 from the device
 MAX_MTU = 65535
 # TAP devices carry the Ethernet header inside the kernel's 65535 limit.
@@ -405,6 +409,8 @@ class InterfaceConfig:
         self._configure(
             operation, lambda nl, index: nl.change_address(True, index, address, flags, label)
         )
+        if flags:
+            self._await_nodad(operation)
 
     def del_address(self, ip: AddressLike, subnet: SubnetLike = None) -> None:
         """Remove an address; without a prefix, whatever prefix it has.
@@ -493,6 +499,28 @@ class InterfaceConfig:
     def _set_up(self, up: bool, operation: str) -> None:
         self._check_open(operation)
         self._configure(operation, lambda nl, index: nl.set_link(index, operation, up=up))
+        if up:
+            self._await_nodad(operation)
+
+    def _await_nodad(self, operation: str) -> None:
+        """Wait (briefly) until every IFA_F_NODAD address is usable.
+
+        The kernel finishes address set-up in a work queue after the request
+        is acknowledged: under load an IPv6 address added with ``nodad`` stays
+        tentative (and drops what is sent to it) for a few milliseconds after
+        ``up()``. Waiting here keeps the promise that it is usable at once.
+        """
+        pending = _lowlevel.IFA_F_NODAD | _lowlevel.IFA_F_TENTATIVE
+        deadline = time.monotonic() + NODAD_WAIT_S
+        pause = 0.0005
+        while any(e.flags & pending == pending for e in self._address_entries(operation)):
+            if time.monotonic() >= deadline or not self._is_up_now(operation):
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+
+    def _is_up_now(self, operation: str) -> bool:
+        return bool(self._link(operation).flags & _lowlevel.IFF_UP)
 
     @property
     def is_up(self) -> bool:

@@ -14,10 +14,12 @@ import math
 import threading
 import time
 import warnings
+from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Callable, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union, cast
 
 from . import _lowlevel, devices
+from .batch import MAX_CAPACITY, PacketBatch
 from .config import InterfaceConfig, Netlink
 from .devices import CLONE_DEVICE
 from .errors import (
@@ -26,6 +28,7 @@ from .errors import (
     NotIPPacketError,
     ShortWriteError,
     TruncatedPacketError,
+    TunTapError,
 )
 from .netns import NetnsLike
 from .packet import (
@@ -38,6 +41,9 @@ from .packet import (
     packet_from_verdict,
 )
 
+if TYPE_CHECKING:
+    from ._native import TTBatch, TTWriteStatus
+
 __all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "open", "open_queues"]
 
 DEFAULT_WRITE_LIMIT = 1600  # the Go seed's limit, raised with the MTU
@@ -49,19 +55,19 @@ Timeout = Optional[float]
 Writable = Union[Packet, bytes, bytearray, memoryview]
 
 _thread_state = threading.local()
+# Read buffers not in use. list.pop and append are atomic, so every call
+# (another thread's, or a re-entrant one from a signal handler) takes a
+# buffer of its own; there are never more than calls reading at once.
+_scratch_pool: list[_lowlevel.CData] = []
 
 
 def _take_scratch() -> _lowlevel.CData:
-    """This thread's read buffer, taken out so a re-entrant call gets its own."""
-    buf: _lowlevel.CData | None = getattr(_thread_state, "scratch", None)
-    if buf is None:
-        return _lowlevel.new_buffer(SCRATCH_SIZE)
-    _thread_state.scratch = None
-    return buf
+    """A read buffer for this call alone."""
+    return _scratch_pool.pop() if _scratch_pool else _lowlevel.new_buffer(SCRATCH_SIZE)
 
 
 def _give_back_scratch(buf: _lowlevel.CData) -> None:
-    _thread_state.scratch = buf
+    _scratch_pool.append(buf)
 
 
 def _deadline(timeout: Timeout) -> float | None:
@@ -109,7 +115,7 @@ class Interface(InterfaceConfig):
         self._name = name
         self._kind = kind
         self._lock = threading.RLock()
-        self._users = 0
+        self._users: list[str] = []  # one entry per call using the fds
         self._closing = False
         self._released = False
         self._write_limit = DEFAULT_WRITE_LIMIT
@@ -150,17 +156,20 @@ class Interface(InterfaceConfig):
 
     # -- lifetime ---------------------------------------------------------
 
+    # The usage count is a list because append and pop are atomic: a call
+    # registers before it looks at _closing, and close() sets _closing before
+    # it looks at the users, so one of the two always sees the other without
+    # a lock on the per-packet path (a lock there cost more than the read).
+
     def _enter(self, operation: str) -> None:
-        with self._lock:
-            if self._closing:
-                raise InterfaceClosedError(self._name, operation)
-            self._users += 1
+        self._users.append(operation)
+        if self._closing:
+            self._leave()
+            raise InterfaceClosedError(self._name, operation)
 
     def _leave(self) -> None:
-        with self._lock:
-            self._users -= 1
-            last_out = self._closing and self._users == 0
-        if last_out:
+        self._users.pop()
+        if self._closing and not self._users:
             self._release_fds()
 
     def _release_fds(self) -> None:
@@ -183,7 +192,7 @@ class Interface(InterfaceConfig):
                 return
             self._closing = True
             _lowlevel.wake(self._wakefd, self._name)
-            busy = self._users > 0
+            busy = bool(self._users)
         if not busy:
             self._release_fds()
 
@@ -341,6 +350,206 @@ class Interface(InterfaceConfig):
         if result != size:
             raise ShortWriteError(f"write_packet on {self._name}: wrote {result} of {size} bytes")
 
+    # -- batches (issue 4) ------------------------------------------------
+
+    def _largest_packet(self) -> int:
+        """The longest packet a read can deliver (MTU plus link header).
+
+        The write limit is kept at least that large, so it stands for it.
+        """
+        return self._write_limit
+
+    def read_batch(self, batch: PacketBatch, *, timeout: Timeout = None) -> int:
+        """Read every packet that is ready, up to ``batch.capacity``, in one call into C.
+
+        Waits like :meth:`read_packet` until at least one packet is ready.
+        The packets are then in ``batch`` (``batch[i]``, ``batch.packet(i)``);
+        a malformed one is reported by its slot and does not stop the rest.
+
+        Returns:
+            The number of packets read, 1..capacity; 0 only when ``timeout``
+            passed with nothing ready.
+
+        Raises:
+            ValueError: the batch's slots are too small for this device.
+            TypeError: ``batch`` is not a PacketBatch.
+            InterfaceClosedError, OSError: as for read_packet.
+        """
+        if not isinstance(batch, PacketBatch):
+            raise TypeError(f"read_batch takes a PacketBatch, not {type(batch).__name__}")
+        deadline = None if timeout is None else _deadline(timeout)
+        largest = self._largest_packet()
+        cbatch = batch._c
+        if cbatch is None or batch._kind is not self._kind or (batch._slot_size or 0) <= largest:
+            cbatch = batch._for_reading(self._kind, largest, self._name)
+        self._enter("read_batch")
+        try:
+            slice_ms = _lowlevel.WAIT_SLICE_MS if deadline is None else _slice_ms(deadline)
+            while True:
+                result = _lowlevel.read_batch(self._fd, self._wakefd, cbatch, slice_ms)
+                if result >= 0:
+                    return result
+                try:
+                    slice_ms = self._wait_loop_failed(result, deadline, "read_batch")
+                except TimeoutError:
+                    return 0
+        finally:
+            self._leave()
+
+    def read_packets(self, max_packets: int = 64, *, timeout: Timeout = None) -> list[Packet]:
+        """Read up to ``max_packets`` ready packets as a list of Packets (bodies copied).
+
+        Waits like :meth:`read_packet`; returns ``[]`` when ``timeout`` passed
+        with nothing ready. Malformed packets are left out: use
+        :meth:`read_batch` and ``PacketBatch.errors()`` to see them.
+        """
+        if isinstance(max_packets, bool) or not isinstance(max_packets, int):
+            raise TypeError(f"max_packets must be an int, not {type(max_packets).__name__}")
+        if not 1 <= max_packets <= MAX_CAPACITY:
+            raise ValueError(f"max_packets must be between 1 and {MAX_CAPACITY}, not {max_packets}")
+        batch: PacketBatch | None = getattr(_thread_state, "batch", None)
+        if batch is None or batch.capacity != max_packets:
+            batch = _thread_state.batch = PacketBatch(max_packets)
+        if self.read_batch(batch, timeout=timeout) == 0:
+            return []
+        return [Packet(bytes(p.body), p.protocol, p.kind) for p in batch.packets()]
+
+    def write_batch(
+        self, packets: PacketBatch | Iterable[Writable], *, timeout: Timeout = None
+    ) -> int:
+        """Write packets in order in one call into C; returns how many were written.
+
+        Args:
+            packets: a PacketBatch (its well-formed packets are forwarded as
+                they are, without a copy: a relay) or an iterable of Packets
+                and bytes-like objects (written without a copy).
+            timeout: seconds to wait at most while the device cannot take more.
+
+        Raises:
+            TypeError: an item is not a Packet or bytes-like (nothing written).
+            ValueError: a batch read from another kind of device.
+            JumboPacketError, NotIPPacketError, TruncatedPacketError,
+            TimeoutError, InterfaceClosedError, OSError: the batch stopped at
+                a packet: the exception is that packet's (as write_packet
+                raises it), with ``.written``, how many packets went out
+                before it, and ``.index``, its position in ``packets`` (its
+                slot for a batch).
+        """
+        deadline = None if timeout is None else _deadline(timeout)
+        return self._write_batch_from(packets, 0, deadline)
+
+    def _write_batch_from(
+        self, packets: PacketBatch | Iterable[Writable], start: int, deadline: float | None
+    ) -> int:
+        """write_batch from position ``start`` (a slot for a batch): for resuming a
+        stopped batch, as AsyncInterface does after waiting for room."""
+        if isinstance(packets, PacketBatch):
+            cbatch = packets._for_writing(self._kind, self._name)
+            if cbatch is None:
+                return self._write_nothing()
+            return self._write_many(
+                cbatch,
+                _lowlevel.NULL,
+                _lowlevel.NULL,
+                0,
+                packets._status,
+                deadline,
+                packets,
+                start,
+            )
+        bodies = [item.body if isinstance(item, Packet) else item for item in packets]
+        try:
+            views = [_lowlevel.view_of(body) for body in bodies]
+        except TypeError:
+            raise _not_writable(bodies) from None
+        if not views:
+            return self._write_nothing()
+        bufs, lens = _lowlevel.packet_arrays(views)
+        status = _lowlevel.new_write_status()
+        return self._write_many(None, bufs, lens, len(views), status, deadline, bodies, start)
+
+    def _write_nothing(self) -> int:
+        if self._closing:
+            raise InterfaceClosedError(self._name, "write_batch")
+        return 0
+
+    def _write_many(
+        self,
+        cbatch: TTBatch | None,
+        bufs: _lowlevel.CData,
+        lens: _lowlevel.CData,
+        count: int,
+        status: TTWriteStatus,
+        deadline: float | None,
+        source: PacketBatch | Sequence[Body],
+        start: int = 0,
+    ) -> int:
+        """The write loop of write_batch: slots of ``cbatch``, or ``count`` (bufs, lens),
+        from position ``start``."""
+        written = 0
+        self._enter("write_batch")
+        try:
+            slice_ms = _lowlevel.WAIT_SLICE_MS if deadline is None else _slice_ms(deadline)
+            while True:
+                if cbatch is not None:
+                    result = _lowlevel.write_slots(
+                        self._fd, self._wakefd, cbatch, start, self._write_limit, slice_ms, status
+                    )
+                else:
+                    result = _lowlevel.write_batch(
+                        self._fd,
+                        self._wakefd,
+                        bufs,
+                        lens,
+                        start,
+                        count,
+                        self._kind,
+                        self._write_limit,
+                        slice_ms,
+                        status,
+                    )
+                if result < 0:
+                    raise self._error(-result, "write_batch")
+                written += result
+                err = status.error
+                if err == 0:
+                    return written
+                start = status.next
+                if err == -errno.EAGAIN or err == -errno.EINTR:
+                    slice_ms = self._wait_loop_failed(err, deadline, "write_batch")
+                    continue
+                raise self._packet_write_error(status, source)
+        except (TunTapError, OSError) as exc:
+            _batch_stopped(exc, written, start)
+            raise
+        finally:
+            self._leave()
+
+    def _packet_write_error(
+        self, status: TTWriteStatus, source: PacketBatch | Sequence[Body]
+    ) -> Exception:
+        """The exception write_packet would raise for the packet the batch stopped at."""
+        index = status.next
+        body = source[index]
+        size = len(memoryview(body).cast("B"))
+        if status.error == -errno.EMSGSIZE:
+            return JumboPacketError(
+                f"jumbo packet too large for /dev/tun: {size} bytes > {self._write_limit} "
+                f"({self._name})"
+            )
+        if status.refused == _lowlevel.PKT_NOT_IP:
+            return NotIPPacketError()
+        if status.refused == _lowlevel.PKT_TRUNCATED:
+            return TruncatedPacketError(
+                f"Ethernet frame is truncated: {size} bytes < {ETH_HEADER_LEN}",
+                Packet(body, 0, self._kind),
+            )
+        if status.error == -errno.EIO and status.partial:
+            return ShortWriteError(
+                f"write_batch on {self._name}: wrote {status.partial} of {size} bytes"
+            )
+        return self._error(-status.error, "write_batch")
+
     # -- operating the device: persistence, queues (issue 6) --------------
 
     @property
@@ -417,6 +626,26 @@ class Interface(InterfaceConfig):
                 errno.E2BIG: devices.FULL_HINT,
             },
         )
+
+
+def _not_writable(bodies: Sequence[object]) -> TypeError:
+    """The TypeError for the first item write_batch cannot write."""
+    for index, body in enumerate(bodies):
+        try:
+            _lowlevel.view_of(cast(Body, body))
+        except TypeError:
+            return TypeError(
+                f"write_batch takes Packets or bytes-like objects, not "
+                f"{type(body).__name__} (item {index})"
+            )
+    return TypeError("write_batch takes Packets or bytes-like objects")
+
+
+def _batch_stopped(exc: Exception, written: int, index: int) -> Exception:
+    """Tell the caller of write_batch exactly what went out before ``exc`` stopped it."""
+    exc.written = written  # type: ignore[attr-defined]
+    exc.index = index  # type: ignore[attr-defined]
+    return exc
 
 
 def _validate_name(name: object) -> str:

@@ -1,0 +1,644 @@
+"""Benchmark: tuntap-cffi's single and batched packet I/O against a plain C loop,
+``os.read``/``os.write`` and python-pytun, on the interpreter that runs it.
+
+    python benchmarks/bench.py            # about 4 minutes; needs root, gcc, iperf3
+    python benchmarks/bench.py --quick    # a smoke run of every workload (about 1 minute)
+
+Three workloads, each in network namespaces of its own (``ip netns add`` with
+unique names, deleted at the end; nothing is configured outside them):
+
+1. ingress: a C sender blasts small UDP datagrams that are routed into a TUN;
+   one reader at a time drains it. Reported: packets/s, packets per reader
+   CPU-second (the reader's own rusage) and the kernel's queue drops.
+2. egress: a writer writes small UDP packets into a TUN; a C receiver counts
+   those delivered to its socket. Reported: packets/s written, and delivered.
+3. relay: iperf3 TCP between two namespaces joined only by a user-space relay
+   between two TUNs, 1 and 4 streams; and the same namespaces joined by a veth
+   pair (the kernel's ceiling).
+
+Each figure is the median of several runs with [min-max]. Every process is
+started by this script and killed by its PID; every loop is bounded in count
+and time. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Callable
+
+HERE = Path(__file__).resolve().parent
+C_PROGRAMS = ("sender", "reader", "writer", "receiver", "relay")
+ADDR, PEER = "198.51.100.1", "198.51.100.2"
+PAYLOAD = 18  # small datagrams: 46-byte IP packets
+MARKER = 1  # a 29-byte IP packet (1-byte datagram) ends a run
+MARKER_IP_LEN = 20 + 8 + MARKER
+EGRESS_PORT = 9000
+RELAY_A, RELAY_B = "192.0.2.1", "192.0.2.2"
+VETH_A, VETH_B = "203.0.113.1", "203.0.113.2"
+TUNSETIFF = 0x400454CA
+IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
+
+READERS = ("C read() loop", "os.read", "python-pytun", "read_packet", "read_batch")
+WRITERS = ("C write() loop", "os.write", "python-pytun", "write_packet", "write_batch")
+RELAYS = ("C relay", "python-pytun relay", "read_batch/write_batch relay")
+
+
+# -- workers: run by the harness inside a namespace, one per process ------------
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def attach_plain(name: str) -> int:
+    """Open TUN ``name`` with the standard library only (for the os.read/os.write rows)."""
+    import fcntl
+
+    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN | IFF_NO_PI))
+    return fd
+
+
+def open_pytun(name: str) -> object:
+    import pytun  # type: ignore[import-not-found]
+
+    return pytun.TunTapDevice(name=name, flags=pytun.IFF_TUN | pytun.IFF_NO_PI)
+
+
+def ready() -> None:
+    print("ready", flush=True)
+
+
+def worker_read(kind: str, name: str, max_seconds: int) -> None:
+    """Count packets until the marker; print ``count cpu_seconds``."""
+
+    def give_up(signum: int, frame: object) -> None:
+        raise TimeoutError("reader ran out of time")
+
+    signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(max_seconds)
+    count = 0
+    if kind == "os.read" or kind == "python-pytun":
+        if kind == "os.read":
+            fd = attach_plain(name)
+
+            def read(size: int) -> bytes:
+                return os.read(fd, size)
+
+            read_one: Callable[[int], bytes] = read
+        else:
+            read_one = open_pytun(name).read  # type: ignore[attr-defined]
+        ready()
+        cpu0 = cpu_seconds()
+        while len(read_one(65536)) != MARKER_IP_LEN:
+            count += 1
+    else:
+        import tuntap_cffi as tuntap
+
+        iface = tuntap.open(name)
+        ready()
+        cpu0 = cpu_seconds()
+        if kind == "read_packet":
+            read_packet = iface.read_packet
+            while len(read_packet().body) != MARKER_IP_LEN:
+                count += 1
+        else:
+            batch = tuntap.PacketBatch(64)
+            read_batch = iface.read_batch
+            while True:
+                n = read_batch(batch)
+                if len(batch[n - 1]) == MARKER_IP_LEN:
+                    count += n - 1
+                    break
+                count += n
+    print(count, cpu_seconds() - cpu0, flush=True)
+
+
+def worker_write(kind: str, name: str, count: int, packet_hex: str, marker_hex: str) -> None:
+    """Write ``count`` packets, then markers; print ``seconds cpu_seconds``."""
+    packet, marker = bytes.fromhex(packet_hex), bytes.fromhex(marker_hex)
+    if kind == "os.write":
+        fd = attach_plain(name)
+
+        def write(data: bytes) -> object:
+            return os.write(fd, data)
+
+        write_one: Callable[[bytes], object] = write
+    elif kind == "python-pytun":
+        write_one = open_pytun(name).write  # type: ignore[attr-defined]
+    else:
+        import tuntap_cffi as tuntap
+
+        iface = tuntap.open(name)
+        write_one = iface.write_packet
+    cpu0, start = cpu_seconds(), time.monotonic()
+    if kind == "write_batch":
+        chunk = [packet] * 64
+        write_batch = iface.write_batch
+        for _ in range(count // 64):
+            write_batch(chunk)
+    else:
+        for _ in range(count):
+            write_one(packet)
+    elapsed, cpu = time.monotonic() - start, cpu_seconds() - cpu0
+    for _ in range(10):
+        time.sleep(0.05)
+        write_one(marker)
+    print(elapsed, cpu, flush=True)
+
+
+def worker_relay(kind: str, name_a: str, name_b: str, max_seconds: int) -> None:
+    """Copy packets both ways between two new TUNs, one thread per direction."""
+    if kind == "python-pytun relay":
+        dev_a, dev_b = open_pytun(name_a), open_pytun(name_b)
+
+        def pump(src: object, dst: object) -> None:
+            read, write = src.read, dst.write  # type: ignore[attr-defined]
+            while True:
+                with contextlib.suppress(OSError):
+                    write(read(65536))
+
+    else:
+        import tuntap_cffi as tuntap
+
+        dev_a, dev_b = tuntap.open(name_a), tuntap.open(name_b)
+
+        def pump(src: object, dst: object) -> None:
+            batch = tuntap.PacketBatch(64)
+            read_batch, write_batch = src.read_batch, dst.write_batch  # type: ignore[attr-defined]
+            while True:
+                if read_batch(batch, timeout=1.0):
+                    with contextlib.suppress(OSError):
+                        write_batch(batch)
+
+    for src, dst in ((dev_a, dev_b), (dev_b, dev_a)):
+        threading.Thread(target=pump, args=(src, dst), daemon=True).start()
+    ready()
+    time.sleep(max_seconds)
+
+
+# -- the harness ------------------------------------------------------------------
+
+
+class Harness:
+    """Namespaces and processes this run made; all removed/killed by ``close``."""
+
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.tag = uuid.uuid4().hex[:6]
+        self.namespaces: list[str] = []
+        self.procs: list[subprocess.Popen[str]] = []
+
+    def netns(self, role: str) -> str:
+        name = f"ttbench-{self.tag}-{role}"
+        run(["ip", "netns", "add", name])
+        self.namespaces.append(name)
+        run(["ip", "-n", name, "link", "set", "lo", "up"])
+        for key in ("all", "default"):
+            run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    name,
+                    "sysctl",
+                    "-qw",
+                    f"net.ipv6.conf.{key}.disable_ipv6=1",
+                ]
+            )
+        return name
+
+    def start(self, ns: str, argv: Sequence[str]) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def finish(self, proc: subprocess.Popen[str], timeout: float) -> str:
+        """Wait for a process this harness started; its stdout (killed by PID if late)."""
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill(proc)
+            raise RuntimeError(f"{proc.args} did not finish in {timeout} s") from None
+        if proc.returncode != 0:
+            raise RuntimeError(f"{proc.args} failed ({proc.returncode}): {err.strip()}")
+        return out
+
+    def command(self, program: str) -> list[str]:
+        return [str(self.bindir / program)]
+
+    def close(self) -> None:
+        for proc in self.procs:
+            kill(proc)
+        for ns in self.namespaces:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def kill(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    # ip netns exec execs the program, so proc.pid is the program itself.
+
+
+def run(argv: Sequence[str], timeout: float = 30) -> str:
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def wait_ready(proc: subprocess.Popen[str], timeout: float = 15) -> None:
+    assert proc.stdout is not None
+    box: list[str] = []
+    reader = threading.Thread(target=lambda: box.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    reader.join(timeout)
+    if not box or box[0].strip() != "ready":
+        kill(proc)
+        raise RuntimeError(
+            f"{proc.args} did not get ready: {proc.stderr.read() if proc.stderr else ''}"
+        )
+
+
+def python_worker(*args: object) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "worker", *map(str, args)]
+
+
+def build_c(bindir: Path) -> None:
+    for program in C_PROGRAMS:
+        run(
+            [
+                "gcc",
+                "-O2",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-o",
+                str(bindir / program),
+                str(HERE / "c" / f"{program}.c"),
+                "-lpthread",
+            ],
+            timeout=120,
+        )
+
+
+def checksum(data: bytes) -> int:
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def udp_packet(payload: bytes) -> bytes:
+    """IPv4/UDP from PEER to ADDR:EGRESS_PORT (UDP checksum 0: none)."""
+    udp = struct.pack("!HHHH", 1234, EGRESS_PORT, 8 + len(payload), 0) + payload
+    header = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + len(udp),
+        0,
+        0,
+        64,
+        17,
+        0,
+        socket.inet_aton(PEER),
+        socket.inet_aton(ADDR),
+    )
+    return header[:10] + struct.pack("!H", checksum(header)) + header[12:] + udp
+
+
+def link_stat(ns: str, dev: str, direction: str, field: str) -> int:
+    (link,) = json.loads(run(["ip", "-n", ns, "-s", "-j", "link", "show", "dev", dev]))
+    return int(link["stats64"][direction][field])
+
+
+def persistent_tun(h: Harness, ns: str, dev: str) -> None:
+    run(["ip", "-n", ns, "tuntap", "add", "dev", dev, "mode", "tun"])
+    run(["ip", "-n", ns, "addr", "add", f"{ADDR}/24", "dev", dev])
+    run(["ip", "-n", ns, "link", "set", dev, "up"])
+
+
+# -- workloads --------------------------------------------------------------------
+
+
+class Figures:
+    """Runs of one row: name -> list of values."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[float]] = {}
+
+    def add(self, key: str, value: float) -> None:
+        self.values.setdefault(key, []).append(value)
+
+    def median(self, key: str) -> float:
+        values = self.values.get(key)
+        return statistics.median(values) if values else float("nan")
+
+    def spread(self, key: str, scale: float = 1.0, digits: int = 0) -> str:
+        values = self.values.get(key)
+        if not values:
+            return "n/a"
+        fmt = f"{{:,.{digits}f}}"
+        med, low, high = (
+            fmt.format(v / scale) for v in (statistics.median(values), min(values), max(values))
+        )
+        return f"{med} [{low}-{high}]"
+
+
+def ingress(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
+    ns = h.netns("in")
+    persistent_tun(h, ns, "bti")
+    results = {r: Figures() for r in READERS if args.pytun or r != "python-pytun"}
+    # Round robin, so that a burst of load from elsewhere hits every row alike.
+    for _ in range(args.runs):
+        for reader, figures in results.items():
+            if reader.startswith("C "):
+                argv = [*h.command("reader"), "bti", str(MARKER_IP_LEN), str(args.max_seconds)]
+            else:
+                argv = python_worker("read", reader, "bti", args.max_seconds)
+            proc = h.start(ns, argv)
+            wait_ready(proc)
+            dropped = link_stat(ns, "bti", "tx", "dropped")
+            sender = h.start(
+                ns,
+                [*h.command("sender"), PEER, "9", str(args.seconds), str(PAYLOAD), str(MARKER)],
+            )
+            sent = int(h.finish(sender, args.seconds + 10).split()[0])
+            count, cpu = h.finish(proc, args.max_seconds + 5).split()
+            figures.add("sent", sent)
+            figures.add("pps", int(count) / args.seconds)
+            figures.add("per_cpu", int(count) / max(float(cpu), 1e-6))
+            figures.add("drops", link_stat(ns, "bti", "tx", "dropped") - dropped)
+            figures.add("lost", sent - int(count))
+    return results
+
+
+def egress(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
+    ns = h.netns("eg")
+    persistent_tun(h, ns, "bte")
+    packet, marker = udp_packet(bytes(PAYLOAD)).hex(), udp_packet(bytes(MARKER)).hex()
+    results = {w: Figures() for w in WRITERS if args.pytun or w != "python-pytun"}
+    for _ in range(args.runs):
+        for writer, figures in results.items():
+            receiver = h.start(
+                ns,
+                [
+                    *h.command("receiver"),
+                    ADDR,
+                    str(EGRESS_PORT),
+                    str(MARKER),
+                    str(args.max_seconds),
+                ],
+            )
+            wait_ready(receiver)
+            if writer.startswith("C "):
+                argv = [*h.command("writer"), "bte", str(args.packets), packet, marker]
+            else:
+                argv = python_worker("write", writer, "bte", args.packets, packet, marker)
+            elapsed, cpu = h.finish(h.start(ns, argv), args.max_seconds).split()
+            delivered = int(h.finish(receiver, args.max_seconds + 5).split()[0])
+            figures.add("pps", args.packets / float(elapsed))
+            figures.add("per_cpu", args.packets / max(float(cpu), 1e-6))
+            figures.add("delivered", delivered / args.packets)
+    return results
+
+
+def iperf(h: Harness, ns: str, server: str, streams: int, seconds: float) -> float:
+    out = run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "iperf3",
+            "-c",
+            server,
+            "-t",
+            str(seconds),
+            "-P",
+            str(streams),
+            "-J",
+        ],
+        timeout=seconds + 30,
+    )
+    return float(json.loads(out)["end"]["sum_received"]["bits_per_second"])
+
+
+def relay(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
+    ns_r, ns_a, ns_b = h.netns("rr"), h.netns("ra"), h.netns("rb")
+    results: dict[str, Figures] = {}
+    for kind in RELAYS:
+        if kind.startswith("python-pytun") and not args.pytun:
+            continue
+        figures = results[kind] = Figures()
+        if kind == "C relay":
+            argv = [*h.command("relay"), "rla", "rlb", str(args.max_seconds * 4)]
+        else:
+            argv = python_worker("relay", kind, "rla", "rlb", args.max_seconds * 4)
+        proc = h.start(ns_r, argv)
+        wait_ready(proc)
+        for ns, dev, addr in ((ns_a, "rla", RELAY_A), (ns_b, "rlb", RELAY_B)):
+            run(["ip", "-n", ns_r, "link", "set", dev, "netns", ns])  # the fds keep working
+            run(["ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev])
+            run(["ip", "-n", ns, "link", "set", dev, "up"])
+        server = h.start(ns_b, ["iperf3", "-s", "-B", RELAY_B])
+        time.sleep(0.3)
+        for streams in (1, 4):
+            for _ in range(args.runs):
+                figures.add(f"p{streams}", iperf(h, ns_a, RELAY_B, streams, args.iperf_seconds))
+        kill(server)
+        kill(proc)  # its TUNs go with it
+    figures = results["veth (kernel ceiling)"] = Figures()
+    run(
+        [
+            "ip",
+            "-n",
+            ns_a,
+            "link",
+            "add",
+            "vta",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "vtb",
+            "netns",
+            ns_b,
+        ]
+    )
+    for ns, dev, addr in ((ns_a, "vta", VETH_A), (ns_b, "vtb", VETH_B)):
+        run(["ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev])
+        run(["ip", "-n", ns, "link", "set", dev, "up"])
+    server = h.start(ns_b, ["iperf3", "-s", "-B", VETH_B])
+    time.sleep(0.3)
+    for streams in (1, 4):
+        for _ in range(args.runs):
+            figures.add(f"p{streams}", iperf(h, ns_a, VETH_B, streams, args.iperf_seconds))
+    kill(server)
+    return results
+
+
+# -- the tables -------------------------------------------------------------------
+
+
+def ratio(value: float, reference: float) -> str:
+    if not reference or reference != reference or value != value:
+        return "-"
+    return f"{value / reference:.2f}x"
+
+
+def ingress_table(results: dict[str, Figures]) -> str:
+    c, pytun = results[READERS[0]], results.get("python-pytun")
+    lines = [
+        "| reader | packets/s | packets per reader CPU-s | kernel drops/run | "
+        "vs C (per CPU-s) | vs python-pytun (per CPU-s) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, f in results.items():
+        lines.append(
+            f"| {name} | {f.spread('pps')} | {f.spread('per_cpu')} | {f.median('drops'):,.0f} | "
+            f"{ratio(f.median('per_cpu'), c.median('per_cpu'))} | "
+            f"{ratio(f.median('per_cpu'), pytun.median('per_cpu')) if pytun else '-'} |"
+        )
+    return "\n".join(lines)
+
+
+def egress_table(results: dict[str, Figures]) -> str:
+    c, pytun = results[WRITERS[0]], results.get("python-pytun")
+    lines = [
+        "| writer | packets/s | packets per writer CPU-s | delivered | vs C (packets/s) | "
+        "vs python-pytun (packets/s) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, f in results.items():
+        lines.append(
+            f"| {name} | {f.spread('pps')} | {f.spread('per_cpu')} | "
+            f"{f.median('delivered') * 100:.1f}% | {ratio(f.median('pps'), c.median('pps'))} | "
+            f"{ratio(f.median('pps'), pytun.median('pps')) if pytun else '-'} |"
+        )
+    return "\n".join(lines)
+
+
+def pair_ratio(row: Figures, reference: Figures) -> str:
+    """Single- and 4-stream ratios of a relay row to a reference row."""
+    return " / ".join(ratio(row.median(k), reference.median(k)) for k in ("p1", "p4"))
+
+
+def relay_table(results: dict[str, Figures]) -> str:
+    c, pytun = results[RELAYS[0]], results.get(RELAYS[1])
+    lines = [
+        "| relay | 1 stream Gbit/s | 4 streams Gbit/s | vs C (1 / 4) | vs python-pytun (1 / 4) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, f in results.items():
+        vs_c = f"{pair_ratio(f, c)}"
+        vs_p = pair_ratio(f, pytun) if pytun else "-"
+        lines.append(
+            f"| {name} | {f.spread('p1', 1e9, 2)} | {f.spread('p4', 1e9, 2)} | {vs_c} | {vs_p} |"
+        )
+    return "\n".join(lines)
+
+
+def describe(args: argparse.Namespace) -> str:
+    impl = platform.python_implementation()
+    version = platform.python_version()
+    if impl == "PyPy":
+        version += f" (PyPy {'.'.join(map(str, sys.pypy_version_info[:3]))})"  # type: ignore[attr-defined]
+    return (
+        f"{datetime.date.today().isoformat()}, {impl} {version}, Linux {platform.release()}, "
+        f"{os.cpu_count()} CPUs; {args.runs} runs each (median [min-max]), ingress "
+        f"{args.seconds} s blasts of {20 + 8 + PAYLOAD}-byte packets, egress {args.packets:,} "
+        f"packets, iperf3 {args.iperf_seconds} s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one short run of everything")
+    parser.add_argument("--only", default="ingress,egress,relay", help="workloads to run")
+    parser.add_argument("--runs", type=int, default=None, help="runs per figure (default 5)")
+    args = parser.parse_args(argv)
+    args.runs = args.runs or (1 if args.quick else 5)
+    args.seconds = 0.5 if args.quick else 2.0
+    args.packets = 50_000 if args.quick else 500_000
+    args.iperf_seconds = 1 if args.quick else 3
+    args.max_seconds = 30 if args.quick else 60
+    if os.geteuid() != 0:
+        parser.error("needs root (it creates network namespaces and TUN devices)")
+    for tool in ("ip", "gcc") + (("iperf3",) if "relay" in args.only else ()):
+        if shutil.which(tool) is None:
+            parser.error(f"needs {tool} (apt-get install iproute2 gcc iperf3)")
+    try:
+        import pytun  # noqa: F401
+
+        args.pytun = True
+    except ImportError:
+        print("python-pytun is not installed: its rows are left out", file=sys.stderr)
+        args.pytun = False
+    tables = [f"Benchmark: {describe(args)}", ""]
+    with tempfile.TemporaryDirectory(prefix="ttbench-") as tmp:
+        bindir = Path(tmp)
+        build_c(bindir)
+        h = Harness(bindir)
+        try:
+            if "ingress" in args.only:
+                tables += ["### Ingress (TUN -> reader)", "", ingress_table(ingress(h, args)), ""]
+            if "egress" in args.only:
+                tables += [
+                    "### Egress (writer -> TUN -> UDP socket)",
+                    "",
+                    egress_table(egress(h, args)),
+                    "",
+                ]
+            if "relay" in args.only:
+                tables += [
+                    "### Relay (TCP through TUN -> relay -> TUN)",
+                    "",
+                    relay_table(relay(h, args)),
+                    "",
+                ]
+        finally:
+            h.close()
+    print("\n".join(tables))
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["worker"]:
+        role, rest = sys.argv[2], sys.argv[3:]
+        if role == "read":
+            worker_read(rest[0], rest[1], int(rest[2]))
+        elif role == "write":
+            worker_write(rest[0], rest[1], int(rest[2]), rest[3], rest[4])
+        else:
+            worker_relay(rest[0], rest[1], rest[2], int(rest[3]))
+        sys.exit(0)
+    sys.exit(main())
