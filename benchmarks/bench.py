@@ -543,6 +543,16 @@ def cpu_times() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+def process_cpu(pids: Sequence[int]) -> float:
+    """CPU seconds (user + system) the processes ``pids`` have used so far."""
+    ticks = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def relay_queues(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
     ns_r, ns_a, ns_b = h.netns("qr"), h.netns("qa"), h.netns("qb")
     results = {row: Figures() for row, _queues, _processes in QUEUE_RELAYS}
@@ -562,13 +572,17 @@ def relay_queues(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
                 run(["ip", "-n", ns, "link", "set", dev, "up"])
             server = h.start(ns_b, ["iperf3", "-s", "-B", RELAY_B])
             time.sleep(0.3)
+            pids = [worker.pid for worker in workers]  # ip netns exec execs the worker
             for streams in (1, 4):
                 busy0, total0 = cpu_times()
+                cpu0, start = process_cpu(pids), time.monotonic()
                 results[row].add(
                     f"p{streams}", iperf(h, ns_a, RELAY_B, streams, args.iperf_seconds)
                 )
                 busy1, total1 = cpu_times()
+                elapsed = time.monotonic() - start
                 results[row].add(f"busy{streams}", (busy1 - busy0) / max(total1 - total0, 1))
+                results[row].add(f"relay{streams}", (process_cpu(pids) - cpu0) / elapsed)
             kill(server)
             for worker in workers:
                 kill(worker)  # the last queue closed takes its devices with it
@@ -640,14 +654,15 @@ def queues_table(results: dict[str, Figures]) -> str:
     one = results[QUEUE_RELAYS[0][0]]
     lines = [
         "| relay (one worker per queue) | 1 stream Gbit/s | 4 streams Gbit/s | "
-        "vs 1 queue (1 / 4) | machine CPU busy (1 / 4) |",
-        "|---|---:|---:|---:|---:|",
+        "vs 1 queue (1 / 4) | relay CPUs used (1 / 4) | machine busy (1 / 4) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for name, f in results.items():
         busy = " / ".join(f"{f.median(k) * 100:.0f}%" for k in ("busy1", "busy4"))
+        relay = " / ".join(f"{f.median(k):.2f}" for k in ("relay1", "relay4"))
         lines.append(
             f"| {name} | {f.spread('p1', 1e9, 2)} | {f.spread('p4', 1e9, 2)} | "
-            f"{pair_ratio(f, one)} | {busy} |"
+            f"{pair_ratio(f, one)} | {relay} | {busy} |"
         )
     return "\n".join(lines)
 
