@@ -308,10 +308,18 @@ static int parse_tun_info(const uint8_t *p, size_t len, struct tt_link_info *lin
     return 0;
 }
 
-/* IFLA_LINKINFO: the kind, and for a "tun" link the details of IFLA_INFO_DATA. */
+/* IFLA_LINKINFO: the kind, and for a "tun" link the details of IFLA_INFO_DATA.
+ * A repeated IFLA_LINKINFO replaces all that an earlier one said. */
 static int parse_linkinfo(const uint8_t *p, size_t len, struct tt_link_info *link)
 {
     struct attr_iter it = { .base = p, .len = len };
+    memset(link->kind, 0, sizeof(link->kind));
+    link->tun_flags = 0;
+    link->tun_type = 0;
+    link->tun_owner = 0;
+    link->tun_group = 0;
+    link->tun_queues = 0;
+    link->tun_disabled_queues = 0;
     const uint8_t *info = NULL;
     size_t info_len = 0;
     uint16_t type;

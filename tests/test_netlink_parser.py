@@ -314,6 +314,18 @@ def test_malformed_tun_details_are_errors(data: bytes) -> None:
     assert Parse(LINK)(link(extra=linkinfo(b"tun\0", data))) == -errno.EBADMSG
 
 
+def test_a_repeated_linkinfo_replaces_all_the_first_said() -> None:
+    """Found by fuzz/fuzz_link.c: the second kind must not keep the first's details."""
+    parse = Parse(LINK)
+    first = linkinfo(b"tun\0", tun_data(IFF_TAP, persist=1, owner=7))
+    assert parse(link(extra=first + linkinfo(b"veth\0", None)) + ack()) == 1
+    assert (parse.reply.link().kind, parse.reply.link().tun) == ("veth", None)
+    parse = Parse(LINK)
+    assert parse(link(extra=first + linkinfo(b"tun\0", tun_data())) + ack()) == 1
+    tun = parse.reply.link().tun
+    assert tun is not None and (tun.kind, tun.persist, tun.owner) == (lib.TT_KIND_TUN, False, None)
+
+
 def test_a_linkinfo_running_past_its_link_is_an_error() -> None:
     inner = attr(IFLA_INFO_KIND, b"tun\0")
     bad = struct.pack("=HH", 4 + len(inner) + 8, IFLA_LINKINFO) + inner
