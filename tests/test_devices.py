@@ -535,3 +535,21 @@ def test_every_queue_reads_and_writes_from_its_own_thread_while_another_closes(
     assert not thread.is_alive() and not errors
     sent = send_flows(range(25000, 25032), 2, "threads")
     assert Counter(p for got in drain_in_threads(queues[1:]) for p in got) == Counter(sent)
+
+
+def test_every_queue_reads_and_writes_batches(queues: list[tuntap.Interface]) -> None:
+    sent = send_flows(range(26000, 26064), 2, "batch")
+    got: list[bytes] = []
+    for queue in queues:
+        batch = tuntap.PacketBatch(32)
+        while queue.read_batch(batch, timeout=0.3):
+            got += [p for p in map(udp_payload, batch.packets()) if p is not None]
+    assert Counter(got) == Counter(sent)
+    replies = [ipv4_udp(TUN_PEER, TUN_ADDR, 9, 26999, f"reply-{i}".encode()) for i in range(8)]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((TUN_ADDR, 26999))
+        sock.settimeout(5)
+        assert queues[2].write_batch(replies) == 8
+        assert sorted(sock.recv(100) for _ in range(8)) == sorted(
+            f"reply-{i}".encode() for i in range(8)
+        )
