@@ -709,6 +709,7 @@ def main(argv: list[str] | None = None) -> int:
         bindir = Path(tmp)
         build_c(bindir)
         h = Harness(bindir)
+        tables[0] += f"; namespaces ttbench-{h.tag}-*"
         try:
             if "ingress" in args.only:
                 tables += ["### Ingress (TUN -> reader)", "", ingress_table(ingress(h, args)), ""]
