@@ -16,6 +16,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 CSRC = HERE / "csrc"
 HEADER = CSRC / "tuntap.h"
 SOURCES = ["device.c", "packet_io.c", "classify.c", "netlink.c", "batch.c"]
+# ... and those of operating devices: persistence, owner, queues, namespaces.
+SOURCES += ["devctl.c", "netns.c"]
 STRICT_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"]
 
 # Extra flags for instrumented builds only (sanitizers, coverage), e.g. the
