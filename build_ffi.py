@@ -16,8 +16,10 @@ HERE = pathlib.Path(__file__).resolve().parent
 CSRC = HERE / "csrc"
 HEADER = CSRC / "tuntap.h"
 SOURCES = ["device.c", "packet_io.c", "classify.c", "netlink.c", "batch.c"]
-# Offloads (issue 5): virtio-net headers, segmentation, coalescing.
+# Offloads: virtio-net headers, segmentation, coalescing.
 SOURCES += ["offload.c"]
+# Operating devices: persistence, owner, queues, namespaces.
+SOURCES += ["devctl.c", "netns.c"]
 STRICT_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"]
 
 # Extra flags for instrumented builds only (sanitizers, coverage), e.g. the

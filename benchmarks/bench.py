@@ -1,7 +1,7 @@
 """Benchmark: tuntap-cffi's single and batched packet I/O against a plain C loop,
 ``os.read``/``os.write`` and python-pytun, on the interpreter that runs it.
 
-    python benchmarks/bench.py            # about 4 minutes; needs root, gcc, iperf3
+    python benchmarks/bench.py            # about 6 minutes; needs root, gcc, iperf3
     python benchmarks/bench.py --quick    # a smoke run of every workload (about 1 minute)
 
 Three workloads, each in network namespaces of its own (``ip netns add`` with
@@ -15,6 +15,9 @@ unique names, deleted at the end; nothing is configured outside them):
 3. relay: iperf3 TCP between two namespaces joined only by a user-space relay
    between two TUNs, 1 and 4 streams; and the same namespaces joined by a veth
    pair (the kernel's ceiling).
+4. queues: the batch relay between two multi-queue TUNs (made in the two
+   namespaces with ``netns=``), one worker per queue: one queue, two queues
+   with a thread each, two queues with a process each; 1 and 4 streams.
 
 Each figure is the median of several runs with [min-max]. Every process is
 started by this script and killed by its PID; every loop is bounded in count
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import functools
 import json
 import os
 import platform
@@ -63,6 +67,12 @@ RELAYS = ("C relay", "python-pytun relay", "read_batch/write_batch relay")
 # Offload rows (issue 5): devices with virtio-net headers.
 C_OFFLOAD = "C offload relay (raw)"
 OFFLOAD_RELAYS = (C_OFFLOAD, "offload raw relay", "offload segmenting+coalescing relay")
+# (row, queues, processes): each process serves queues // processes queues.
+QUEUE_RELAYS = (
+    ("batch relay, 1 queue", 1, 1),
+    ("batch relay, 2 queues, a thread each", 2, 1),
+    ("batch relay, 2 queues, a process each", 2, 2),
+)
 
 
 # -- workers: run by the harness inside a namespace, one per process ------------
@@ -189,18 +199,44 @@ def worker_relay(kind: str, name_a: str, name_b: str, max_seconds: int) -> None:
         capacity, segment = (16, False) if kind == "offload raw relay" else (64, True)
         dev_a = tuntap.open(name_a, offload=offload)
         dev_b = tuntap.open(name_b, offload=offload)
-
-        def pump(src: object, dst: object) -> None:
-            batch = tuntap.PacketBatch(capacity)
-            read_batch, write_batch = src.read_batch, dst.write_batch  # type: ignore[attr-defined]
-            options = {"segment": segment} if offload else {}
-            while True:
-                if read_batch(batch, timeout=1.0, **options):
-                    with contextlib.suppress(OSError):
-                        write_batch(batch)
+        options = {"segment": segment} if offload else {}
+        pump = functools.partial(pump_batches, capacity=capacity, options=options)
 
     for src, dst in ((dev_a, dev_b), (dev_b, dev_a)):
         threading.Thread(target=pump, args=(src, dst), daemon=True).start()
+    ready()
+    time.sleep(max_seconds)
+
+
+def pump_batches(
+    src: object, dst: object, capacity: int = 64, options: dict[str, bool] | None = None
+) -> None:
+    """The batch relay of one direction: read what is ready, write it all on.
+
+    ``options``: read_batch keywords (``segment`` on offload devices).
+    """
+    import tuntap_cffi as tuntap
+
+    batch = tuntap.PacketBatch(capacity)
+    read_batch, write_batch = src.read_batch, dst.write_batch  # type: ignore[attr-defined]
+    options = options or {}
+    while True:
+        if read_batch(batch, timeout=1.0, **options):
+            with contextlib.suppress(OSError):
+                write_batch(batch)
+
+
+def worker_relay_queues(ns_a: str, ns_b: str, count: int, max_seconds: int) -> None:
+    """Attach ``count`` queues of the multi-queue TUNs rqa (in ns_a) and rqb (in ns_b),
+    made by the first worker; relay queue i of one with queue i of the other, one
+    thread per direction. The thread of this process never leaves its namespace."""
+    import tuntap_cffi as tuntap
+
+    queues_a = tuntap.open_queues("rqa", count=count, netns=ns_a)
+    queues_b = tuntap.open_queues("rqb", count=count, netns=ns_b)
+    for qa, qb in zip(queues_a, queues_b):
+        for src, dst in ((qa, qb), (qb, qa)):
+            threading.Thread(target=pump_batches, args=(src, dst), daemon=True).start()
     ready()
     time.sleep(max_seconds)
 
@@ -516,6 +552,60 @@ def relay(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
     return results
 
 
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def process_cpu(pids: Sequence[int]) -> float:
+    """CPU seconds (user + system) the processes ``pids`` have used so far."""
+    ticks = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def relay_queues(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
+    ns_r, ns_a, ns_b = h.netns("qr"), h.netns("qa"), h.netns("qb")
+    results = {row: Figures() for row, _queues, _processes in QUEUE_RELAYS}
+    # Round robin over the rows, fresh devices for each, so that load from
+    # elsewhere hits every row alike.
+    for _ in range(args.runs):
+        for row, queues, processes in QUEUE_RELAYS:
+            workers = []
+            for _ in range(processes):
+                argv = python_worker(
+                    "relay-queues", ns_a, ns_b, queues // processes, args.max_seconds * 4
+                )
+                workers.append(h.start(ns_r, argv))
+                wait_ready(workers[-1])
+            for ns, dev, addr in ((ns_a, "rqa", RELAY_A), (ns_b, "rqb", RELAY_B)):
+                run(["ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev])
+                run(["ip", "-n", ns, "link", "set", dev, "up"])
+            server = h.start(ns_b, ["iperf3", "-s", "-B", RELAY_B])
+            time.sleep(0.3)
+            pids = [worker.pid for worker in workers]  # ip netns exec execs the worker
+            for streams in (1, 4):
+                busy0, total0 = cpu_times()
+                cpu0, start = process_cpu(pids), time.monotonic()
+                results[row].add(
+                    f"p{streams}", iperf(h, ns_a, RELAY_B, streams, args.iperf_seconds)
+                )
+                busy1, total1 = cpu_times()
+                elapsed = time.monotonic() - start
+                results[row].add(f"busy{streams}", (busy1 - busy0) / max(total1 - total0, 1))
+                results[row].add(f"relay{streams}", (process_cpu(pids) - cpu0) / elapsed)
+            kill(server)
+            for worker in workers:
+                kill(worker)  # the last queue closed takes its devices with it
+    return results
+
+
 # -- the tables -------------------------------------------------------------------
 
 
@@ -581,6 +671,23 @@ def relay_table(results: dict[str, Figures]) -> str:
     return "\n".join(lines)
 
 
+def queues_table(results: dict[str, Figures]) -> str:
+    one = results[QUEUE_RELAYS[0][0]]
+    lines = [
+        "| relay (one worker per queue) | 1 stream Gbit/s | 4 streams Gbit/s | "
+        "vs 1 queue (1 / 4) | relay CPUs used (1 / 4) | machine busy (1 / 4) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, f in results.items():
+        busy = " / ".join(f"{f.median(k) * 100:.0f}%" for k in ("busy1", "busy4"))
+        relay = " / ".join(f"{f.median(k):.2f}" for k in ("relay1", "relay4"))
+        lines.append(
+            f"| {name} | {f.spread('p1', 1e9, 2)} | {f.spread('p4', 1e9, 2)} | "
+            f"{pair_ratio(f, one)} | {relay} | {busy} |"
+        )
+    return "\n".join(lines)
+
+
 def describe(args: argparse.Namespace) -> str:
     impl = platform.python_implementation()
     version = platform.python_version()
@@ -597,7 +704,7 @@ def describe(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one short run of everything")
-    parser.add_argument("--only", default="ingress,egress,relay", help="workloads to run")
+    parser.add_argument("--only", default="ingress,egress,relay,queues", help="workloads to run")
     parser.add_argument("--runs", type=int, default=None, help="runs per figure (default 5)")
     args = parser.parse_args(argv)
     args.runs = args.runs or (1 if args.quick else 5)
@@ -607,7 +714,8 @@ def main(argv: list[str] | None = None) -> int:
     args.max_seconds = 30 if args.quick else 60
     if os.geteuid() != 0:
         parser.error("needs root (it creates network namespaces and TUN devices)")
-    for tool in ("ip", "gcc") + (("iperf3",) if "relay" in args.only else ()):
+    needs_iperf = "relay" in args.only or "queues" in args.only
+    for tool in ("ip", "gcc") + (("iperf3",) if needs_iperf else ()):
         if shutil.which(tool) is None:
             parser.error(f"needs {tool} (apt-get install iproute2 gcc iperf3)")
     try:
@@ -622,6 +730,7 @@ def main(argv: list[str] | None = None) -> int:
         bindir = Path(tmp)
         build_c(bindir)
         h = Harness(bindir)
+        tables[0] += f"; namespaces ttbench-{h.tag}-*"
         try:
             if "ingress" in args.only:
                 tables += ["### Ingress (TUN -> reader)", "", ingress_table(ingress(h, args)), ""]
@@ -639,6 +748,13 @@ def main(argv: list[str] | None = None) -> int:
                     relay_table(relay(h, args)),
                     "",
                 ]
+            if "queues" in args.only:
+                tables += [
+                    "### Multi-queue relay (TCP through two multi-queue TUNs)",
+                    "",
+                    queues_table(relay_queues(h, args)),
+                    "",
+                ]
         finally:
             h.close()
     print("\n".join(tables))
@@ -652,6 +768,8 @@ if __name__ == "__main__":
             worker_read(rest[0], rest[1], int(rest[2]))
         elif role == "write":
             worker_write(rest[0], rest[1], int(rest[2]), rest[3], rest[4])
+        elif role == "relay-queues":
+            worker_relay_queues(rest[0], rest[1], int(rest[2]), int(rest[3]))
         else:
             worker_relay(rest[0], rest[1], rest[2], int(rest[3]))
         sys.exit(0)

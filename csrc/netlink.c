@@ -20,6 +20,8 @@
 #include <limits.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/if_tun.h>
 #include <linux/netdevice.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -35,6 +37,7 @@ _Static_assert(sizeof(((struct tt_link_info *)0)->hwaddr) == MAX_ADDR_LEN, "hwad
 _Static_assert(TT_HWADDR_MAX == MAX_ADDR_LEN, "TT_HWADDR_MAX");
 _Static_assert(sizeof(((struct tt_link_change *)0)->hwaddr) == MAX_ADDR_LEN, "hwaddr size");
 _Static_assert(sizeof(((struct tt_link_info *)0)->name) == IFNAMSIZ, "name size");
+_Static_assert(sizeof(((struct tt_link_info *)0)->kind) == 16, "kind size");
 _Static_assert(sizeof(struct nlmsghdr) == NLMSG_HDRLEN, "nlmsghdr");
 
 enum {
@@ -221,6 +224,124 @@ static int parse_done(const uint8_t *p, size_t plen, uint16_t hflags, struct tt_
     return r->expect == TT_NL_EXPECT_ADDRS ? 1 : -EPROTO;
 }
 
+static int get_u8(const uint8_t *data, size_t dlen, uint8_t *out)
+{
+    if (dlen != sizeof(*out))
+        return -EBADMSG;
+    *out = data[0];
+    return 0;
+}
+
+/* A u8 attribute of IFLA_INFO_DATA that sets `bit` of tun_flags when non-zero. */
+static int get_tun_bit(const uint8_t *data, size_t dlen, uint32_t bit, uint32_t *flags)
+{
+    uint8_t value;
+    if (get_u8(data, dlen, &value) < 0)
+        return -EBADMSG;
+    if (value)
+        *flags |= bit;
+    return 0;
+}
+
+/* IFLA_INFO_DATA of a "tun" link: IFLA_TUN_* (drivers/net/tun.c, tun_fill_info). */
+static int parse_tun_info(const uint8_t *p, size_t len, struct tt_link_info *link)
+{
+    struct attr_iter it = { .base = p, .len = len };
+    uint32_t flags = TT_TUN_INFO;
+    int got_type = 0;
+    uint16_t type;
+    const uint8_t *data;
+    size_t dlen;
+    int more;
+    while ((more = next_attr(&it, &type, &data, &dlen)) > 0) {
+        int bad = 0;
+        uint8_t tun_type;
+        switch (type) {
+        case IFLA_TUN_OWNER:
+            bad = get_u32(data, dlen, &link->tun_owner);
+            flags |= TT_TUN_HAS_OWNER;
+            break;
+        case IFLA_TUN_GROUP:
+            bad = get_u32(data, dlen, &link->tun_group);
+            flags |= TT_TUN_HAS_GROUP;
+            break;
+        case IFLA_TUN_TYPE:
+            if (get_u8(data, dlen, &tun_type) < 0)
+                return -EBADMSG;
+            if (tun_type == IFF_TUN)
+                link->tun_type = TT_KIND_TUN;
+            else if (tun_type == IFF_TAP)
+                link->tun_type = TT_KIND_TAP;
+            else
+                return -EBADMSG;
+            got_type = 1;
+            break;
+        case IFLA_TUN_PI:
+            bad = get_tun_bit(data, dlen, TT_TUN_PI, &flags);
+            break;
+        case IFLA_TUN_VNET_HDR:
+            bad = get_tun_bit(data, dlen, TT_TUN_VNET_HDR, &flags);
+            break;
+        case IFLA_TUN_PERSIST:
+            bad = get_tun_bit(data, dlen, TT_TUN_PERSIST, &flags);
+            break;
+        case IFLA_TUN_MULTI_QUEUE:
+            bad = get_tun_bit(data, dlen, TT_TUN_MULTI_QUEUE, &flags);
+            break;
+        case IFLA_TUN_NUM_QUEUES:
+            bad = get_u32(data, dlen, &link->tun_queues);
+            break;
+        case IFLA_TUN_NUM_DISABLED_QUEUES:
+            bad = get_u32(data, dlen, &link->tun_disabled_queues);
+            break;
+        default:
+            break;
+        }
+        if (bad < 0)
+            return bad;
+    }
+    if (more < 0)
+        return more;
+    if (!got_type)
+        return -EBADMSG; /* every kernel that sends IFLA_INFO_DATA for tun names the type */
+    link->tun_flags = flags;
+    return 0;
+}
+
+/* IFLA_LINKINFO: the kind, and for a "tun" link the details of IFLA_INFO_DATA.
+ * A repeated IFLA_LINKINFO replaces all that an earlier one said. */
+static int parse_linkinfo(const uint8_t *p, size_t len, struct tt_link_info *link)
+{
+    struct attr_iter it = { .base = p, .len = len };
+    memset(link->kind, 0, sizeof(link->kind));
+    link->tun_flags = 0;
+    link->tun_type = 0;
+    link->tun_owner = 0;
+    link->tun_group = 0;
+    link->tun_queues = 0;
+    link->tun_disabled_queues = 0;
+    const uint8_t *info = NULL;
+    size_t info_len = 0;
+    uint16_t type;
+    const uint8_t *data;
+    size_t dlen;
+    int more;
+    while ((more = next_attr(&it, &type, &data, &dlen)) > 0) {
+        if (type == IFLA_INFO_KIND) {
+            copy_string(link->kind, sizeof(link->kind), data, dlen);
+        } else if (type == IFLA_INFO_DATA) {
+            info = data;
+            info_len = dlen;
+        }
+    }
+    if (more < 0)
+        return more;
+    /* The kind may come after the data: look at the data once both are known. */
+    if (info == NULL || strcmp(link->kind, "tun") != 0)
+        return 0;
+    return parse_tun_info(info, info_len, link);
+}
+
 static int parse_link(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
 {
     struct ifinfomsg ifi;
@@ -262,6 +383,9 @@ static int parse_link(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
             if (strnlen((const char *)data, dlen) >= sizeof(link.name))
                 return -EBADMSG;
             copy_string(link.name, sizeof(link.name), data, dlen);
+            break;
+        case IFLA_LINKINFO:
+            bad = parse_linkinfo(data, dlen, &link);
             break;
         default:
             break;

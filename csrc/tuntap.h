@@ -82,6 +82,17 @@ enum {
     TT_NL_GOT_EXT_ACK = 4      /* ext_ack holds the kernel's message */
 };
 
+/* Bits of struct tt_link_info.tun_flags (IFLA_INFO_DATA of a "tun" link). */
+enum {
+    TT_TUN_INFO = 1,          /* the link is a TUN/TAP device and the tun_* fields are filled */
+    TT_TUN_PI = 2,            /* packet information headers (opened without IFF_NO_PI) */
+    TT_TUN_VNET_HDR = 4,      /* virtio-net headers (IFF_VNET_HDR) */
+    TT_TUN_PERSIST = 8,       /* IFF_PERSIST */
+    TT_TUN_MULTI_QUEUE = 16,  /* IFF_MULTI_QUEUE */
+    TT_TUN_HAS_OWNER = 32,    /* tun_owner holds a uid */
+    TT_TUN_HAS_GROUP = 64     /* tun_group holds a gid */
+};
+
 /* Which fields of struct tt_link_change apply. */
 enum {
     TT_LINK_SET_MTU = 1,
@@ -119,6 +130,14 @@ struct tt_link_info {
     uint32_t hwaddr_len;     /* 0: the device has no hardware address (TUN) */
     uint8_t hwaddr[32];
     char name[16];
+    /* IFLA_LINKINFO: the link's kind, and for a "tun" link what its IFLA_INFO_DATA said. */
+    char kind[16];           /* IFLA_INFO_KIND ("tun", "veth", ...), cut to fit; "" when none */
+    uint32_t tun_flags;      /* TT_TUN_*; 0 when the link is not a TUN/TAP (or said nothing) */
+    uint32_t tun_type;       /* TT_KIND_TUN or TT_KIND_TAP (IFLA_TUN_TYPE) */
+    uint32_t tun_owner;      /* IFLA_TUN_OWNER, when TT_TUN_HAS_OWNER */
+    uint32_t tun_group;      /* IFLA_TUN_GROUP, when TT_TUN_HAS_GROUP */
+    uint32_t tun_queues;     /* IFLA_TUN_NUM_QUEUES: queues attached (multi-queue only) */
+    uint32_t tun_disabled_queues; /* IFLA_TUN_NUM_DISABLED_QUEUES: queues detached */
 };
 
 /* One address of an address dump. */
@@ -259,6 +278,46 @@ int tt_write_batch_vnet(int fd, int wakefd, char **bufs, const size_t *lens, uin
 int tt_write_slots_vnet(int fd, int wakefd, const struct tt_batch *b, uint32_t start, int raw,
                         size_t write_limit, char *scratch, size_t scratch_len, int timeout_ms,
                         struct tt_write_status *status);
+
+
+/* ---- devctl.c: operating an attached device --------------------------- */
+
+/* Most queues one multi-queue device can have: the kernel's MAX_TAP_QUEUES
+ * (include/linux/if_tap.h, not exported to user space). */
+enum { TT_MAX_QUEUES = 256 };
+
+int tt_set_persist(int fd, int persist);
+int tt_set_owner(int fd, uint32_t uid);
+int tt_set_group(int fd, uint32_t gid);
+/* TUNSETQUEUE: attach (1) or detach (0) the queue of a multi-queue device. */
+int tt_set_queue(int fd, int attach);
+
+/* ---- netns.c: network namespaces, each switch inside one call ---------- */
+
+/* How tt_netns_open opens its path. */
+enum {
+    TT_ACCESS_READ = 0,
+    TT_ACCESS_WRITE = 1,
+    TT_ACCESS_READ_WRITE = 2
+};
+
+/* 0 when nsfd is a network namespace; -EINVAL when it is anything else. */
+int tt_netns_check(int nsfd);
+/*
+ * From the calling thread: enter the network namespace nsfd, open `path`
+ * `count` times into fds[] and (nl not NULL) nl's netlink socket, and
+ * return to the thread's own namespace.  Everything opened belongs to the
+ * target namespace.  On failure nothing stays open.  *restore_err is the
+ * errno of a failed return to the thread's namespace (the thread is then
+ * left in the target one), 0 otherwise.
+ */
+int tt_netns_open(int nsfd, const char *path, int access, int32_t *fds, uint32_t count,
+                  struct tt_nl *nl, int32_t *restore_err);
+/* As `ip netns add`: run_dir made a shared mount point, a new namespace
+ * bind-mounted on path (which must not exist).  *restore_err as above. */
+int tt_netns_create(const char *run_dir, const char *path, int32_t *restore_err);
+/* As `ip netns delete`: detach the mount on path, then unlink it. */
+int tt_netns_delete(const char *path);
 /* cdef-end */
 
 /* Internal to the shim (not for Python): one read() that waits at most

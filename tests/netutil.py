@@ -12,6 +12,9 @@ import shutil
 import socket
 import struct
 import subprocess
+import sys
+import textwrap
+import time
 from typing import Any
 
 import pytest
@@ -151,3 +154,39 @@ def pyroute2_addresses(name: str) -> dict[str, int]:
         address = msg.get("IFA_LOCAL") or msg.get("IFA_ADDRESS")
         result[f"{address}/{msg['prefixlen']}"] = msg.get("IFA_FLAGS") or msg["flags"]
     return result
+
+
+# -- child processes: other users, their own view of /dev/net/tun ----------------
+
+NOBODY = 65534
+
+# A /dev/net/tun of our own, on a tmpfs seen only by the child's mount namespace
+# (the host's node is never touched).
+PRIVATE_NODE = "mount -t tmpfs none /dev/net; mknod -m {mode} /dev/net/tun c 10 200"
+
+
+def wait_for_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 10) -> str:
+    """The first line of the child's output starting with ``prefix``; kill it if none comes."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith(prefix):
+            return line.strip()
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise AssertionError(f"no line starting {prefix!r}; stderr: {proc.communicate()[1]}")
+
+
+def spawn_with_private_tun(code: str, *args: str, mode: str = "0666") -> subprocess.Popen[str]:
+    """Run Python ``code`` (with ``args`` in sys.argv) in a private mount namespace
+    whose /dev/net/tun is a node of mode ``mode`` on a tmpfs of its own."""
+    script = f'{PRIVATE_NODE.format(mode=mode)}\nexec {sys.executable} -c "$CODE" "$@"'
+    return subprocess.Popen(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-ec", script, "sh", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "CODE": textwrap.dedent(code)},
+    )

@@ -193,3 +193,45 @@ def test_configuration_stays_synchronous_and_bad_input(run: Any) -> None:
         assert "AsyncInterface" in repr(aif)
     finally:
         aif.close()
+
+
+def test_batches(run: Any) -> None:
+    async def main() -> None:
+        async with AsyncInterface.open("aio%d", DevKind.TUN) as aif:
+            configure_v4(aif.name)
+            batch = tuntap.PacketBatch(capacity=16)
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.05, lambda: [send_udp(9005, b"b%d" % i) for i in range(5)])
+            payloads: list[bytes | None] = []
+            while len([p for p in payloads if p is not None]) < 5:
+                count = await aif.read_batch(batch)
+                assert 1 <= count <= 16
+                payloads += [udp_payload(p) for p in batch.packets()]
+            assert [p for p in payloads if p is not None] == [b"b%d" % i for i in range(5)]
+
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.bind((TUN_ADDR, 0))
+                sock.setblocking(False)
+                port = sock.getsockname()[1]
+                packets = [ipv4_udp(TUN_PEER, TUN_ADDR, 9, port, b"w%d" % i) for i in range(8)]
+                assert await aif.write_batch(packets) == 8
+                got = [await loop.sock_recv(sock, 100) for _ in range(8)]
+                assert got == [b"w%d" % i for i in range(8)]
+
+            loop.call_later(0.05, send_udp, 9006, b"one")
+            while b"one" not in [udp_payload(p) for p in await aif.read_packets(4)]:
+                pass
+
+    run(main())
+
+
+def test_write_batch_stops_at_a_refused_packet_with_the_exact_count(run: Any) -> None:
+    async def main() -> None:
+        async with AsyncInterface.open("aio%d", DevKind.TUN) as aif:
+            configure_v4(aif.name)
+            good = ipv4_udp(TUN_PEER, TUN_ADDR, 9, 9, b"x")
+            with pytest.raises(tuntap.NotIPPacketError) as info:
+                await aif.write_batch([good, good, b"\x12\x34", good])
+            assert info.value.written == 2  # type: ignore[attr-defined]
+
+    run(main())

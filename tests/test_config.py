@@ -720,3 +720,24 @@ def test_ndp_from_a_tap_with_a_set_mac(tap: tuntap.Interface) -> None:
     assert frame[22:38] == socket.inet_pton(socket.AF_INET6, TUN_ADDR6)
     # Option 1, source link-layer address: our MAC.
     assert frame[78:80] == b"\x01\x01" and frame[80:86] == mac_bytes(MAC)
+
+
+def test_an_mtu_raised_outside_the_library_raises_the_write_limit(tun: tuntap.Interface) -> None:
+    tun.set_ipv6(False)
+    tun.add_address(f"{TUN_ADDR}/24")
+    tun.up()
+    ip("link", "set", "dev", tun.name, "mtu", "9000")  # behind the library's back
+    assert tun.write_limit == 1600
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((TUN_ADDR, 0))
+        sock.settimeout(5)
+        port = sock.getsockname()[1]
+        big = ipv4_udp(TUN_PEER, TUN_ADDR, 1, port, bytes(5000))
+        tun.write_packet(big)
+        assert tun.write_limit == 9000
+        assert len(sock.recv(9000)) == 5000
+        ip("link", "set", "dev", tun.name, "mtu", "12000")
+        assert tun.write_batch([ipv4_udp(TUN_PEER, TUN_ADDR, 1, port, bytes(11000))]) == 1
+        assert len(sock.recv(12000)) == 11000
+        with pytest.raises(tuntap.JumboPacketError):
+            tun.write_packet(ipv4_udp(TUN_PEER, TUN_ADDR, 1, port, bytes(12001)))

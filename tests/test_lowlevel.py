@@ -7,6 +7,7 @@ import os
 import socket
 
 import pytest
+from netutil import open_fds
 
 from tuntap_cffi import _lowlevel
 from tuntap_cffi._native import ffi, lib
@@ -151,3 +152,112 @@ def test_netlink_requests_count_their_sequence_numbers() -> None:
         assert _lowlevel.nl_link_get(nl, 0, "nonexistent0", reply) == -errno.ENODEV
     finally:
         _lowlevel.nl_close(nl, "test")
+
+
+# -- devctl.c and netns.c: the C side's own checks ---------------------------------------
+
+
+def test_device_ioctls_check_their_arguments_in_c() -> None:
+    einval = -errno.EINVAL
+    r, w = os.pipe()
+    try:
+        assert lib.tt_set_persist(-1, 1) == einval
+        assert lib.tt_set_persist(r, 2) == einval
+        assert lib.tt_set_owner(r, 0xFFFFFFFF) == einval  # (uid_t)-1 is nobody's
+        assert lib.tt_set_group(r, 0xFFFFFFFF) == einval
+        assert lib.tt_set_queue(r, 7) == einval
+        assert lib.tt_set_queue(-3, 1) == einval
+        # Valid requests on a pipe reach the ioctl, which a pipe does not know.
+        for result in (
+            lib.tt_set_persist(r, 1),
+            lib.tt_set_owner(r, 0),
+            lib.tt_set_group(r, 0),
+            lib.tt_set_queue(r, 0),
+        ):
+            assert result == -errno.ENOTTY
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_netns_check_tells_network_namespaces_from_anything_else() -> None:
+    assert lib.tt_netns_check(-1) == -errno.EINVAL
+    for path, expected in (
+        ("/proc/self/ns/net", 0),
+        ("/proc/self/ns/uts", -errno.EINVAL),
+        ("/proc/self/ns/mnt", -errno.EINVAL),
+        ("/dev/null", -errno.EINVAL),
+        ("/proc/self/status", -errno.EINVAL),
+    ):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            assert lib.tt_netns_check(fd) == expected, path
+        finally:
+            os.close(fd)
+
+
+def test_netns_calls_check_their_arguments_in_c() -> None:
+    einval = -errno.EINVAL
+    restore = ffi.new("int32_t *", 99)
+    fds = ffi.new("int32_t[]", 2)
+    nl = _lowlevel.nl_new()
+    here = os.open("/proc/self/ns/net", os.O_RDONLY)
+    r, w = os.pipe()
+    try:
+        assert lib.tt_netns_open(here, b"/dev/null", 0, fds, 1, ffi.NULL, ffi.NULL) == einval
+        cases = [
+            (here, b"/dev/null", 3, fds, 1, ffi.NULL),  # unknown access
+            (here, b"/dev/null", 0, fds, 257, ffi.NULL),  # more than TT_MAX_QUEUES
+            (here, ffi.NULL, 0, ffi.NULL, 0, ffi.NULL),  # nothing to open
+            (here, ffi.NULL, 0, fds, 1, ffi.NULL),  # count without a path
+            (here, b"/dev/null", 0, ffi.NULL, 1, ffi.NULL),  # count without room
+            (here, b"/" * 5000, 0, fds, 1, ffi.NULL),  # longer than PATH_MAX
+            (r, b"/dev/null", 0, fds, 1, ffi.NULL),  # a pipe is no namespace
+        ]
+        for args in cases:
+            assert lib.tt_netns_open(*args, restore) == einval, args
+            assert restore[0] == 0
+        nl.fd = 5  # "already open"
+        assert lib.tt_netns_open(here, ffi.NULL, 0, ffi.NULL, 0, nl, restore) == einval
+        assert lib.tt_netns_create(ffi.NULL, b"/run/netns/x", restore) == einval
+        assert lib.tt_netns_create(b"/run/netns", ffi.NULL, restore) == einval
+        for run_dir, path in (
+            (b"", b"/x"),
+            (b"/run/netns", b"/run/netns"),
+            (b"/run/netns", b"/run/netns/"),
+            (b"/run/netns", b"/run/netnsx/y"),
+            (b"/run/netns", b"/run/netns/a/b"),
+            (b"/run/netns", b"/etc/passwd"),
+        ):
+            assert lib.tt_netns_create(run_dir, path, restore) == einval, (run_dir, path)
+        assert lib.tt_netns_create(b"/run/netns", b"/run/netns/x", ffi.NULL) == einval
+        assert lib.tt_netns_delete(ffi.NULL) == einval
+        assert lib.tt_netns_delete(b"") == einval
+    finally:
+        nl.fd = -1
+        for fd in (here, r, w):
+            os.close(fd)
+
+
+@pytest.mark.privileged
+def test_netns_open_gives_back_everything_when_an_open_fails() -> None:
+    restore = ffi.new("int32_t *")
+    fds = ffi.new("int32_t[]", [7, 7, 7])
+    nl = _lowlevel.nl_new()
+    here = os.open("/proc/self/ns/net", os.O_RDONLY)
+    before = open_fds()
+    try:
+        result = lib.tt_netns_open(here, b"/nonexistent/x", 0, fds, 3, nl, restore)
+        assert result == -errno.ENOENT and restore[0] == 0
+        assert list(fds) == [-1, -1, -1] and nl.fd == -1
+        assert open_fds() == before
+        # And when it works, every fd and the socket are open, once each.
+        assert lib.tt_netns_open(here, b"/dev/null", 1, fds, 3, nl, restore) == 0
+        opened = [*fds, nl.fd]
+        assert len(set(opened)) == 4 and set(opened) == set(open_fds()) - set(before)
+        for fd in fds:
+            os.close(fd)
+        _lowlevel.nl_close(nl, "test")
+        assert open_fds() == before
+    finally:
+        os.close(here)

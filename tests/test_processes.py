@@ -16,11 +16,17 @@ import textwrap
 import time
 
 import pytest
-from netutil import TUN_ADDR, TUN_PEER, configure_v4, link_names
+from netutil import (
+    NOBODY,
+    PRIVATE_NODE,
+    TUN_ADDR,
+    TUN_PEER,
+    configure_v4,
+    link_names,
+    wait_for_line,
+)
 
 pytestmark = pytest.mark.privileged
-
-NOBODY = 65534
 
 
 def spawn(code: str, *args: str) -> subprocess.Popen[str]:
@@ -30,19 +36,6 @@ def spawn(code: str, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_for_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 10) -> str:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith(prefix):
-            return line.strip()
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise AssertionError(f"no line starting {prefix!r}; stderr: {proc.communicate()[1]}")
 
 
 def interrupt(proc: subprocess.Popen[str]) -> float:
@@ -142,10 +135,6 @@ OPEN_AND_REPORT = """
     except OSError as exc:
         print(type(exc).__name__, exc, flush=True)
 """.replace("NOBODY", str(NOBODY))
-
-
-# A /dev/net/tun of our own, on a tmpfs seen only by the child's mount namespace.
-PRIVATE_NODE = "mount -t tmpfs none /dev/net; mknod -m {mode} /dev/net/tun c 10 200"
 
 
 def in_private_mounts(shell: str, drop_privileges: bool) -> list[str]:

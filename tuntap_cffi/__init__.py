@@ -5,6 +5,7 @@
 ...     pkt = iface.read_packet(timeout=1.0)
 """
 
+from . import netns
 from .aio import AsyncInterface
 from .batch import PacketBatch
 from .errors import (
@@ -16,13 +17,14 @@ from .errors import (
     ErrTruncatedPacket,
     InterfaceClosedError,
     JumboPacketError,
+    NamespaceRestoreError,
     NotIPPacketError,
     ShortReadError,
     ShortWriteError,
     TruncatedPacketError,
     TunTapError,
 )
-from .interface import Interface, open  # noqa: A004 - the seed's Open
+from .interface import Interface, open, open_queues  # noqa: A004 - the seed's Open
 from .offload import Offload
 from .packet import ETH_P_IP, ETH_P_IPV6, DevKind, DevTap, DevTun, Packet, parse_packet
 from .pcap import PcapWriter
@@ -45,6 +47,7 @@ __all__ = [
     "Interface",
     "InterfaceClosedError",
     "JumboPacketError",
+    "NamespaceRestoreError",
     "NotIPPacketError",
     "Offload",
     "Packet",
@@ -55,6 +58,8 @@ __all__ = [
     "TruncatedPacketError",
     "TunTapError",
     "__version__",
+    "netns",
     "open",
+    "open_queues",
     "parse_packet",
 ]

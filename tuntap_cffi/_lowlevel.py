@@ -162,6 +162,8 @@ class LinkInfo(NamedTuple):
     type: int  # ARPHRD_*
     hwaddr: bytes  # empty when the device has none (TUN)
     name: str
+    kind: str = ""  # IFLA_INFO_KIND: "tun" for TUN/TAP, "" when the link has none
+    tun: TunInfo | None = None  # the TUN/TAP details when kind is "tun"
 
 
 class AddressEntry(NamedTuple):
@@ -199,7 +201,8 @@ class NetlinkReply:
         """The link the last link request returned."""
         link = self.c.link
         name = ffi.string(link.name)
-        assert isinstance(name, bytes)
+        kind = ffi.string(link.kind)
+        assert isinstance(name, bytes) and isinstance(kind, bytes)
         return LinkInfo(
             link.ifindex,
             link.flags,
@@ -208,6 +211,8 @@ class NetlinkReply:
             link.type,
             bytes(ffi.buffer(link.hwaddr))[: link.hwaddr_len],
             name.decode("ascii", "replace"),
+            kind.decode("ascii", "replace"),
+            tun_info(link),
         )
 
     def addresses(self) -> list[AddressEntry]:
@@ -410,3 +415,98 @@ def segment(
     view = ffi.from_buffer(data)
     filled = lib.tt_segment(view, len(view), skip, out, slot_size, nslots, results, total)
     return filled, int(total[0]), bytes(ffi.buffer(out)), [int(r) for r in results]
+
+
+# -- operating devices (devctl.c, netns.c, IFLA_LINKINFO) ------------------
+
+MAX_QUEUES = lib.TT_MAX_QUEUES
+IFF_MULTI_QUEUE = lib.IFF_MULTI_QUEUE
+ACCESS_READ = lib.TT_ACCESS_READ
+ACCESS_WRITE = lib.TT_ACCESS_WRITE
+ACCESS_READ_WRITE = lib.TT_ACCESS_READ_WRITE
+
+
+class TunInfo(NamedTuple):
+    """What the kernel says of a TUN/TAP link (IFLA_INFO_DATA of kind "tun")."""
+
+    kind: int  # KIND_TUN or KIND_TAP
+    pi: bool  # packet information headers (opened without IFF_NO_PI)
+    vnet_hdr: bool
+    persist: bool
+    multi_queue: bool
+    owner: int | None
+    group: int | None
+    queues: int  # attached queues (multi-queue devices only)
+    disabled_queues: int  # detached queues (multi-queue devices only)
+
+
+def tun_info(link: StructPtr) -> TunInfo | None:
+    """The TUN/TAP details of a ``struct tt_link_info``, None for another kind of link."""
+    flags = link.tun_flags
+    if not flags & lib.TT_TUN_INFO:
+        return None
+    return TunInfo(
+        link.tun_type,
+        bool(flags & lib.TT_TUN_PI),
+        bool(flags & lib.TT_TUN_VNET_HDR),
+        bool(flags & lib.TT_TUN_PERSIST),
+        bool(flags & lib.TT_TUN_MULTI_QUEUE),
+        link.tun_owner if flags & lib.TT_TUN_HAS_OWNER else None,
+        link.tun_group if flags & lib.TT_TUN_HAS_GROUP else None,
+        link.tun_queues,
+        link.tun_disabled_queues,
+    )
+
+
+def set_persist(fd: int, persist: bool) -> int:
+    """TUNSETPERSIST: keep the device after its last fd closes (or not); 0 or -errno."""
+    return lib.tt_set_persist(fd, int(persist))
+
+
+def set_owner(fd: int, uid: int) -> int:
+    """TUNSETOWNER: the uid that may attach without CAP_NET_ADMIN; 0 or -errno."""
+    return lib.tt_set_owner(fd, uid)
+
+
+def set_group(fd: int, gid: int) -> int:
+    """TUNSETGROUP: the group whose members may attach without CAP_NET_ADMIN; 0 or -errno."""
+    return lib.tt_set_group(fd, gid)
+
+
+def set_queue(fd: int, attach: bool) -> int:
+    """TUNSETQUEUE: attach or detach this queue of a multi-queue device; 0 or -errno."""
+    return lib.tt_set_queue(fd, int(attach))
+
+
+def netns_check(nsfd: int) -> int:
+    """0 when ``nsfd`` is a network namespace, -EINVAL when it is something else."""
+    return lib.tt_netns_check(nsfd)
+
+
+def netns_open(
+    nsfd: int, path: str | None, access: int, count: int, nl: CData | None
+) -> tuple[int, list[int], int]:
+    """Open ``path`` ``count`` times (and ``nl``'s socket) inside namespace ``nsfd``.
+
+    Returns (0 or -errno, the fds, errno of a failed return to the thread's
+    own namespace or 0).
+    """
+    fds = ffi.new("int32_t[]", max(count, 1))
+    restore = ffi.new("int32_t *")
+    raw_path = ffi.NULL if path is None else os.fsencode(path)
+    result = lib.tt_netns_open(
+        nsfd, raw_path, access, fds, count, ffi.NULL if nl is None else nl, restore
+    )
+    return result, [fds[i] for i in range(count)] if result == 0 else [], restore[0]
+
+
+def netns_create(run_dir: str, path: str) -> tuple[int, int]:
+    """A new network namespace bind-mounted on ``path``: (0 or -errno, restore errno)."""
+    restore = ffi.new("int32_t *")
+    result = lib.tt_netns_create(os.fsencode(run_dir), os.fsencode(path), restore)
+    return result, restore[0]
+
+
+def netns_delete(path: str) -> int:
+    """Unmount (lazily) and remove a namespace's bind mount; 0 or -errno."""
+    return lib.tt_netns_delete(os.fsencode(path))

@@ -191,6 +191,35 @@ class _Lib:
         timeout_ms: int,
         status: TTWriteStatus,
     ) -> int: ...
+    # devctl.c, netns.c and the link parser's IFLA_LINKINFO (operating devices)
+    TT_MAX_QUEUES: int
+    TT_ACCESS_READ: int
+    TT_ACCESS_WRITE: int
+    TT_ACCESS_READ_WRITE: int
+    TT_TUN_INFO: int
+    TT_TUN_PI: int
+    TT_TUN_VNET_HDR: int
+    TT_TUN_PERSIST: int
+    TT_TUN_MULTI_QUEUE: int
+    TT_TUN_HAS_OWNER: int
+    TT_TUN_HAS_GROUP: int
+    def tt_set_persist(self, fd: int, persist: int) -> int: ...
+    def tt_set_owner(self, fd: int, uid: int) -> int: ...
+    def tt_set_group(self, fd: int, gid: int) -> int: ...
+    def tt_set_queue(self, fd: int, attach: int) -> int: ...
+    def tt_netns_check(self, nsfd: int) -> int: ...
+    def tt_netns_open(
+        self,
+        nsfd: int,
+        path: bytes | cffi.FFI.CData,
+        access: int,
+        fds: cffi.FFI.CData,
+        count: int,
+        nl: cffi.FFI.CData,
+        restore_err: cffi.FFI.CData,
+    ) -> int: ...
+    def tt_netns_create(self, run_dir: bytes, path: bytes, restore_err: cffi.FFI.CData) -> int: ...
+    def tt_netns_delete(self, path: bytes) -> int: ...
 
 ffi: cffi.FFI
 lib: _Lib

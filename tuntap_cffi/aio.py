@@ -9,10 +9,11 @@ never loses a packet: it is either returned or left in the kernel.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
 from typing import Any, Callable
 
+from .batch import PacketBatch
 from .errors import InterfaceClosedError
 from .interface import Interface, Writable
 from .interface import open as open_interface
@@ -138,6 +139,47 @@ class AsyncInterface:
                 return
             except TimeoutError:
                 pass
+            await self._writable.wait(self._iface.fileno())
+
+    async def read_batch(self, batch: PacketBatch) -> int:
+        """Await packets into ``batch``: every packet ready, 1..capacity. Cancelling loses none."""
+        while True:
+            count = self._iface.read_batch(batch, timeout=0)
+            if count:
+                return count
+            await self._readable.wait(self._iface.fileno())
+
+    async def read_packets(self, max_packets: int = 64) -> list[Packet]:
+        """Await at least one packet; every ready one up to ``max_packets``, as Packets."""
+        while True:
+            packets = self._iface.read_packets(max_packets, timeout=0)
+            if packets:
+                return packets
+            await self._readable.wait(self._iface.fileno())
+
+    async def write_batch(self, packets: PacketBatch | Iterable[Writable]) -> int:
+        """Write packets in order, awaiting room whenever the device queue is full.
+
+        Returns how many were written; a packet the kernel or the write limit
+        refuses stops the batch with its exception and ``.written``, as
+        :meth:`Interface.write_batch` does.
+        """
+        if not isinstance(packets, PacketBatch):
+            packets = list(packets)
+        written = 0
+        start = 0
+        while True:
+            try:
+                return written + self._iface._write_batch_from(
+                    packets, start, 0.0, bool(self._iface.offload)
+                )
+            except TimeoutError as exc:
+                written += getattr(exc, "written", 0)
+                start = getattr(exc, "index", start)
+            except Exception as exc:
+                if hasattr(exc, "written"):
+                    exc.written += written
+                raise
             await self._writable.wait(self._iface.fileno())
 
     def close(self) -> None:

@@ -2,8 +2,9 @@
 
 The requests are rtnetlink messages built and parsed by the C shim
 (``csrc/netlink.c``), on one NETLINK_ROUTE socket per interface that is
-opened on first use, in the caller's network namespace, and closed with the
-interface. The IPv6 controls write ``/proc/sys/net/ipv6/conf/<name>/...``.
+opened on first use, in the device's network namespace (the caller's unless
+``netns=`` was given), and closed with the interface. The IPv6 controls
+write ``/proc/sys/net/ipv6/conf/<name>/...``.
 :class:`InterfaceConfig` is the part of :class:`~tuntap_cffi.Interface` that
 holds these methods (Go: AddAddress, GetAddrList, SetMTU, Up, IPv6,
 IPv6Forwarding, IPv6SLAAC).
@@ -19,10 +20,10 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Callable, TypeVar, Union
+from typing import IO, TYPE_CHECKING, Callable, TypeVar, Union
 
-from . import _lowlevel
-from .errors import InterfaceClosedError
+from . import _lowlevel, netns
+from .errors import InterfaceClosedError, NamespaceRestoreError
 from .packet import DevKind
 
 __all__ = ["IPV6_MIN_MTU", "MAX_MTU", "MIN_MTU", "InterfaceConfig", "Netlink"]
@@ -70,20 +71,45 @@ def netlink_error(err: int, operation: str, name: str, ext_ack: str = "") -> OSE
 
 
 class Netlink:
-    """One rtnetlink socket, opened in the caller's network namespace.
+    """One rtnetlink socket, opened in the caller's network namespace (or another).
 
     Every method raises the ``OSError`` subclass of the kernel's errno, with
     ``operation`` and the interface ``name`` in its message and the kernel's
     extended-ack text when it gave one.
     """
 
-    def __init__(self, name: str, operation: str = "open netlink socket") -> None:
+    def __init__(
+        self,
+        name: str,
+        operation: str = "open netlink socket",
+        netns_fd: int = -1,
+        opened: _lowlevel.StructPtr | None = None,
+    ) -> None:
+        """Open the socket: in the namespace ``netns_fd`` when it is >= 0, or
+        adopt ``opened``, a ``struct tt_nl`` whose socket is already open."""
         self._name = name
-        self._nl = _lowlevel.nl_new()
         self._reply = _lowlevel.NetlinkReply()
+        if opened is not None:
+            self._nl = opened
+            return
+        self._nl = _lowlevel.nl_new()
+        if netns_fd >= 0:
+            netns.open_in(netns_fd, None, _lowlevel.ACCESS_READ, 0, self._nl, operation, name)
+            return
         result = _lowlevel.nl_open(self._nl)
         if result < 0:
             raise netlink_error(-result, operation, name)
+
+    def rename(self, name: str) -> None:
+        """Name the interface anew (once the kernel has chosen it from a pattern)."""
+        self._name = name
+
+    def find(self, name: str, operation: str) -> _lowlevel.LinkInfo | None:
+        """The link called ``name``, or None when there is none (or it cannot be asked)."""
+        reply = self._reply
+        if _lowlevel.nl_link_get(self._nl, 0, name, reply) < 0:
+            return None
+        return reply.link()
 
     def close(self) -> None:
         """Close the socket; harmless when it is closed."""
@@ -307,6 +333,7 @@ class InterfaceConfig:
     _netlink: Netlink | None
     _netlink_lock: threading.Lock
     _ifindex: int
+    _netns_fd: int  # the device's namespace when it is not the caller's, else -1
 
     if TYPE_CHECKING:
 
@@ -314,16 +341,22 @@ class InterfaceConfig:
         def _leave(self) -> None: ...
         def _mtu_changed(self, mtu: int) -> None: ...
 
-    def _init_config(self) -> None:
-        self._netlink = None
+    def _init_config(self, netlink: Netlink | None = None, netns_fd: int = -1) -> None:
+        """``netlink``: a socket opened already (it is adopted); ``netns_fd``: the
+        namespace the device lives in, when not the caller's (it is adopted too)."""
+        self._netlink = netlink
         self._netlink_lock = threading.Lock()
         self._ifindex = 0
+        self._netns_fd = netns_fd
 
     def _close_netlink(self) -> None:
-        """Close the netlink socket (called by whoever releases the fds)."""
+        """Close the netlink socket and the namespace fd (by whoever releases the fds)."""
         netlink, self._netlink = self._netlink, None
         if netlink is not None:
             netlink.close()
+        nsfd, self._netns_fd = self._netns_fd, -1
+        if nsfd >= 0:
+            _lowlevel.close_fd(nsfd, self._name)
 
     def _check_open(self, operation: str) -> None:
         if self._closing:
@@ -336,7 +369,7 @@ class InterfaceConfig:
             with self._netlink_lock:
                 netlink = self._netlink
                 if netlink is None:
-                    netlink = self._netlink = Netlink(self._name, operation)
+                    netlink = self._netlink = Netlink(self._name, operation, self._netns_fd)
                 if not self._ifindex:
                     self._ifindex = netlink.link(0, operation).ifindex
                 return request(netlink, self._ifindex)
@@ -540,11 +573,25 @@ class InterfaceConfig:
             raise ValueError(f"interface name {self._name!r} cannot name a /proc folder")
         return f"{_IPV6_CONF}/{self._name}/{key}"
 
+    def _open_conf(self, path: str, write: bool) -> IO[str]:
+        """Open a /proc/sys/net file of the device's own namespace.
+
+        /proc/sys/net shows the namespace of the thread that opens it, so for
+        a device in another namespace the file is opened there (one C call).
+        """
+        if self._netns_fd < 0:
+            return open(path, "w" if write else "r")
+        access = _lowlevel.ACCESS_WRITE if write else _lowlevel.ACCESS_READ
+        (fd,) = netns.open_in(self._netns_fd, path, access, 1, None, f"open {path}", self._name)
+        return open(fd, "w" if write else "r")
+
     def _ipv6_on(self) -> bool:
         """Whether IPv6 is enabled on the device (False when the kernel has none)."""
         try:
-            with open(self._ipv6_conf_path("disable_ipv6")) as f:
+            with self._open_conf(self._ipv6_conf_path("disable_ipv6"), write=False) as f:
                 return f.read().strip() == "0"
+        except NamespaceRestoreError:
+            raise  # never silent: the thread is in the wrong namespace
         except OSError:
             return False
 
@@ -554,8 +601,10 @@ class InterfaceConfig:
         path = self._ipv6_conf_path(key)
         self._enter(operation)
         try:
-            with open(path, "w") as f:
+            with self._open_conf(path, write=True) as f:
                 f.write(text)
+        except NamespaceRestoreError:
+            raise
         except FileNotFoundError:
             gone = os.path.isdir(_IPV6_CONF)
             hint = "the interface is gone" if gone else "IPv6 is not available in this kernel"

@@ -23,6 +23,7 @@ __all__ = [
     "ErrTruncatedPacket",
     "InterfaceClosedError",
     "JumboPacketError",
+    "NamespaceRestoreError",
     "NotIPPacketError",
     "ShortReadError",
     "ShortWriteError",
@@ -104,3 +105,16 @@ class ShortWriteError(TunTapError, OSError):
 
     def __init__(self, message: str) -> None:
         super().__init__(errno.EIO, message)
+
+
+class NamespaceRestoreError(TunTapError, OSError):
+    """The calling thread could not return to its own network namespace.
+
+    Raised by calls that switch namespace (``netns=``, :mod:`tuntap_cffi.netns`)
+    when switching back failed: the thread is left in the other namespace,
+    and sockets it opens from now on belong there. What the call opened was
+    closed again.
+    """
+
+    def __init__(self, err: int, message: str) -> None:
+        super().__init__(err, message)

@@ -16,14 +16,13 @@ import time
 import warnings
 from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Optional, Union, cast
+from typing import TYPE_CHECKING, Callable, Optional, Union, cast
 
-from . import _lowlevel
+from . import _lowlevel, devices
 from .batch import MAX_CAPACITY, PacketBatch
-from .config import InterfaceConfig
+from .config import InterfaceConfig, Netlink
+from .devices import CLONE_DEVICE
 from .errors import (
-    DeviceBusyError,
-    DeviceMismatchError,
     InterfaceClosedError,
     JumboPacketError,
     NotIPPacketError,
@@ -31,7 +30,8 @@ from .errors import (
     TruncatedPacketError,
     TunTapError,
 )
-from .offload import NONE, WANTED, Offload
+from .netns import NetnsLike
+from .offload import NONE, Offload
 from .packet import (
     ETH_HEADER_LEN,
     VLAN_TAG_LEN,
@@ -39,15 +39,15 @@ from .packet import (
     DevKind,
     Packet,
     as_kind,
+    byte_view,
     packet_from_verdict,
 )
 
 if TYPE_CHECKING:
     from ._native import TTBatch, TTWriteStatus
 
-__all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "open"]
+__all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "open", "open_queues"]
 
-CLONE_DEVICE = "/dev/net/tun"
 DEFAULT_WRITE_LIMIT = 1600  # the Go seed's limit, raised with the MTU
 # Big enough for any packet a device without offloads delivers (64 KiB IP
 # packet plus Ethernet header and two VLAN tags), so nothing is cut short.
@@ -102,7 +102,16 @@ class Interface(InterfaceConfig):
     """
 
     def __init__(
-        self, fd: int, wakefd: int, name: str, kind: DevKind, offload: Offload = NONE
+        self,
+        fd: int,
+        wakefd: int,
+        name: str,
+        kind: DevKind,
+        *,
+        multi_queue: bool = False,
+        netlink: Netlink | None = None,
+        netns_fd: int = -1,
+        offload: Offload = NONE,
     ) -> None:
         self._fd = fd
         self._wakefd = wakefd
@@ -113,7 +122,8 @@ class Interface(InterfaceConfig):
         self._closing = False
         self._released = False
         self._write_limit = DEFAULT_WRITE_LIMIT
-        self._init_config()
+        self._multi_queue = multi_queue
+        self._init_config(netlink, netns_fd)
         self._init_offload(offload)
 
     # -- identity ---------------------------------------------------------
@@ -271,7 +281,7 @@ class Interface(InterfaceConfig):
         """
         deadline = _deadline(timeout)
         if buffer is not None:
-            view = memoryview(buffer).cast("B")
+            view = byte_view(buffer, "read_packet")
             if view.readonly:
                 raise TypeError("read_packet needs a writable buffer, not a read-only one")
             if len(view) == 0:
@@ -297,9 +307,19 @@ class Interface(InterfaceConfig):
             self._leave()
         return packet_from_verdict(body, verdict, protocol, body_len, self._kind)
 
+    def _limit_grew(self) -> bool:
+        """Re-read the MTU (someone may have raised it with ip(8)); True if the
+        write limit grew. Only called for a packet over the limit."""
+        before = self._write_limit
+        try:
+            self.mtu  # noqa: B018 - reading it updates the write limit
+        except OSError:
+            return False
+        return self._write_limit > before
+
     def _check_writable(self, body: Body) -> None:
         size = len(body)
-        if size > self._write_limit:
+        if size > self._write_limit and not (self._limit_grew() and size <= self._write_limit):
             raise JumboPacketError(
                 f"jumbo packet too large for /dev/tun: {size} bytes > {self._write_limit} "
                 f"({self._name})"
@@ -481,6 +501,18 @@ class Interface(InterfaceConfig):
             self._check_offload_option("coalesce", coalesce, "write_batch")
         merge = bool(self._offload) and coalesce is not False
         deadline = None if timeout is None else _deadline(timeout)
+        return self._write_batch_from(packets, 0, deadline, merge)
+
+    def _write_batch_from(
+        self,
+        packets: PacketBatch | Iterable[Writable],
+        start: int,
+        deadline: float | None,
+        merge: bool,
+    ) -> int:
+        """write_batch from position ``start`` (a slot for a batch): for resuming a
+        stopped batch, as AsyncInterface does after waiting for room. ``merge``:
+        coalesce TCP segments (offload devices)."""
         if isinstance(packets, PacketBatch):
             if packets._raw and not self._offload:
                 raise ValueError(
@@ -498,9 +530,16 @@ class Interface(InterfaceConfig):
                 packets._status,
                 deadline,
                 packets,
+                start,
                 merge and not packets._raw,
             )
-        bodies = [item.body if isinstance(item, Packet) else item for item in packets]
+        try:
+            bodies = [item.body if isinstance(item, Packet) else item for item in packets]
+        except TypeError:
+            raise TypeError(
+                "write_batch takes a PacketBatch or an iterable of packets, "
+                f"not {type(packets).__name__}"
+            ) from None
         try:
             views = [_lowlevel.view_of(body) for body in bodies]
         except TypeError:
@@ -509,7 +548,9 @@ class Interface(InterfaceConfig):
             return self._write_nothing()
         bufs, lens = _lowlevel.packet_arrays(views)
         status = _lowlevel.new_write_status()
-        return self._write_many(None, bufs, lens, len(views), status, deadline, bodies, merge)
+        return self._write_many(
+            None, bufs, lens, len(views), status, deadline, bodies, start, merge
+        )
 
     def _write_nothing(self) -> int:
         if self._closing:
@@ -525,11 +566,12 @@ class Interface(InterfaceConfig):
         status: TTWriteStatus,
         deadline: float | None,
         source: PacketBatch | Sequence[Body],
+        start: int = 0,
         coalesce: bool = False,
     ) -> int:
-        """The write loop of write_batch: slots of ``cbatch``, or ``count`` (bufs, lens)."""
+        """The write loop of write_batch: slots of ``cbatch``, or ``count`` (bufs, lens),
+        from position ``start``."""
         written = 0
-        start = 0
         scratch = _take_coalesce_buffer() if coalesce else _lowlevel.NULL
         scratch_len = _lowlevel.RX_PENDING_SIZE if coalesce else 0
         raw = int(isinstance(source, PacketBatch) and source._raw)
@@ -588,6 +630,8 @@ class Interface(InterfaceConfig):
                 if err == 0:
                     return written
                 start = status.next
+                if err == -errno.EMSGSIZE and self._limit_grew():
+                    continue
                 if err == -errno.EAGAIN or err == -errno.EINTR:
                     slice_ms = self._wait_loop_failed(err, deadline, "write_batch")
                     continue
@@ -624,6 +668,83 @@ class Interface(InterfaceConfig):
                 f"write_batch on {self._name}: wrote {status.partial} of {size} bytes"
             )
         return self._error(-status.error, "write_batch")
+
+    # -- operating the device: persistence, queues (issue 6) --------------
+
+    @property
+    def multi_queue(self) -> bool:
+        """True for a queue of a multi-queue device (made by :func:`open_queues`)."""
+        return self._multi_queue
+
+    def _device_call(
+        self, operation: str, call: Callable[[int], int], hints: dict[int, str]
+    ) -> None:
+        """Run one ioctl on the device fd, held through the usage count."""
+        self._enter(operation)
+        try:
+            result = call(self._fd)
+        finally:
+            self._leave()
+        if result < 0:
+            hint = hints.get(-result)
+            if hint is None:
+                raise self._error(-result, operation)
+            raise _lowlevel.os_error(-result, operation, self._name, hint)
+
+    def set_persist(self, persist: bool) -> None:
+        """Keep the device when its last fd closes (True), or let it go then (False).
+
+        TUNSETPERSIST. A persistent device stays, with its addresses, until
+        ``set_persist(False)`` and the last close, or ``ip link delete``.
+        """
+        if not isinstance(persist, bool):
+            raise TypeError(f"set_persist takes True or False, not {persist!r}")
+        self._device_call("set_persist", lambda fd: _lowlevel.set_persist(fd, persist), {})
+
+    def _check_multi_queue(self, operation: str) -> None:
+        if self._closing:
+            raise InterfaceClosedError(self._name, operation)
+        if not self._multi_queue:
+            raise ValueError(
+                f"{operation} on {self._name}: not a queue of a multi-queue device "
+                "(open one with tuntap.open_queues())"
+            )
+
+    def detach_queue(self) -> None:
+        """Take this queue out of the device's rotation (TUNSETQUEUE, IFF_DETACH_QUEUE).
+
+        The kernel then spreads every flow over the other queues; this one
+        receives nothing (its reads wait or time out) until :meth:`attach_queue`.
+        Packets it still held are dropped.
+
+        Raises:
+            ValueError: not a queue of a multi-queue device.
+            OSError: (EINVAL) the queue is detached already.
+        """
+        self._check_multi_queue("detach_queue")
+        self._device_call(
+            "detach_queue",
+            lambda fd: _lowlevel.set_queue(fd, False),
+            {errno.EINVAL: "the queue is detached already"},
+        )
+
+    def attach_queue(self) -> None:
+        """Put a detached queue back into the device's rotation (IFF_ATTACH_QUEUE).
+
+        Raises:
+            ValueError: not a queue of a multi-queue device.
+            OSError: (EINVAL) the queue is attached already; (E2BIG) the device
+                has the most queues the kernel allows.
+        """
+        self._check_multi_queue("attach_queue")
+        self._device_call(
+            "attach_queue",
+            lambda fd: _lowlevel.set_queue(fd, True),
+            {
+                errno.EINVAL: "the queue is attached already",
+                errno.E2BIG: devices.FULL_HINT,
+            },
+        )
 
     # -- offloads (issue 5) -----------------------------------------------
 
@@ -738,31 +859,34 @@ def _validate_name(name: object) -> str:
     return name
 
 
-def _open_error(err: int, name: str, kind: DevKind) -> OSError:
-    """Explain a failed open: what the kernel refused and what would fix it."""
-    if err == errno.EPERM or err == errno.EACCES:
-        return _lowlevel.os_error(
-            err,
-            "TUNSETIFF",
-            name,
-            "creating a device needs CAP_NET_ADMIN; attaching to a persistent one needs "
-            "CAP_NET_ADMIN or to be its owner or group",
+def _interfaces(device: devices.Attached, kind: DevKind, multi_queue: bool) -> list[Interface]:
+    """Wrap what devices.attach opened: one Interface per queue."""
+    return [
+        Interface(
+            fd,
+            wakefd,
+            device.name,
+            kind,
+            multi_queue=multi_queue,
+            netlink=device.netlink if i == 0 else None,
+            netns_fd=netns_fd,
+            offload=Offload(device.offload),
         )
-    if err == errno.EBUSY:
-        return DeviceBusyError(
-            f"TUNSETIFF on {name}: the device is already attached to another file "
-            "descriptor (and is not multi-queue)"
+        for i, (fd, wakefd, netns_fd) in enumerate(
+            zip(device.fds, device.wakefds, device.netns_fds)
         )
-    if err == errno.EINVAL:
-        return DeviceMismatchError(
-            f"TUNSETIFF on {name}: a device of that name exists but is not a "
-            f"{kind.name} device with these flags (another kind, or not TUN/TAP at all)"
-        )
-    return _lowlevel.os_error(err, "TUNSETIFF", name)
+    ]
 
 
 def open(  # noqa: A001 - the seed's name
-    name: str, kind: DevKind = DevKind.TUN, *, offload: bool = False
+    name: str,
+    kind: DevKind = DevKind.TUN,
+    *,
+    persist: bool = False,
+    owner: int | str | None = None,
+    group: int | str | None = None,
+    netns: NetnsLike | None = None,
+    offload: bool = False,
 ) -> Interface:
     """Create a TUN/TAP device, or attach to a persistent one. Go: Open.
 
@@ -773,13 +897,29 @@ def open(  # noqa: A001 - the seed's name
         offload: speak virtio-net headers (``IFF_VNET_HDR``) and take TCP
             and UDP super-packets (TUN only); ``Interface.offload`` says
             which features the kernel accepted.
+        persist: make the device persistent: it stays when the last fd
+            closes (False leaves a device as it is: a new one is not
+            persistent, an existing persistent one stays so).
+        owner, group: a uid/gid or a user/group name. Set on the device
+            (TUNSETOWNER, TUNSETGROUP), they let that user (and members of
+            that group) attach to it later without CAP_NET_ADMIN.
+        netns: create (or find) the device in another network namespace: a
+            name (``/run/netns/NAME``, as ``ip netns`` makes them), a path
+            such as ``/proc/PID/ns/net``, or an open fd of one. The calling
+            thread stays in its own namespace; the interface's configuration
+            methods act in the device's.
 
     Raises:
-        ValueError, TypeError: a bad name or kind (checked before any system call).
-        FileNotFoundError: no /dev/net/tun (the ``tun`` module is not loaded).
-        PermissionError: no CAP_NET_ADMIN, or not the owner of a persistent device.
+        ValueError, TypeError: a bad name, kind, owner, group or netns
+            (checked before any system call; a netns that is not a network
+            namespace is a ValueError).
+        FileNotFoundError: no /dev/net/tun (the ``tun`` module is not
+            loaded), or no such namespace.
+        PermissionError: no CAP_NET_ADMIN, or not the device's owner (the
+            message says whose it is).
         DeviceBusyError: another process holds the device.
-        DeviceMismatchError: the name belongs to another kind of device.
+        DeviceMismatchError: the name belongs to another kind of device, or
+            to a multi-queue one (the message names the difference).
         ValueError: ``offload=True`` for a TAP device.
         OSError: the kernel refused virtio-net headers or offloads.
     """
@@ -789,36 +929,54 @@ def open(  # noqa: A001 - the seed's name
         raise TypeError(f"offload must be a bool, not {type(offload).__name__}")
     if offload and kind != DevKind.TUN:
         raise ValueError(f"offload=True is for TUN devices only, not {kind.name} ({name})")
-    fd = _lowlevel.open_clone(CLONE_DEVICE)
-    if fd < 0:
-        hint = {
-            errno.ENOENT: "load the tun kernel module: modprobe tun",
-            errno.ENODEV: "load the tun kernel module: modprobe tun",
-            errno.EACCES: "needs read-write access to it (root or CAP_NET_ADMIN and its mode)",
-        }.get(-fd, "")
-        raise _lowlevel.os_error(-fd, f"open {CLONE_DEVICE}", name, hint)
-    wakefd = -1
-    accepted = NONE
-    try:
-        flags = _lowlevel.IFF_VNET_HDR if offload else 0
-        result, real_name = _lowlevel.set_iff(fd, name, kind, flags)
-        if result < 0:
-            raise _open_error(-result, name, kind)
-        if offload:
-            bits = _lowlevel.set_offload(fd, WANTED.value)
-            if bits < 0:
-                raise _lowlevel.os_error(
-                    -bits,
-                    "TUNSETOFFLOAD",
-                    real_name,
-                    "the kernel does not support virtio-net header offloads on TUN",
-                )
-            accepted = Offload(bits)
-        _lowlevel.set_nonblocking(fd, real_name)
-        wakefd = _lowlevel.new_wake_fd(real_name)
-    except BaseException:
-        _lowlevel.close_fd(fd, name)
-        if wakefd >= 0:
-            _lowlevel.close_fd(wakefd, name)
-        raise
-    return Interface(fd, wakefd, real_name, kind, accepted)
+    device = devices.attach(
+        name,
+        kind,
+        1,
+        False,
+        persist=persist,
+        owner=owner,
+        group=group,
+        netns_target=netns,
+        offload=offload,
+    )
+    return _interfaces(device, kind, False)[0]
+
+
+def open_queues(
+    name: str,
+    kind: DevKind = DevKind.TUN,
+    *,
+    count: int,
+    persist: bool = False,
+    owner: int | str | None = None,
+    group: int | str | None = None,
+    netns: NetnsLike | None = None,
+) -> list[Interface]:
+    """Open ``count`` queues of a multi-queue device (IFF_MULTI_QUEUE).
+
+    The kernel spreads flows over the queues by their hash, so one reader
+    per queue (thread or process) shares the load. Every queue is a full
+    :class:`Interface`; the configuration methods of any of them act on the
+    one device, and closing one queue leaves the others working. Another
+    process can add queues of its own by calling this with the device's name.
+
+    Args:
+        count: 1..256 queues (the kernel's limit, MAX_TAP_QUEUES, counts the
+            queues other processes have attached too).
+        name, kind, persist, owner, group, netns: as for :func:`open`.
+
+    Raises:
+        ValueError, TypeError: a bad count, or as for :func:`open`.
+        DeviceMismatchError: the device exists without IFF_MULTI_QUEUE, is
+            of another kind, or its queues use headers this library does
+            not read.
+        OSError: (E2BIG) the device has 256 queues already; or as for :func:`open`.
+    """
+    kind = as_kind(kind)
+    name = _validate_name(name)
+    count = devices.check_count(count)
+    device = devices.attach(
+        name, kind, count, True, persist=persist, owner=owner, group=group, netns_target=netns
+    )
+    return _interfaces(device, kind, True)

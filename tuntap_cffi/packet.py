@@ -216,6 +216,16 @@ def packet_from_verdict(
     raise NotIPPacketError()
 
 
+def byte_view(obj: object, operation: str) -> memoryview:
+    """A flat byte view of a bytes-like object; TypeError naming the call otherwise."""
+    try:
+        return memoryview(obj).cast("B")  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"{operation} takes a bytes-like object, not {type(obj).__name__}"
+        ) from None
+
+
 def as_kind(kind: object) -> DevKind:
     """Validate a device kind: a DevKind (or its int value); ValueError otherwise."""
     if isinstance(kind, bool) or not isinstance(kind, int):
@@ -241,6 +251,6 @@ def parse_packet(data: Body, kind: DevKind = DevKind.TUN) -> Packet:
     """
     kind = as_kind(kind)
     if not isinstance(data, bytes):
-        data = memoryview(data).cast("B")
+        data = byte_view(data, "parse_packet")
     verdict, protocol, body_len = _lowlevel.classify(data, kind)
     return packet_from_verdict(data, verdict, protocol, body_len, kind)

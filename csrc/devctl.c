@@ -1,0 +1,46 @@
+/*
+ * devctl.c - operating a device through an fd attached to it: persistence,
+ * owner and group (the kernel's check for attaching without CAP_NET_ADMIN),
+ * and attaching or detaching one queue of a multi-queue device.
+ */
+#include "tuntap.h"
+
+#include <errno.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+/* (uid_t)-1 and (gid_t)-1 mean "nobody" to the kernel, which refuses them here. */
+static const uint32_t NO_ID = (uint32_t)-1;
+
+int tt_set_persist(int fd, int persist)
+{
+    if (fd < 0 || (persist != 0 && persist != 1))
+        return -EINVAL;
+    return ioctl(fd, TUNSETPERSIST, (unsigned long)persist) < 0 ? -errno : 0;
+}
+
+int tt_set_owner(int fd, uint32_t uid)
+{
+    if (fd < 0 || uid == NO_ID)
+        return -EINVAL;
+    return ioctl(fd, TUNSETOWNER, (unsigned long)uid) < 0 ? -errno : 0;
+}
+
+int tt_set_group(int fd, uint32_t gid)
+{
+    if (fd < 0 || gid == NO_ID)
+        return -EINVAL;
+    return ioctl(fd, TUNSETGROUP, (unsigned long)gid) < 0 ? -errno : 0;
+}
+
+int tt_set_queue(int fd, int attach)
+{
+    if (fd < 0 || (attach != 0 && attach != 1))
+        return -EINVAL;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    ifr.ifr_flags = attach ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
+    return ioctl(fd, TUNSETQUEUE, &ifr) < 0 ? -errno : 0;
+}

@@ -1,0 +1,192 @@
+"""Network namespaces: named ones as ``ip netns`` keeps them, and the ``netns=`` argument.
+
+:func:`create` and :func:`delete` do what ``ip netns add`` and ``ip netns
+delete`` do (a new namespace bind-mounted on ``/run/netns/NAME``, with
+``/run/netns`` a shared mount point), so ``ip netns list`` and
+``ip netns exec`` see the namespaces made here and this module sees theirs.
+
+Every switch of namespace happens inside one C call (``csrc/netns.c``) that
+switches back before it returns, with the GIL released: the calling thread
+and the rest of the process stay in their own namespace throughout.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Union
+
+from . import _lowlevel
+from .errors import NamespaceRestoreError
+
+__all__ = ["NAME_MAX", "RUN_DIR", "NetnsLike", "create", "delete", "path"]
+
+RUN_DIR = "/run/netns"
+NAME_MAX = 255  # one file name (the kernel's NAME_MAX), in bytes
+
+# A namespace as ``netns=`` takes it: a name under RUN_DIR, a path, or an open fd.
+NetnsLike = Union[str, "os.PathLike[str]", int]
+
+
+def validate_name(name: object) -> str:
+    """Check a namespace name as ``ip netns`` does: one file name inside RUN_DIR."""
+    if not isinstance(name, str):
+        raise TypeError(f"namespace name must be a str, not {type(name).__name__}")
+    if not name:
+        raise ValueError("namespace name is empty")
+    if "/" in name:
+        raise ValueError(f"namespace name {name!r} contains '/'")
+    if "\0" in name:
+        raise ValueError(f"namespace name {name!r} contains a NUL character")
+    if name in (".", ".."):
+        raise ValueError(f"namespace name {name!r} is not allowed")
+    if len(os.fsencode(name)) > NAME_MAX:
+        raise ValueError(f"namespace name {name[:20]!r}... is longer than {NAME_MAX} bytes")
+    return name
+
+
+def path(name: str) -> str:
+    """The file a named namespace is mounted on: ``/run/netns/NAME``."""
+    return f"{RUN_DIR}/{validate_name(name)}"
+
+
+def _error(err: int, what: str, hint: str = "") -> OSError:
+    """The OSError subclass of ``err``, for a namespace called ``what``."""
+    message = f"{what}: {os.strerror(err)}"
+    return OSError(err, f"{message} ({hint})" if hint else message)
+
+
+def restore_error(err: int, what: str) -> NamespaceRestoreError:
+    """The error for a thread that could not switch back to its own namespace."""
+    return NamespaceRestoreError(
+        err,
+        f"{what}: could not return the calling thread to its own network namespace "
+        f"({os.strerror(err)}); the thread is left in the other namespace",
+    )
+
+
+_CREATE_HINTS = {
+    errno.EEXIST: "a namespace of that name exists (ip netns list)",
+    errno.EPERM: "needs CAP_SYS_ADMIN",
+    errno.EACCES: "needs CAP_SYS_ADMIN and write access to " + RUN_DIR,
+}
+
+
+def create(name: str) -> str:
+    """Create a network namespace called ``name``, as ``ip netns add`` does.
+
+    The calling thread makes it (``unshare``) and bind-mounts it on
+    ``/run/netns/NAME`` inside one C call, then returns to its own namespace.
+
+    Returns:
+        The namespace's path, ``/run/netns/NAME``.
+
+    Raises:
+        ValueError, TypeError: a bad name (checked before any system call).
+        FileExistsError: a namespace of that name exists.
+        PermissionError: no CAP_SYS_ADMIN.
+        NamespaceRestoreError: the thread could not switch back (nothing was left behind).
+    """
+    target = path(name)
+    result, restore = _lowlevel.netns_create(RUN_DIR, target)
+    if restore:
+        raise restore_error(restore, f"create network namespace {name}")
+    if result < 0:
+        raise _error(-result, f"create network namespace {name!r}", _CREATE_HINTS.get(-result, ""))
+    return target
+
+
+def delete(name: str) -> None:
+    """Delete the named namespace, as ``ip netns delete`` does (unmount, then remove).
+
+    The namespace itself lives on while anything still uses it, for
+    example an interface opened in it.
+
+    Raises:
+        ValueError, TypeError: a bad name.
+        FileNotFoundError: no namespace of that name.
+        PermissionError: no CAP_SYS_ADMIN.
+    """
+    target = path(name)
+    result = _lowlevel.netns_delete(target)
+    if result < 0:
+        hint = {
+            errno.ENOENT: f"no such namespace ({target} does not exist)",
+            errno.EPERM: "needs CAP_SYS_ADMIN",
+        }.get(-result, "")
+        raise _error(-result, f"delete network namespace {name!r}", hint)
+
+
+def open_target(netns: object) -> tuple[int, str]:
+    """Resolve a ``netns=`` argument to an fd of our own (close-on-exec) and a label.
+
+    Raises:
+        TypeError: not a name, path or fd.
+        ValueError: a bad name, or a file that is not a network namespace.
+        FileNotFoundError: no such namespace.
+    """
+    if isinstance(netns, bool) or not isinstance(netns, (int, str, os.PathLike)):
+        raise TypeError(
+            f"netns must be a namespace name, a path or an open fd, not {type(netns).__name__}"
+        )
+    if isinstance(netns, int):
+        label = f"fd {netns}"
+        if netns < 0:
+            raise ValueError(f"netns {label}: a file descriptor is >= 0")
+        try:
+            fd = os.dup(netns)
+        except OSError as exc:
+            raise _error(exc.errno or errno.EBADF, f"netns {label}", "not an open fd") from None
+    else:
+        where = os.fspath(netns)
+        if not isinstance(where, str):
+            raise TypeError("netns paths must be str, not bytes")
+        named = "/" not in where
+        file = path(where) if named else where
+        label = f"{where!r} ({file})" if named else repr(where)
+        try:
+            # O_NONBLOCK: a FIFO given by mistake must not block the open.
+            fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
+        except OSError as exc:
+            err = exc.errno or errno.EIO
+            hint = ""
+            if err == errno.ENOENT:
+                hint = "no such network namespace"
+                if named:
+                    hint += " (create it with tuntap.netns.create or ip netns add)"
+            raise _error(err, f"netns {label}", hint) from None
+    result = _lowlevel.netns_check(fd)
+    if result < 0:
+        os.close(fd)
+        if result == -errno.EINVAL:
+            raise ValueError(f"netns {label} is not a network namespace")
+        raise _error(-result, f"netns {label}")
+    return fd, label
+
+
+def open_in(
+    nsfd: int,
+    file: str | None,
+    access: int,
+    count: int,
+    nl: _lowlevel.CData | None,
+    operation: str,
+    name: str,
+    hints: dict[int, str] | None = None,
+) -> list[int]:
+    """Open ``file`` ``count`` times, and ``nl``'s socket, inside namespace ``nsfd``.
+
+    One C call switches in, opens and switches back; the fds and the socket
+    belong to that namespace for their whole life. ``hints`` explain an
+    errno of the open itself.
+    """
+    result, fds, restore = _lowlevel.netns_open(nsfd, file, access, count, nl)
+    if restore:
+        raise restore_error(restore, f"{operation} on {name}")
+    if result < 0:
+        # setns says EPERM without CAP_SYS_ADMIN; opening a file says EACCES.
+        hint = (hints or {}).get(-result, "")
+        if result == -errno.EPERM:
+            hint = "entering another network namespace needs CAP_SYS_ADMIN"
+        raise _lowlevel.os_error(-result, operation, name, hint)
+    return fds
