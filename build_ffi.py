@@ -30,10 +30,10 @@ EXTRA_LDFLAGS = shlex.split(os.environ.get("TUNTAP_EXTRA_LDFLAGS", ""))
 # Kernel constants that Python may need, filled in by the C compiler.
 KERNEL_CONSTANTS = ["IFF_TUN", "IFF_TAP", "IFF_NO_PI", "IFF_MULTI_QUEUE", "IFF_VNET_HDR"]
 # ... and those of netlink.c's configuration calls.
-KERNEL_CONSTANTS += ["IFF_UP", "IFA_F_NODAD", "IFA_F_TENTATIVE"]
+KERNEL_CONSTANTS += ["IFF_UP", "IFA_F_NODAD", "IFA_F_TENTATIVE", "RTN_LOCAL"]
 # ... and those of offload.c (the USO bits come from tuntap.h: old headers lack them).
 KERNEL_CONSTANTS += ["TUN_F_CSUM", "TUN_F_TSO4", "TUN_F_TSO6"]
-PREAMBLE_HEADERS = ["linux/if_tun.h", "linux/if.h", "linux/if_addr.h"]
+PREAMBLE_HEADERS = ["linux/if_tun.h", "linux/if.h", "linux/if_addr.h", "linux/rtnetlink.h"]
 
 
 def cdef_text() -> str:

@@ -199,6 +199,8 @@ static int parse_error(const uint8_t *p, size_t plen, uint16_t hflags, struct tt
             return 0; /* a dump ends with NLMSG_DONE, not with an ack */
         if (r->expect == TT_NL_EXPECT_LINK && !(r->flags & TT_NL_GOT_LINK))
             return -EPROTO; /* acknowledged, but the link never came */
+        if (r->expect == TT_NL_EXPECT_ROUTE && !(r->flags & TT_NL_GOT_ROUTE))
+            return -EPROTO; /* acknowledged, but the route never came */
         return 1;
     }
     return error;
@@ -473,6 +475,31 @@ static int parse_addr(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
     return 0;
 }
 
+static int parse_route(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
+{
+    struct rtmsg rtm;
+    if (plen < sizeof(rtm))
+        return -EBADMSG;
+    if (r->flags & TT_NL_GOT_ROUTE)
+        return -EPROTO; /* one route was asked for */
+    memcpy(&rtm, p, sizeof(rtm));
+    /* Only the type is used; the attributes must still be well formed. */
+    struct attr_iter it;
+    if (attrs_after(&it, p, plen, sizeof(rtm)) < 0)
+        return -EBADMSG;
+    uint16_t type;
+    const uint8_t *data;
+    size_t dlen;
+    int more;
+    while ((more = next_attr(&it, &type, &data, &dlen)) > 0)
+        ;
+    if (more < 0)
+        return more;
+    r->route_type = rtm.rtm_type;
+    r->flags |= TT_NL_GOT_ROUTE;
+    return 0;
+}
+
 /* One message addressed to us: 1 complete, 0 more to come, -errno. */
 static int handle_message(const struct nlmsghdr *h, const uint8_t *p, size_t plen,
                           struct tt_nl_reply *r)
@@ -486,6 +513,8 @@ static int handle_message(const struct nlmsghdr *h, const uint8_t *p, size_t ple
         return r->expect == TT_NL_EXPECT_LINK ? parse_link(p, plen, r) : 0;
     case RTM_NEWADDR:
         return r->expect == TT_NL_EXPECT_ADDRS ? parse_addr(p, plen, r) : 0;
+    case RTM_NEWROUTE:
+        return r->expect == TT_NL_EXPECT_ROUTE ? parse_route(p, plen, r) : 0;
     default:
         return 0; /* NLMSG_NOOP and anything not asked for */
     }
@@ -495,7 +524,7 @@ int tt_nl_parse_reply(const char *buf, size_t len, struct tt_nl_reply *r)
 {
     if (r == NULL || (buf == NULL && len != 0))
         return -EINVAL;
-    if (r->expect < TT_NL_EXPECT_ACK || r->expect > TT_NL_EXPECT_ADDRS)
+    if (r->expect < TT_NL_EXPECT_ACK || r->expect > TT_NL_EXPECT_ROUTE)
         return -EINVAL;
     if (r->addrs == NULL && r->addrs_max != 0)
         return -EINVAL;
@@ -578,6 +607,7 @@ static void reply_reset(struct tt_nl_reply *r, int expect, int32_t ifindex)
     r->ifindex = ifindex;
     r->flags = 0;
     r->addrs_found = 0;
+    r->route_type = 0;
     memset(&r->link, 0, sizeof(r->link));
     r->ext_ack[0] = '\0';
 }
@@ -751,6 +781,27 @@ int tt_nl_addr_dump(struct tt_nl *nl, int32_t ifindex, struct tt_nl_reply *reply
             return reply->addrs_found > INT_MAX ? INT_MAX : (int)reply->addrs_found;
     }
     return -EAGAIN; /* the addresses kept changing while they were dumped */
+}
+
+int tt_nl_route_get(struct tt_nl *nl, int family, const uint8_t *addr, size_t addr_len,
+                    struct tt_nl_reply *reply)
+{
+    int bad = check_args(nl, reply);
+    if (bad < 0)
+        return bad;
+    if (addr == NULL ||
+        !((family == AF_INET && addr_len == 4) || (family == AF_INET6 && addr_len == 16)))
+        return -EINVAL;
+    struct rtmsg rtm = {
+        .rtm_family = (uint8_t)family,
+        .rtm_dst_len = (uint8_t)(addr_len * 8),
+    };
+    struct request req;
+    req_init(&req, RTM_GETROUTE, 0, &rtm, sizeof(rtm));
+    if ((bad = req_attr(&req, RTA_DST, addr, addr_len)) < 0)
+        return bad;
+    reply_reset(reply, TT_NL_EXPECT_ROUTE, 0);
+    return transact(nl, &req, reply);
 }
 
 int tt_unshare_netns(void)

@@ -72,14 +72,16 @@ int64_t tt_classify(const char *buf, size_t len, int kind);
 enum {
     TT_NL_EXPECT_ACK = 0,    /* an NLMSG_ERROR acknowledgement */
     TT_NL_EXPECT_LINK = 1,   /* one RTM_NEWLINK, then the acknowledgement */
-    TT_NL_EXPECT_ADDRS = 2   /* RTM_NEWADDR parts of a dump, up to NLMSG_DONE */
+    TT_NL_EXPECT_ADDRS = 2,  /* RTM_NEWADDR parts of a dump, up to NLMSG_DONE */
+    TT_NL_EXPECT_ROUTE = 3   /* one RTM_NEWROUTE, then the acknowledgement */
 };
 
 /* Bits of struct tt_nl_reply.flags, set while parsing. */
 enum {
     TT_NL_GOT_LINK = 1,        /* link was filled in */
     TT_NL_DUMP_INTR = 2,       /* a part carried NLM_F_DUMP_INTR: the dump is inconsistent */
-    TT_NL_GOT_EXT_ACK = 4      /* ext_ack holds the kernel's message */
+    TT_NL_GOT_EXT_ACK = 4,     /* ext_ack holds the kernel's message */
+    TT_NL_GOT_ROUTE = 8        /* route_type was filled in */
 };
 
 /* Bits of struct tt_link_info.tun_flags (IFLA_INFO_DATA of a "tun" link). */
@@ -162,6 +164,7 @@ struct tt_nl_reply {
     uint32_t addrs_max;      /* room in addrs */
     struct tt_addr *addrs;
     struct tt_link_info link;
+    uint32_t route_type;     /* TT_NL_EXPECT_ROUTE: rtm_type (RTN_LOCAL, RTN_UNICAST, ...) */
     char ext_ack[256];       /* NLMSGERR_ATTR_MSG, NUL-terminated, cut to fit */
 };
 
@@ -186,6 +189,10 @@ int tt_nl_addr_change(struct tt_nl *nl, int add, int32_t ifindex, int family,
                       const uint8_t *addr, size_t addr_len, uint32_t prefixlen,
                       uint32_t flags, struct tt_nl_reply *reply);
 int tt_nl_addr_dump(struct tt_nl *nl, int32_t ifindex, struct tt_nl_reply *reply);
+/* RTM_GETROUTE for one destination (as `ip route get`): the route's type in
+ * reply->route_type, e.g. RTN_LOCAL once the kernel delivers to that address. */
+int tt_nl_route_get(struct tt_nl *nl, int family, const uint8_t *addr, size_t addr_len,
+                    struct tt_nl_reply *reply);
 /* The reply parser on any bytes (one datagram): 1 complete, 0 more to come. */
 int tt_nl_parse_reply(const char *buf, size_t len, struct tt_nl_reply *reply);
 /* Moves the calling thread into a new network namespace (the demo's). */

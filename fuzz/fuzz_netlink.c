@@ -1,6 +1,6 @@
 /* libFuzzer harness for tt_nl_parse_reply: one rtnetlink datagram from a
  * hostile kernel. The first byte picks what the parser expects (ack, link,
- * address dump) and how much room the address array has; the rest is the
+ * address dump, route) and how much room the address array has; the rest is the
  * datagram. Checks memory safety and the reply's invariants. */
 #include "tuntap.h"
 
@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct tt_addr addrs[4];
     struct tt_nl_reply reply;
     memset(&reply, 0, sizeof(reply));
-    reply.expect = data[0] % 3;
+    reply.expect = data[0] % 4;
     reply.ifindex = (data[0] >> 2) & 3;   /* 0: any interface */
     reply.addrs_max = (data[0] >> 4) % 5; /* 0..4: overflowing the room is common */
     reply.addrs = reply.addrs_max ? addrs : NULL;

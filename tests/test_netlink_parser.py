@@ -29,7 +29,8 @@ from tuntap_cffi import _lowlevel
 from tuntap_cffi._native import ffi, lib
 
 NLMSG_NOOP, NLMSG_ERROR, NLMSG_DONE = 1, 2, 3
-RTM_NEWLINK, RTM_NEWADDR = 16, 20
+RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE = 16, 20, 24
+RTA_DST, RTN_UNICAST, RTN_LOCAL = 1, 1, 2
 NLM_F_MULTI, NLM_F_DUMP_INTR, NLM_F_CAPPED, NLM_F_ACK_TLVS = 0x2, 0x10, 0x100, 0x200
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_TXQLEN = 1, 3, 4, 13
 IFLA_LINKINFO, IFLA_INFO_KIND, IFLA_INFO_DATA = 18, 1, 2
@@ -218,6 +219,7 @@ class Parse:
 
 
 ACK, LINK, ADDRS = lib.TT_NL_EXPECT_ACK, lib.TT_NL_EXPECT_LINK, lib.TT_NL_EXPECT_ADDRS
+ROUTE = lib.TT_NL_EXPECT_ROUTE
 V4 = socket.inet_aton("192.0.2.1")
 V6 = socket.inet_pton(AF_INET6, "2001:db8::1")
 
@@ -408,7 +410,7 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("name", sorted(MALFORMED))
-@pytest.mark.parametrize("expect", [ACK, LINK, ADDRS])
+@pytest.mark.parametrize("expect", [ACK, LINK, ADDRS, ROUTE])
 def test_malformed_replies_are_errors(name: str, expect: int) -> None:
     assert Parse(expect)(MALFORMED[name]) == -errno.EBADMSG
 
@@ -445,6 +447,40 @@ def test_malformed_addresses_are_errors(raw: bytes) -> None:
 )
 def test_malformed_links_are_errors(raw: bytes) -> None:
     assert Parse(LINK)(raw) == -errno.EBADMSG
+
+
+def route(rtm_type: int, dst: bytes = V6, extra: bytes = b"") -> bytes:
+    family = AF_INET6 if len(dst) == 16 else AF_INET
+    header = struct.pack("=BBBBBBBBI", family, len(dst) * 8, 0, 0, 255, 2, 0, rtm_type, 0)
+    return message(RTM_NEWROUTE, header + attr(RTA_DST, dst) + extra)
+
+
+@pytest.mark.parametrize("rtm_type", [RTN_LOCAL, RTN_UNICAST])
+def test_a_route_reply_then_its_ack(rtm_type: int) -> None:
+    parse = Parse(ROUTE)
+    assert parse(route(rtm_type)) == 0
+    assert parse(ack()) == 1
+    assert parse.reply.c.route_type == rtm_type
+    assert parse.reply.c.flags & lib.TT_NL_GOT_ROUTE
+
+
+@pytest.mark.parametrize(
+    ("raw", "result"),
+    [
+        (ack(), -errno.EPROTO),  # acknowledged, but no route came
+        (route(RTN_LOCAL) + route(RTN_LOCAL), -errno.EPROTO),  # one was asked for
+        (message(RTM_NEWROUTE, bytes(11)), -errno.EBADMSG),  # shorter than struct rtmsg
+        (route(RTN_LOCAL, extra=struct.pack("=HH", 40, 1)), -errno.EBADMSG),
+        (ack(-errno.ENETUNREACH), -errno.ENETUNREACH),
+    ],
+)
+def test_route_replies_that_are_refused(raw: bytes, result: int) -> None:
+    assert Parse(ROUTE)(raw) == result
+
+
+def test_routes_are_ignored_unless_asked_for() -> None:
+    assert Parse(ACK)(route(RTN_LOCAL) + ack()) == 1
+    assert Parse(LINK)(route(RTN_LOCAL) + link() + ack()) == 1
 
 
 def test_bad_arguments_are_refused_in_c() -> None:
@@ -543,14 +579,14 @@ def datagrams(draw: Any) -> bytes:
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.binary(max_size=512), st.sampled_from([ACK, LINK, ADDRS]), st.integers(0, 4))
+@given(st.binary(max_size=512), st.sampled_from([ACK, LINK, ADDRS, ROUTE]), st.integers(0, 4))
 def test_arbitrary_bytes_never_misbehave(raw: bytes, expect: int, room: int) -> None:
     parse = Parse(expect, addrs_max=room)
     check_invariants(parse, parse(raw))
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(datagrams(), st.sampled_from([ACK, LINK, ADDRS]), st.integers(0, 4))
+@given(datagrams(), st.sampled_from([ACK, LINK, ADDRS, ROUTE]), st.integers(0, 4))
 def test_mutated_replies_never_misbehave(raw: bytes, expect: int, room: int) -> None:
     parse = Parse(expect, addrs_max=room)
     check_invariants(parse, parse(raw))

@@ -137,11 +137,13 @@ def copy_out(buf: CData, size: int) -> bytes:
 IFF_UP = lib.IFF_UP
 IFA_F_NODAD = lib.IFA_F_NODAD
 IFA_F_TENTATIVE = lib.IFA_F_TENTATIVE
+RTN_LOCAL = lib.RTN_LOCAL
 HWADDR_MAX = lib.TT_HWADDR_MAX
 NL_DUMP_INTR = lib.TT_NL_DUMP_INTR
 NL_EXPECT_ACK = lib.TT_NL_EXPECT_ACK
 NL_EXPECT_LINK = lib.TT_NL_EXPECT_LINK
 NL_EXPECT_ADDRS = lib.TT_NL_EXPECT_ADDRS
+NL_EXPECT_ROUTE = lib.TT_NL_EXPECT_ROUTE
 
 # A pointer to one of the shim's structs: cffi checks field names and value
 # ranges at run time, which the CData stubs cannot express.
@@ -299,6 +301,11 @@ def nl_addr_change(
 def nl_addr_dump(nl: CData, ifindex: int, reply: NetlinkReply) -> int:
     """RTM_GETADDR dump of one interface; the number found (may exceed room) or -errno."""
     return lib.tt_nl_addr_dump(nl, ifindex, reply.c)
+
+
+def nl_route_get(nl: CData, family: int, address: bytes, reply: NetlinkReply) -> int:
+    """RTM_GETROUTE for one destination; 0 with ``reply.c.route_type`` set, or -errno."""
+    return lib.tt_nl_route_get(nl, family, address, len(address), reply.c)
 
 
 def nl_parse_reply(data: bytes, reply: NetlinkReply) -> int:

@@ -67,9 +67,11 @@ class _Lib:
     IFF_UP: int
     IFA_F_NODAD: int
     IFA_F_TENTATIVE: int
+    RTN_LOCAL: int
     TT_NL_EXPECT_ACK: int
     TT_NL_EXPECT_LINK: int
     TT_NL_EXPECT_ADDRS: int
+    TT_NL_EXPECT_ROUTE: int
     TT_NL_GOT_LINK: int
     TT_NL_DUMP_INTR: int
     TT_NL_GOT_EXT_ACK: int
@@ -101,6 +103,9 @@ class _Lib:
         reply: cffi.FFI.CData,
     ) -> int: ...
     def tt_nl_addr_dump(self, nl: cffi.FFI.CData, ifindex: int, reply: cffi.FFI.CData) -> int: ...
+    def tt_nl_route_get(
+        self, nl: cffi.FFI.CData, family: int, addr: bytes, addr_len: int, reply: cffi.FFI.CData
+    ) -> int: ...
     def tt_nl_parse_reply(self, buf: _Buffer, size: int, reply: cffi.FFI.CData) -> int: ...
     def tt_unshare_netns(self) -> int: ...
     # batch.c

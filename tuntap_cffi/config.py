@@ -172,6 +172,19 @@ class Netlink:
         )
         self._check(result, operation, reply)
 
+    def is_local(self, family: int, address: bytes, operation: str) -> bool:
+        """True when the kernel delivers packets for ``address`` to this host.
+
+        That is, the route lookup (as ``ip route get``) gives a local route;
+        an unreachable destination is simply not local.
+        """
+        reply = self._reply
+        result = _lowlevel.nl_route_get(self._nl, family, address, reply)
+        if -result in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return False
+        self._check(result, operation, reply)
+        return bool(reply.c.route_type == _lowlevel.RTN_LOCAL)
+
     def addresses(self, ifindex: int, operation: str) -> list[_lowlevel.AddressEntry]:
         """Every address of the interface ``ifindex`` (IPv4 first, in the kernel's order)."""
         room = _FIRST_DUMP_ROOM
@@ -503,21 +516,32 @@ class InterfaceConfig:
             self._await_nodad(operation)
 
     def _await_nodad(self, operation: str) -> None:
-        """Wait (briefly) until every IFA_F_NODAD address is usable.
+        """Wait (briefly) until every IFA_F_NODAD IPv6 address is usable.
 
-        The kernel finishes address set-up in a work queue after the request
-        is acknowledged: under load an IPv6 address added with ``nodad`` stays
-        tentative (and drops what is sent to it) for a few milliseconds after
-        ``up()``. Waiting here keeps the promise that it is usable at once.
+        A NODAD address is never flagged tentative, but the kernel inserts
+        its local route from a work queue after the request is acknowledged
+        (up to ``rtr_solicit_delay`` later when the link comes up): until
+        then a packet sent to it is dropped. Waiting for that route keeps
+        the promise that the address is usable at once.
         """
-        pending = _lowlevel.IFA_F_NODAD | _lowlevel.IFA_F_TENTATIVE
+        pending = [
+            e.address
+            for e in self._address_entries(operation)
+            if e.family == socket.AF_INET6 and e.flags & _lowlevel.IFA_F_NODAD
+        ]
         deadline = time.monotonic() + NODAD_WAIT_S
         pause = 0.0005
-        while any(e.flags & pending == pending for e in self._address_entries(operation)):
-            if time.monotonic() >= deadline or not self._is_up_now(operation):
+        while pending:
+            pending = [a for a in pending if not self._is_local6(a, operation)]
+            if not pending or time.monotonic() >= deadline or not self._is_up_now(operation):
                 return
             time.sleep(pause)
             pause = min(pause * 2, 0.02)
+
+    def _is_local6(self, address: bytes, operation: str) -> bool:
+        return self._configure(
+            operation, lambda nl, index: nl.is_local(socket.AF_INET6, address, operation)
+        )
 
     def _is_up_now(self, operation: str) -> bool:
         return bool(self._link(operation).flags & _lowlevel.IFF_UP)
