@@ -1,9 +1,10 @@
 #!/bin/sh
 # Build and run the libFuzzer harnesses over the shim's parsers.
 #   fuzz/run.sh [SECONDS_PER_HARNESS] [HARNESS...]    (default: 60 s, all)
-# Needs clang and libclang-rt (Debian: clang libclang-rt-14-dev). New inputs
-# that reach new code are added to fuzz/corpus/<harness>/, which is kept in
-# the repository; a crash leaves fuzz/crash-* and fails the run.
+# Needs clang and libclang-rt (Debian: clang libclang-rt-14-dev). The corpus
+# kept in the repository, fuzz/corpus/<harness>/, seeds every run; new inputs
+# that reach new code go to a scratch folder, or into that corpus with
+# FUZZ_KEEP=1 (commit them). A crash leaves fuzz/crash-* and fails the run.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 seconds=${1:-60}
@@ -16,9 +17,16 @@ for name in $harnesses; do
     clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
         -I"$here/../csrc" -o "$build/$name" "$here/fuzz_$name.c" "$here"/../csrc/*.c
     mkdir -p "$here/corpus/$name"
+    if [ "${FUZZ_KEEP:-0}" = 1 ]; then
+        corpora="$here/corpus/$name"
+    else
+        mkdir "$build/new-$name"
+        corpora="$build/new-$name $here/corpus/$name"
+    fi
     echo "fuzz: $name for ${seconds}s"
+    # shellcheck disable=SC2086 # corpora is one or two folders
     "$build/$name" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \
-        -artifact_prefix="$here/crash-$name-" "$here/corpus/$name" 2>&1 |
+        -artifact_prefix="$here/crash-$name-" $corpora 2>&1 |
         grep -E '^(stat::number_of_executed_units|stat::new_units_added|#[0-9]+ +DONE)|ERROR|SUMMARY' || true
     [ -z "$(ls "$here"/crash-"$name"-* 2>/dev/null)" ] || { echo "fuzz: $name crashed" >&2; exit 1; }
 done

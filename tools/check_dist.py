@@ -25,13 +25,16 @@ ROOT = Path(__file__).resolve().parent.parent
 INTERPRETERS = ["python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "pypy3"]
 WHEEL_BUILDERS = {"cpython": "python3.9", "pypy": "pypy3"}
 COMPILERS = re.compile(r"^(cc|c\+\+|gcc|g\+\+|cpp|clang|tcc)(-[0-9.]+)?$|-gcc|-g\+\+|^clang")
-# The runtime dependency (cffi, as a binary wheel) and the test dependencies.
-DEPS = [
-    'cffi>=1.15; platform_python_implementation != "PyPy"',
-    "pytest>=7",
-    "hypothesis>=6",
-    'uvloop; platform_python_implementation != "PyPy"',
-]
+
+
+def dependencies() -> list[str]:
+    """The runtime dependencies and the "test" extra, as pyproject.toml states them."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return [*project["dependencies"], *project["optional-dependencies"]["test"]]
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
@@ -93,7 +96,7 @@ def main() -> None:
         assert shutil.which("gcc", path=no_compiler["PATH"]) is None
         for interpreter in INTERPRETERS:
             python = venv(interpreter, scratch / f"test-{interpreter}")
-            run(python, "-m", "pip", "install", "-q", "--only-binary=cffi,uvloop", *DEPS)
+            run(python, "-m", "pip", "install", "-q", "--only-binary=cffi,uvloop", *dependencies())
             run(
                 python,
                 "-m",
