@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import signal
 import subprocess
 
 import pytest
@@ -62,7 +63,18 @@ def _children_without_leak_checks() -> None:
         os.environ["ASAN_OPTIONS"] = options.replace("detect_leaks=1", "detect_leaks=0")
 
 
+def _children_take_ctrl_c() -> None:
+    """Started in the background by a non-interactive shell (``cmd &``), this
+    process inherits SIGINT ignored, and so would every child: Python then
+    installs no KeyboardInterrupt handler, and the Ctrl-C tests (which send
+    SIGINT to a child) would test nothing. Handle it here, so children start
+    with SIGINT at its default, as under a terminal."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 _children_without_leak_checks()
+_children_take_ctrl_c()
 NETNS_HOST = os.readlink("/proc/self/ns/net")
 PRIVILEGE_PROBLEM = _enter_private_netns()
 if PRIVILEGE_PROBLEM is None:
