@@ -31,54 +31,85 @@ GROWTH_PACKETS = 1_000_000 if FULL else 100_000
 
 
 def test_open_close_cycles_leave_no_fd_and_no_device() -> None:
+    """TUN and TAP in turn; every fourth cycle configured too (address, MTU, up),
+    which opens and closes the interface's netlink socket as well."""
     before = open_fds()
     deadline = time.monotonic() + 300
     for i in range(OPEN_CLOSE_CYCLES):
         kind = DevKind.TAP if i % 2 else DevKind.TUN
         with tuntap.open("cyc%d", kind) as iface:
             assert iface.name.startswith("cyc")
+            if i % 4 >= 2:
+                iface.add_address("192.0.2.1/24")
+                iface.set_mtu(1400)
+                iface.up()
+                assert iface.is_up
         assert time.monotonic() < deadline, f"only {i} cycles in 300 s"
     assert open_fds() == before
     assert not [name for name in link_names() if name.startswith("cyc")]
 
 
-def test_close_while_blocked_in_read_never_touches_a_reused_fd() -> None:
-    """Close from one thread while another waits in read_packet, many times over.
+RACE_ROLES = ("read_packet", "read_batch", "write_batch")
+
+
+def test_close_while_blocked_never_touches_a_reused_fd() -> None:
+    """close() from one thread while others wait in read_packet and read_batch
+    and one loops in write_batch, many times over.
 
     Right after close(), a pipe is created (often taking the same fd number)
-    and loaded with a marker: the woken reader must not have read it.
+    and loaded with a marker: no woken reader may have read it, and no writer
+    may have written into it.
     """
     deadline = time.monotonic() + 300
     before = open_fds()
+    packet = ipv4_udp(TUN_PEER, TUN_ADDR, 9, 9, b"race")
     for round_number in range(CLOSE_RACE_ROUNDS):
         iface = tuntap.open("race%d", DevKind.TUN)
-        outcome: list[BaseException] = []
-        waiting = threading.Event()
+        writing = round_number % 4 == 3  # a writer needs the link up: a quarter of the rounds
+        if writing:
+            iface.set_ipv6(False)  # nothing of the kernel's own for the readers
+            iface.up()
+        outcomes: dict[str, BaseException] = {}
+        started = threading.Barrier(len(RACE_ROLES) + 1)
 
-        def reader(
+        def run(
+            role: str,
             iface: tuntap.Interface = iface,
-            outcome: list[BaseException] = outcome,
-            waiting: threading.Event = waiting,
+            outcomes: dict[str, BaseException] = outcomes,
+            started: threading.Barrier = started,
+            writing: bool = writing,
         ) -> None:
-            waiting.set()
+            started.wait(5)
             try:
-                iface.read_packet()
+                if role == "read_packet":
+                    iface.read_packet()
+                elif role == "read_batch":
+                    iface.read_batch(tuntap.PacketBatch(4))
+                else:
+                    while writing:
+                        iface.write_batch([packet, packet])
+                    iface.write_batch([packet])  # on a down link: refused, or closed
             except BaseException as exc:
-                outcome.append(exc)
+                outcomes[role] = exc
 
-        thread = threading.Thread(target=reader)
-        thread.start()
-        waiting.wait(5)
+        threads = [threading.Thread(target=run, args=(role,)) for role in RACE_ROLES]
+        for thread in threads:
+            thread.start()
+        started.wait(5)
         if round_number % 2:
-            time.sleep(0.0005)  # half the rounds: the reader is surely in poll
+            time.sleep(0.0005)  # half the rounds: the readers are surely in poll
         iface.close()
         r, w = os.pipe()
         os.write(w, b"marker")
-        thread.join(5)
-        assert not thread.is_alive(), f"reader hung in round {round_number}"
-        assert len(outcome) == 1 and isinstance(outcome[0], tuntap.InterfaceClosedError), outcome
+        for thread in threads:
+            thread.join(5)
+        assert not any(t.is_alive() for t in threads), f"a call hung in round {round_number}"
+        for role in ("read_packet", "read_batch"):
+            assert isinstance(outcomes[role], tuntap.InterfaceClosedError), (role, outcomes)
+        if writing:
+            assert isinstance(outcomes["write_batch"], tuntap.InterfaceClosedError), outcomes
         os.set_blocking(r, False)
-        assert os.read(r, 100) == b"marker"
+        assert os.read(r, 100) == b"marker", f"the pipe was touched in round {round_number}"
         os.close(r)
         os.close(w)
         assert time.monotonic() < deadline, f"only {round_number} rounds in 300 s"
