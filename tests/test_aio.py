@@ -166,6 +166,47 @@ def test_concurrent_readers_read_every_packet_exactly_once(run: Any) -> None:
     run(main())
 
 
+def test_readers_on_every_queue_of_a_multi_queue_device(run: Any) -> None:
+    """Two reader tasks per queue, four queues, on one loop: every datagram of
+    60 flows is read exactly once, and the flows are spread over the queues."""
+    count = 240
+
+    async def main() -> None:
+        queues = [AsyncInterface(q) for q in tuntap.open_queues("amq%d", count=4)]
+        try:
+            configure_v4(queues[0].name)
+            seen: dict[int, list[bytes]] = {i: [] for i in range(len(queues))}
+
+            async def reader(index: int) -> None:
+                batch = tuntap.PacketBatch(8)
+                while True:
+                    await queues[index].read_batch(batch)
+                    for pkt in batch.packets():
+                        payload = udp_payload(pkt)
+                        if payload is not None:
+                            seen[index].append(payload)
+
+            tasks = [asyncio.ensure_future(reader(i)) for i in range(len(queues)) for _ in "ab"]
+            await asyncio.sleep(0.05)
+            for i in range(count):
+                send_udp(9100 + i % 60, b"%d" % i)
+            for _ in range(200):
+                if sum(map(len, seen.values())) >= count:
+                    break
+                await asyncio.sleep(0.025)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            everything = [payload for payloads in seen.values() for payload in payloads]
+            assert sorted(everything) == sorted(b"%d" % i for i in range(count))
+            assert sum(1 for payloads in seen.values() if payloads) >= 2, seen.keys()
+        finally:
+            for aif in queues:
+                aif.close()
+
+    run(main())
+
+
 def test_async_for_ends_when_closed(run: Any) -> None:
     async def main() -> None:
         aif = AsyncInterface.open("aio%d", DevKind.TUN)
