@@ -8,6 +8,7 @@
 #include "tuntap.h"
 
 #include <errno.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define VERDICT_MASK ((int64_t)0xff << TT_PACK_VERDICT_SHIFT)
@@ -93,13 +94,11 @@ int tt_read_batch(int fd, int wakefd, struct tt_batch *b, int timeout_ms)
     return (int)count;
 }
 
-/* One write that waits at most once per batch call: *may_wait is cleared
- * after the first wait so one call never blocks longer than timeout_ms. */
-static ssize_t write_waiting(int fd, int wakefd, const char *buf, size_t len,
-                             int timeout_ms, int *may_wait)
+ssize_t tt_writev_waiting(int fd, int wakefd, const struct iovec *iov, int iovcnt,
+                          int timeout_ms, int *may_wait)
 {
     for (;;) {
-        ssize_t n = write(fd, buf, len);
+        ssize_t n = writev(fd, iov, iovcnt);
         if (n >= 0)
             return n;
         if (errno != EAGAIN || timeout_ms == 0 || !*may_wait)
@@ -135,8 +134,10 @@ static int write_packet(int fd, int wakefd, const char *buf, size_t len, int kin
         n = -EMSGSIZE;
     else if ((refused = refuse(buf, len, kind)) != 0)
         n = -EINVAL;
-    else
-        n = write_waiting(fd, wakefd, buf, len, timeout_ms, may_wait);
+    else {
+        struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+        n = tt_writev_waiting(fd, wakefd, &iov, 1, timeout_ms, may_wait);
+    }
     if (n >= 0 && (size_t)n == len) {
         status->written++;
         return 1;
@@ -147,7 +148,7 @@ static int write_packet(int fd, int wakefd, const char *buf, size_t len, int kin
     return 0;
 }
 
-static void status_start(struct tt_write_status *status, uint32_t start)
+void tt_status_start(struct tt_write_status *status, uint32_t start)
 {
     status->next = start;
     status->written = 0;
@@ -164,7 +165,7 @@ int tt_write_batch(int fd, int wakefd, char **bufs, const size_t *lens,
         return -EINVAL;
     if (kind != TT_KIND_TUN && kind != TT_KIND_TAP)
         return -EINVAL;
-    status_start(status, start);
+    tt_status_start(status, start);
     int may_wait = 1;
     for (uint32_t i = start; i < count; i++) {
         status->next = i;
@@ -182,7 +183,7 @@ int tt_write_slots(int fd, int wakefd, const struct tt_batch *b,
 {
     if (status == NULL || !batch_valid(b) || b->count > b->capacity || start > b->count)
         return -EINVAL;
-    status_start(status, start);
+    tt_status_start(status, start);
     int may_wait = 1;
     for (uint32_t i = start; i < b->count; i++) {
         int64_t result = b->results[i];

@@ -431,22 +431,6 @@ int tt_read_batch_vnet(int fd, int wakefd, struct tt_batch *b, struct tt_rx_pend
 
 /* ---- writing ------------------------------------------------------------ */
 
-static ssize_t writev_waiting(int fd, int wakefd, const struct iovec *iov, int n,
-                              int timeout_ms, int *may_wait)
-{
-    for (;;) {
-        ssize_t r = writev(fd, iov, n);
-        if (r >= 0)
-            return r;
-        if (errno != EAGAIN || timeout_ms == 0 || !*may_wait)
-            return -errno;
-        *may_wait = 0;
-        int w = tt_wait(fd, wakefd, 1, timeout_ms);
-        if (w <= 0)
-            return w == 0 ? -EAGAIN : w;
-    }
-}
-
 static const char empty_hdr[TT_VNET_HDR_LEN];
 
 ssize_t tt_send_vnet(int fd, int wakefd, const char *buf, size_t len, int timeout_ms)
@@ -458,7 +442,7 @@ ssize_t tt_send_vnet(int fd, int wakefd, const char *buf, size_t len, int timeou
         { .iov_base = (void *)buf, .iov_len = len },
     };
     int may_wait = 1;
-    ssize_t n = writev_waiting(fd, wakefd, iov, 2, timeout_ms, &may_wait);
+    ssize_t n = tt_writev_waiting(fd, wakefd, iov, 2, timeout_ms, &may_wait);
     if (n < 0)
         return n;
     return n < TT_VNET_HDR_LEN ? 0 : n - TT_VNET_HDR_LEN;
@@ -622,22 +606,13 @@ static size_t build_super(const struct source *s, uint32_t i, uint32_t n, unsign
     return TT_VNET_HDR_LEN + at;
 }
 
-static void status_start(struct tt_write_status *status, uint32_t start)
-{
-    status->next = start;
-    status->written = 0;
-    status->error = 0;
-    status->partial = 0;
-    status->refused = 0;
-}
-
 static int write_source(int fd, int wakefd, const struct source *s, uint32_t start,
                         uint32_t count, size_t write_limit, char *scratch, size_t scratch_len,
                         int timeout_ms, struct tt_write_status *status)
 {
     int coalesce = scratch != NULL && scratch_len > TT_VNET_HDR_LEN;
     int may_wait = 1;
-    status_start(status, start);
+    tt_status_start(status, start);
     uint32_t i = start;
     while (i < count) {
         const unsigned char *p;
@@ -659,7 +634,7 @@ static int write_source(int fd, int wakefd, const struct source *s, uint32_t sta
             iov[0].iov_base = (void *)(p - TT_VNET_HDR_LEN);
             iov[0].iov_len = TT_VNET_HDR_LEN + len;
             want = iov[0].iov_len;
-            n = writev_waiting(fd, wakefd, iov, 1, timeout_ms, &may_wait);
+            n = tt_writev_waiting(fd, wakefd, iov, 1, timeout_ms, &may_wait);
         } else if (len > write_limit) {
             n = -EMSGSIZE;
         } else if (len == 0 || ((p[0] >> 4) != 4 && (p[0] >> 4) != 6)) {
@@ -672,14 +647,14 @@ static int write_source(int fd, int wakefd, const struct source *s, uint32_t sta
                 iov[0].iov_base = scratch;
                 iov[0].iov_len = build_super(s, i, run, (unsigned char *)scratch);
                 want = iov[0].iov_len;
-                n = writev_waiting(fd, wakefd, iov, 1, timeout_ms, &may_wait);
+                n = tt_writev_waiting(fd, wakefd, iov, 1, timeout_ms, &may_wait);
             } else {
                 iov[0].iov_base = (void *)empty_hdr;
                 iov[0].iov_len = TT_VNET_HDR_LEN;
                 iov[1].iov_base = (void *)p;
                 iov[1].iov_len = len;
                 want = TT_VNET_HDR_LEN + len;
-                n = writev_waiting(fd, wakefd, iov, 2, timeout_ms, &may_wait);
+                n = tt_writev_waiting(fd, wakefd, iov, 2, timeout_ms, &may_wait);
             }
         }
         if (n >= 0 && (size_t)n == want) {

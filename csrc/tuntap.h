@@ -331,4 +331,13 @@ int tt_netns_delete(const char *path);
  * timeout_ms if nothing is queued; bytes read or -errno (-EAGAIN: none). */
 ssize_t tt_read_wait(int fd, int wakefd, char *buf, size_t len, int timeout_ms);
 
+/* batch.c, shared with offload.c: one writev() that waits for room at most
+ * once per batch call (*may_wait is cleared after the first wait, so one
+ * call never blocks longer than timeout_ms); bytes written or -errno.  And
+ * the reset of a write status before a batch starts at `start`. */
+struct iovec;
+ssize_t tt_writev_waiting(int fd, int wakefd, const struct iovec *iov, int iovcnt,
+                          int timeout_ms, int *may_wait);
+void tt_status_start(struct tt_write_status *status, uint32_t start);
+
 #endif
