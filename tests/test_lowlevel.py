@@ -134,6 +134,14 @@ def test_netlink_calls_check_their_arguments_in_c() -> None:
         assert lib.tt_nl_addr_dump(nl, 0, reply.c) == einval
         broken = ffi.new("struct tt_nl_reply *", {"addrs_max": 3})
         assert lib.tt_nl_addr_dump(nl, 1, broken) == einval
+        for family, addr in ((inet, v6), (inet6, v4), (99, v4)):
+            assert lib.tt_nl_route_get(nl, family, addr, len(addr), reply.c) == einval
+        assert lib.tt_nl_route_get(nl, inet6, ffi.NULL, 16, reply.c) == einval
+        assert lib.tt_nl_route_get(nl, inet6, v6, 16, ffi.NULL) == einval
+        # A real lookup: the loopback address is local.
+        loopback = socket.inet_pton(inet6, "::1")
+        assert lib.tt_nl_route_get(nl, inet6, loopback, 16, reply.c) == 0
+        assert reply.c.route_type == lib.RTN_LOCAL
     finally:
         _lowlevel.nl_close(nl, "test")
         _lowlevel.nl_close(nl, "test")  # twice is harmless
