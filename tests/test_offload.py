@@ -14,6 +14,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import select
 import socket
 import struct
 import subprocess
@@ -357,42 +358,41 @@ def test_a_tcp_super_packet_is_segmented_on_read(off: tuntap.Interface, how: str
     up(off, "192.0.2.1")
     ip("link", "set", off.name, "mtu", "1500")
     seen = 0
-    sock = socket.socket()
-    sock.setblocking(False)
-    with contextlib.suppress(BlockingIOError):
-        sock.connect(("192.0.2.2", 5001))
-    batch = PacketBatch(256)
-    # Answer the SYN so the connection opens, then let the kernel send a burst.
-    assert off.read_batch(batch, timeout=5) >= 1
-    syn = dpkt.ip.IP(bytes(batch[0])).data
-    synack = tcp4(DST4, SRC4, 5001, syn.sport, 9000, syn.seq + 1, 0x12, b"")
-    off.write_packet(synack)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            sock.send(b"z")
-            break
-        except (BlockingIOError, OSError):
-            time.sleep(0.01)
-    off.write_packet(tcp4(DST4, SRC4, 5001, syn.sport, 9001, syn.seq + 1, 0x10, b"", 65535))
-    data = os.urandom(60000)
-    sock.send(data)
-    # Unacknowledged, the kernel sends its initial window (10 segments), in super-packets.
-    deadline = time.monotonic() + 5
-    expected, end = b"z" + data, 0
-    if how == "small read_batch":
-        batch = PacketBatch(3)
-    while time.monotonic() < deadline and end < 9 * 1460 + 1:
-        for raw in next_packets(off, batch, how):
-            assert len(raw) <= 1500
-            segment = check_packet(raw)
-            if isinstance(segment, dpkt.tcp.TCP) and segment.data:
-                offset = segment.seq - syn.seq - 1  # retransmissions included
-                assert offset <= end, "a segment was lost"
-                assert segment.data == expected[offset : offset + len(segment.data)]
-                end = max(end, offset + len(segment.data))
-                seen += 1
-    sock.close()
+    # Closed here, not left to the garbage collector (PyPy's is late): a socket
+    # left open would retransmit into later tests' devices.
+    with socket.socket() as sock:
+        sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            sock.connect(("192.0.2.2", 5001))
+        batch = PacketBatch(256)
+        # Answer the SYN so the connection opens, then let the kernel send a burst.
+        assert off.read_batch(batch, timeout=5) >= 1
+        syn = dpkt.ip.IP(bytes(batch[0])).data
+        synack = tcp4(DST4, SRC4, 5001, syn.sport, 9000, syn.seq + 1, 0x12, b"")
+        off.write_packet(synack)
+        # Connected once writable with no error (the SYN-ACK was taken).
+        _, writable, _ = select.select([], [sock], [], 5)
+        assert writable and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+        assert sock.send(b"z") == 1
+        off.write_packet(tcp4(DST4, SRC4, 5001, syn.sport, 9001, syn.seq + 1, 0x10, b"", 65535))
+        data = os.urandom(60000)
+        select.select([], [sock], [], 5)
+        data = data[: sock.send(data)]
+        # Unacknowledged, the kernel sends its initial window (10 segments), in super-packets.
+        deadline = time.monotonic() + 5
+        expected, end = b"z" + data, 0
+        if how == "small read_batch":
+            batch = PacketBatch(3)
+        while time.monotonic() < deadline and end < 9 * 1460 + 1:
+            for raw in next_packets(off, batch, how):
+                assert len(raw) <= 1500
+                segment = check_packet(raw)
+                if isinstance(segment, dpkt.tcp.TCP) and segment.data:
+                    offset = segment.seq - syn.seq - 1  # retransmissions included
+                    assert offset <= end, "a segment was lost"
+                    assert segment.data == expected[offset : offset + len(segment.data)]
+                    end = max(end, offset + len(segment.data))
+                    seen += 1
     assert seen >= 3 and end >= 9 * 1460 + 1
 
 
