@@ -178,8 +178,8 @@ def pyroute2_route_type(address: str) -> int:
 @pytest.mark.parametrize("when", ["added before up", "added after up"])
 def test_nodad_addresses_are_local_when_the_call_returns(when: str) -> None:
     # The kernel inserts a NODAD address's local route from a work queue after
-    # acknowledging the request (up to a second later when the link comes up):
-    # until then packets to it are dropped. Without the wait in up() and
+    # acknowledging the request (or the link coming up): until then packets to
+    # it are dropped. Without the wait in up() and
     # add_address() this failed about one time in 13 on this machine.
     for _ in range(40):
         with tuntap.open("nd%d") as tun:

@@ -520,8 +520,8 @@ class InterfaceConfig:
 
         A NODAD address is never flagged tentative, but the kernel inserts
         its local route from a work queue after the request is acknowledged
-        (up to ``rtr_solicit_delay`` later when the link comes up): until
-        then a packet sent to it is dropped. Waiting for that route keeps
+        (and after the link comes up): until then a packet sent to it is
+        dropped. Waiting for that route keeps
         the promise that the address is usable at once.
         """
         pending = [
