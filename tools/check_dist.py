@@ -76,6 +76,9 @@ def compiler_free_path(scratch: Path) -> str:
 
 def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="tuntap-dist-"))
+    # mkdtemp makes it 0700; the PATH folder below must be searchable by the
+    # unprivileged users some tests become, as PATH folders normally are.
+    scratch.chmod(0o755)
     try:
         dist = scratch / "dist"
         run(sys.executable, "-m", "build", "--sdist", "--outdir", dist, ROOT)
