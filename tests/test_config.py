@@ -267,7 +267,8 @@ BAD_ADDRESSES: list[tuple[Any, Any, type[Exception], str]] = [
     (b"\x01\x02\x03", None, ValueError, "4 or 16 bytes"),
     ("0.0.0.0/8", None, ValueError, "cannot be an interface address"),
     ("::/64", None, ValueError, "cannot be an interface address"),
-    ("224.0.0.1/24", None, ValueError, "cannot be an interface address"),
+    # The IPv4 all-hosts multicast group, packed: refused before any request.
+    (bytes([224, 0, 0, 1]), 24, ValueError, "cannot be an interface address"),
     ("ff02::1/64", None, ValueError, "cannot be an interface address"),
     (None, None, TypeError, "must be a str"),
     (3232235777, None, TypeError, "must be a str"),
