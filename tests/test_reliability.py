@@ -24,6 +24,7 @@ from tuntap_cffi import DevKind
 pytestmark = pytest.mark.privileged
 
 FULL = os.environ.get("TUNTAP_GAUNTLET") == "full"
+SANITIZED = os.environ.get("TUNTAP_SANITIZED") == "1"
 OPEN_CLOSE_CYCLES = 5000 if FULL else 200
 CLOSE_RACE_ROUNDS = 2000 if FULL else 200
 SIGNAL_STORM_PACKETS = 20000 if FULL else 2000
@@ -285,7 +286,11 @@ def test_a_million_packets_through_batches_grow_nothing_under_a_signal_storm() -
             assert alarms > 100, "the storm did not happen"
             assert baseline is not None
             grown = rss_bytes() - baseline[0]
-            assert grown < 2 << 20, f"RSS grew {grown} bytes over {written} packets"
+            # Under AddressSanitizer freed memory waits in a quarantine (up to
+            # 256 MiB), so RSS says nothing about leaks there; LeakSanitizer,
+            # on in that env, checks them instead.
+            if not SANITIZED:
+                assert grown < 2 << 20, f"RSS grew {grown} bytes over {written} packets"
             assert open_fds() == baseline[1]
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0, 0)
