@@ -351,6 +351,17 @@ def next_packets(off: tuntap.Interface, batch: PacketBatch, how: str) -> list[by
     return [bytes(batch[index]) for index in range(off.read_batch(batch, timeout=0.2))]
 
 
+def find_syn(off: tuntap.Interface, batch: PacketBatch, sport: int) -> dpkt.tcp.TCP:
+    """The SYN that the local socket bound to ``sport`` sent out of ``off``."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for index in range(off.read_batch(batch, timeout=1)):
+            segment = dpkt.ip.IP(bytes(batch[index])).data
+            if isinstance(segment, dpkt.tcp.TCP) and segment.sport == sport and segment.flags & 2:
+                return segment
+    raise AssertionError(f"no SYN from port {sport} within 5 s")
+
+
 @pytest.mark.parametrize("how", ["read_batch", "small read_batch", "read_packet"])
 def test_a_tcp_super_packet_is_segmented_on_read(off: tuntap.Interface, how: str) -> None:
     """The kernel's own TSO super-packets (from a local TCP socket) come out as
@@ -358,16 +369,18 @@ def test_a_tcp_super_packet_is_segmented_on_read(off: tuntap.Interface, how: str
     up(off, "192.0.2.1")
     ip("link", "set", off.name, "mtu", "1500")
     seen = 0
-    # Closed here, not left to the garbage collector (PyPy's is late): a socket
-    # left open would retransmit into later tests' devices.
+    # Closed here with a reset (SO_LINGER 0), not left to the garbage collector
+    # (PyPy's is late) or to FIN retransmissions: either would send packets of
+    # this connection into later tests' devices.
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.setblocking(False)
         with contextlib.suppress(BlockingIOError):
             sock.connect(("192.0.2.2", 5001))
         batch = PacketBatch(256)
-        # Answer the SYN so the connection opens, then let the kernel send a burst.
-        assert off.read_batch(batch, timeout=5) >= 1
-        syn = dpkt.ip.IP(bytes(batch[0])).data
+        # Answer our SYN (not a stray packet of an older connection) so the
+        # connection opens, then let the kernel send a burst.
+        syn = find_syn(off, batch, sock.getsockname()[1])
         synack = tcp4(DST4, SRC4, 5001, syn.sport, 9000, syn.seq + 1, 0x12, b"")
         off.write_packet(synack)
         # Connected once writable with no error (the SYN-ACK was taken).
