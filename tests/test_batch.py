@@ -474,6 +474,38 @@ def netns(name: str, *args: str) -> list[str]:
     return ["ip", "netns", "exec", name, *args]
 
 
+def join_namespaces(ns_a: str, ns_b: str, tun_a: tuntap.Interface, tun_b: tuntap.Interface) -> None:
+    """Move tun_a into ns_a as 192.0.2.1/24 and tun_b into ns_b as 192.0.2.2/24, up."""
+    for ns, iface, addr in ((ns_a, tun_a, "192.0.2.1"), (ns_b, tun_b, "192.0.2.2")):
+        ip("link", "set", iface.name, "netns", ns)  # the fd keeps working
+        ip("-n", ns, "addr", "add", f"{addr}/24", "dev", iface.name)
+        ip("-n", ns, "link", "set", iface.name, "up")
+        ip("-n", ns, "link", "set", "lo", "up")
+
+
+def check_transfer(
+    server: subprocess.Popen[str],
+    client_args: list[str],
+    block: bytes,
+    repeat: int,
+    timeouts: tuple[float, float],
+) -> None:
+    """Run the client against a listening server; the server must have received
+    ``block * repeat`` exactly (count and SHA-256)."""
+    client = subprocess.run(
+        client_args,
+        input=block.hex() + "\n",
+        capture_output=True,
+        text=True,
+        timeout=timeouts[0],
+    )
+    assert client.returncode == 0, client.stderr
+    out, _ = server.communicate(timeout=timeouts[1])
+    total, digest = out.split()
+    assert int(total) == len(block) * repeat
+    assert digest == hashlib.sha256(block * repeat).hexdigest()
+
+
 def relay_forever(src: tuntap.Interface, dst: tuntap.Interface, stop: threading.Event) -> None:
     """Forward batches from src to dst until stopped (at most a minute)."""
     batch = PacketBatch(64)
@@ -493,11 +525,7 @@ def test_a_relay_between_two_namespaces_carries_tcp_byte_exact() -> None:
     try:
         ip("netns", "add", ns_b)
         with tuntap.open("rla%d") as tun_a, tuntap.open("rlb%d") as tun_b:
-            for ns, iface, addr in ((ns_a, tun_a, "192.0.2.1"), (ns_b, tun_b, "192.0.2.2")):
-                ip("link", "set", iface.name, "netns", ns)  # the fd keeps working
-                ip("-n", ns, "addr", "add", f"{addr}/24", "dev", iface.name)
-                ip("-n", ns, "link", "set", iface.name, "up")
-                ip("-n", ns, "link", "set", "lo", "up")
+            join_namespaces(ns_a, ns_b, tun_a, tun_b)
             for src, dst in ((tun_a, tun_b), (tun_b, tun_a)):
                 thread = threading.Thread(target=relay_forever, args=(src, dst, stop))
                 thread.start()
@@ -510,18 +538,8 @@ def test_a_relay_between_two_namespaces_carries_tcp_byte_exact() -> None:
             assert server.stdout.readline().strip() == "listening"
             block = os.urandom(4096)
             repeat = 1024  # 4 MiB
-            client = subprocess.run(
-                netns(ns_a, sys.executable, "-c", CLIENT, str(repeat)),
-                input=block.hex() + "\n",
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert client.returncode == 0, client.stderr
-            out, _ = server.communicate(timeout=30)
-            total, digest = out.split()
-            assert int(total) == len(block) * repeat
-            assert digest == hashlib.sha256(block * repeat).hexdigest()
+            client = netns(ns_a, sys.executable, "-c", CLIENT, str(repeat))
+            check_transfer(server, client, block, repeat, (60, 30))
             stop.set()
             for thread in threads:
                 thread.join(5)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import hashlib
 import os
 import select
 import socket
@@ -29,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from netutil import disable_ipv6, ip
-from test_batch import CLIENT, SERVER, netns
+from test_batch import CLIENT, SERVER, check_transfer, join_namespaces, netns
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind, Offload, PacketBatch, _lowlevel
@@ -629,11 +628,7 @@ def test_a_relay_carries_50_mb_byte_exact(
             offloaded = tun_a.offload | tun_b.offload
             if udp and offloaded and Offload.USO4 not in offloaded:
                 pytest.skip("this kernel does not take TUN_F_USO4 (Linux 6.2+): no UDP GSO")
-            for ns, iface, addr in ((ns_a, tun_a, "192.0.2.1"), (ns_b, tun_b, "192.0.2.2")):
-                ip("link", "set", iface.name, "netns", ns)
-                ip("-n", ns, "addr", "add", f"{addr}/24", "dev", iface.name)
-                ip("-n", ns, "link", "set", iface.name, "up")
-                ip("-n", ns, "link", "set", "lo", "up")
+            join_namespaces(ns_a, ns_b, tun_a, tun_b)
             relays = [Relay(tun_a, tun_b, segment), Relay(tun_b, tun_a, segment)]
             for relay in relays:
                 relay.start()
@@ -648,18 +643,8 @@ def test_a_relay_carries_50_mb_byte_exact(
             procs.append(server)
             assert server.stdout is not None
             assert server.stdout.readline().strip() == "listening"
-            client = subprocess.run(
-                netns(ns_a, sys.executable, "-c", UDP_CLIENT if udp else CLIENT, str(repeat)),
-                input=block.hex() + "\n",
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            assert client.returncode == 0, client.stderr
-            out, _ = server.communicate(timeout=60)
-            total, digest = out.split()
-            assert int(total) == len(block) * repeat
-            assert digest == hashlib.sha256(block * repeat).hexdigest()
+            client = netns(ns_a, sys.executable, "-c", UDP_CLIENT if udp else CLIENT, str(repeat))
+            check_transfer(server, client, block, repeat, (120, 60))
             for relay in relays:
                 relay.stop.set()
                 relay.join(5)
