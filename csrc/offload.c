@@ -516,6 +516,17 @@ static int parse_tcpseg(const unsigned char *p, size_t len, struct tcpseg *t)
     return 1;
 }
 
+/* Do the segment's IPv4 header checksum and TCP checksum hold (as the
+ * kernel checks them on input)? */
+static int tcpseg_checksums_ok(const struct tcpseg *t)
+{
+    if (!t->v6 && csum_fold(csum_add(t->p, t->l3, 0)) != 0xffff)
+        return 0;
+    size_t l4_len = t->len - t->l3;
+    uint64_t sum = pseudo_sum(t->p, t->v6, IPPROTO_TCP_, l4_len);
+    return csum_fold(csum_add(t->p + t->l3, l4_len, sum)) == 0xffff;
+}
+
 /* Can b follow a (whose payload is gso_size) in the same super-packet? */
 static int mergeable(const struct tcpseg *a, const struct tcpseg *b)
 {
@@ -529,6 +540,10 @@ static int mergeable(const struct tcpseg *a, const struct tcpseg *b)
             return 0;
     } else {
         if (memcmp(x, y, 2) || memcmp(x + 6, y + 6, 4) || memcmp(x + 12, y + 12, 8))
+            return 0;
+        /* The kernel numbers the segments of a super-packet id, id+1, ...:
+         * only such a run comes out with the IDs it was sent with. */
+        if (get16(y + 4) != ((get16(x + 4) + 1) & 0xffff))
             return 0;
     }
     x += a->l3;
@@ -557,6 +572,14 @@ static uint32_t run_length(const struct source *s, uint32_t i, uint32_t end, siz
             !parse_tcpseg(p, len, &cur) || !mergeable(&prev, &cur))
             break;
         if (total + cur.payload > TT_GSO_MAX || TT_VNET_HDR_LEN + total + cur.payload > room)
+            break;
+        /* The super-packet gets a new checksum: merge only segments whose own
+         * checksums hold, or corrupt bytes would go on as good ones.  The
+         * first is checked only once it has a partner (alone it goes out as
+         * it came). */
+        if (n == 1 && !tcpseg_checksums_ok(&first))
+            return 1;
+        if (!tcpseg_checksums_ok(&cur))
             break;
         total += cur.payload;
         prev = cur;

@@ -418,15 +418,19 @@ def tcp4(
     flags: int,
     payload: bytes,
     window: int = 65535,
+    ip_id: int = 0,
 ) -> bytes:
-    """A TCP/IPv4 packet with correct checksums (dpkt computes them)."""
+    """A TCP/IPv4 packet with correct checksums (dpkt computes them).
+
+    Segments meant to be coalesced need IDs that follow each other (``ip_id``),
+    as a TCP sender's do: only those does the kernel merge."""
     tcp = dpkt.tcp.TCP(
         sport=sport, dport=dport, seq=seq, ack=ack, flags=flags, win=window, data=payload
     )
     if flags & 0x02:
         tcp.opts = b"\x02\x04\x05\xb4"  # MSS 1460
         tcp.off = 6
-    packet = dpkt.ip.IP(src=src, dst=dst, p=6, ttl=64, df=1, data=tcp)
+    packet = dpkt.ip.IP(src=src, dst=dst, p=6, ttl=64, df=1, id=ip_id, data=tcp)
     packet.len = 20 + len(bytes(tcp))
     return bytes(packet)
 
@@ -440,7 +444,8 @@ def test_coalesced_segments_reach_the_kernel_as_one_super_packet() -> None:
             f.write("1")
         src, dst = socket.inet_aton("192.0.2.9"), socket.inet_aton("198.51.100.9")
         segments_in = [
-            tcp4(src, dst, 4000, 5000, 1000 + k * 1000, 1, 0x10, os.urandom(1000)) for k in range(8)
+            tcp4(src, dst, 4000, 5000, 1000 + k * 1000, 1, 0x10, os.urandom(1000), ip_id=k)
+            for k in range(8)
         ]
         odd = udp4(b"not tcp")
         assert a.write_batch([*segments_in, odd]) == 9
@@ -491,7 +496,9 @@ def test_coalesced_super_packets_get_correct_checksums_from_the_kernel(v6: bool)
         segments_in = [
             tcp6(src, dst, 7 + k * 1200, 0x18 if k == 6 else 0x10, payload)
             if v6
-            else tcp4(src, dst, 4000, 5000, 7 + k * 1200, 1, 0x18 if k == 6 else 0x10, payload)
+            else tcp4(
+                src, dst, 4000, 5000, 7 + k * 1200, 1, 0x18 if k == 6 else 0x10, payload, ip_id=k
+            )
             for k, payload in enumerate(payloads)
         ]
         assert a.write_batch(segments_in) == 7
@@ -691,7 +698,7 @@ def test_a_coalescing_write_stops_at_the_bad_packet_with_the_exact_count(
 ) -> None:
     up(off, "192.0.2.1")
     src, dst = socket.inet_aton("192.0.2.9"), socket.inet_aton("192.0.2.1")
-    run = [tcp4(src, dst, 4000, 5000, 1 + k * 100, 1, 0x10, bytes(100)) for k in range(3)]
+    run = [tcp4(src, dst, 4000, 5000, 1 + k * 100, 1, 0x10, bytes(100), ip_id=k) for k in range(3)]
     with pytest.raises(tuntap.NotIPPacketError) as caught:
         off.write_batch([*run, b"\x00not ip", *run])
     assert (caught.value.written, caught.value.index) == (3, 3)  # type: ignore[attr-defined]
