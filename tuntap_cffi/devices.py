@@ -178,22 +178,28 @@ def open_error(
     return _lowlevel.os_error(err, operation, name)
 
 
-def _check_queue_flags(name: str, netlink: Netlink) -> None:
+def _check_queue_flags(name: str, netlink: Netlink, offload: bool) -> None:
     """After attaching queues: refuse headers that this library does not read.
 
     When other queues of a multi-queue device are attached already, the
     kernel keeps their flags (no IFF_NO_PI, IFF_VNET_HDR) for new queues
-    without a word; the packets would then carry headers we do not expect.
+    without a word; the packets would then carry headers we do not expect
+    (virtio-net headers are expected exactly when ``offload`` was asked for).
     """
     link = netlink.find(name, "TUNSETIFF")
     tun = None if link is None else link.tun
     if tun is None:
         return
+    if offload and not tun.vnet_hdr:
+        raise DeviceMismatchError(
+            f"TUNSETIFF on {name}: its queues were opened without virtio-net headers "
+            "(vnet_hdr off), so they cannot take offload=True"
+        )
     headers = [
         text
         for on, text in (
             (tun.pi, "packet information headers (pi on)"),
-            (tun.vnet_hdr, "virtio-net headers (vnet_hdr on)"),
+            (tun.vnet_hdr and not offload, "virtio-net headers (vnet_hdr on)"),
         )
         if on
     ]
@@ -287,7 +293,11 @@ def attach(
         if multi_queue:
             if netlink is None:
                 netlink = Netlink(real_name, "TUNSETIFF")
-            _check_queue_flags(real_name, netlink)
+            _check_queue_flags(real_name, netlink, offload)
+        if not offload:
+            # A persistent device keeps the offload features of its last user:
+            # the kernel would then hand a plain reader 64 KiB super-packets.
+            _clear_offload(fds[0], real_name)
         if uid is not None:
             _lowlevel.check(_lowlevel.set_owner(fds[0], uid), "TUNSETOWNER", real_name)
         if gid is not None:
@@ -311,6 +321,13 @@ def attach(
             netlink.close()
         raise
     return Attached(real_name, fds, wakefds, netns_fds, netlink, accepted)
+
+
+def _clear_offload(fd: int, name: str) -> None:
+    """TUNSETOFFLOAD with no features: the kernel sends only packets that fit the MTU."""
+    result = _lowlevel.set_offload(fd, 0)
+    if result < 0:
+        raise _lowlevel.os_error(-result, "TUNSETOFFLOAD", name, "clearing offload features")
 
 
 def _set_offload(fd: int, name: str) -> int:

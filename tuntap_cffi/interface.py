@@ -859,6 +859,13 @@ def _validate_name(name: object) -> str:
     return name
 
 
+def _check_offload_kind(offload: object, kind: DevKind, name: str) -> None:
+    if not isinstance(offload, bool):
+        raise TypeError(f"offload must be a bool, not {type(offload).__name__}")
+    if offload and kind != DevKind.TUN:
+        raise ValueError(f"offload=True is for TUN devices only, not {kind.name} ({name})")
+
+
 def _interfaces(device: devices.Attached, kind: DevKind, multi_queue: bool) -> list[Interface]:
     """Wrap what devices.attach opened: one Interface per queue."""
     return [
@@ -925,10 +932,7 @@ def open(  # noqa: A001 - the seed's name
     """
     kind = as_kind(kind)
     name = _validate_name(name)
-    if not isinstance(offload, bool):
-        raise TypeError(f"offload must be a bool, not {type(offload).__name__}")
-    if offload and kind != DevKind.TUN:
-        raise ValueError(f"offload=True is for TUN devices only, not {kind.name} ({name})")
+    _check_offload_kind(offload, kind, name)
     device = devices.attach(
         name,
         kind,
@@ -952,6 +956,7 @@ def open_queues(
     owner: int | str | None = None,
     group: int | str | None = None,
     netns: NetnsLike | None = None,
+    offload: bool = False,
 ) -> list[Interface]:
     """Open ``count`` queues of a multi-queue device (IFF_MULTI_QUEUE).
 
@@ -965,18 +970,29 @@ def open_queues(
         count: 1..256 queues (the kernel's limit, MAX_TAP_QUEUES, counts the
             queues other processes have attached too).
         name, kind, persist, owner, group, netns: as for :func:`open`.
+        offload: as for :func:`open`, on every queue (each one's ``offload``
+            says what the kernel accepted).
 
     Raises:
         ValueError, TypeError: a bad count, or as for :func:`open`.
         DeviceMismatchError: the device exists without IFF_MULTI_QUEUE, is
             of another kind, or its queues use headers this library does
-            not read.
+            not read (or lack the virtio-net headers ``offload=True`` needs).
         OSError: (E2BIG) the device has 256 queues already; or as for :func:`open`.
     """
     kind = as_kind(kind)
     name = _validate_name(name)
     count = devices.check_count(count)
+    _check_offload_kind(offload, kind, name)
     device = devices.attach(
-        name, kind, count, True, persist=persist, owner=owner, group=group, netns_target=netns
+        name,
+        kind,
+        count,
+        True,
+        persist=persist,
+        owner=owner,
+        group=group,
+        netns_target=netns,
+        offload=offload,
     )
     return _interfaces(device, kind, True)
