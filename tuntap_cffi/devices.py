@@ -17,8 +17,8 @@ import pwd
 from typing import NamedTuple
 
 from . import _lowlevel, netns
-from .config import Netlink
-from .errors import DeviceBusyError, DeviceMismatchError
+from .errors import DeviceBusyError, DeviceMismatchError, os_error
+from .netlink import Netlink
 from .offload import WANTED as OFFLOAD_WANTED
 from .packet import DevKind
 
@@ -35,13 +35,6 @@ __all__ = [
 CLONE_DEVICE = "/dev/net/tun"
 MAX_QUEUES = _lowlevel.MAX_QUEUES  # the kernel's MAX_TAP_QUEUES
 _NO_ID = 2**32 - 1  # (uid_t)-1: "nobody" to the kernel, refused by TUNSETOWNER
-
-_CLONE_HINTS = {
-    errno.ENOENT: "load the tun kernel module: modprobe tun",
-    errno.ENODEV: "load the tun kernel module: modprobe tun",
-    errno.EACCES: "needs read-write access to it (root or CAP_NET_ADMIN and its mode)",
-}
-
 
 FULL_HINT = f"the device has all {MAX_QUEUES} queues the kernel allows"
 
@@ -158,7 +151,7 @@ def open_error(
     """Explain a refused TUNSETIFF from the errno and what the kernel says of ``link``."""
     operation = "TUNSETIFF"
     if err in (errno.EPERM, errno.EACCES):
-        return _lowlevel.os_error(err, operation, name, _permission_hint(name, link))
+        return os_error(err, operation, name, hint=_permission_hint(name, link))
     if err == errno.EBUSY:
         return DeviceBusyError(
             f"{operation} on {name}: the device is already attached to another file "
@@ -173,9 +166,7 @@ def open_error(
         else:
             detail = _mismatch(name, kind, multi_queue, link)
         return DeviceMismatchError(f"{operation} on {name}: {detail}")
-    if err == errno.E2BIG:
-        return _lowlevel.os_error(err, operation, name, FULL_HINT)
-    return _lowlevel.os_error(err, operation, name)
+    return os_error(err, operation, name, hint=FULL_HINT if err == errno.E2BIG else "")
 
 
 def _check_queue_flags(name: str, netlink: Netlink) -> None:
@@ -185,7 +176,7 @@ def _check_queue_flags(name: str, netlink: Netlink) -> None:
     kernel keeps their flags (no IFF_NO_PI, IFF_VNET_HDR) for new queues
     without a word; the packets would then carry headers we do not expect.
     """
-    link = netlink.find(name, "TUNSETIFF")
+    link = netlink.find(name)
     tun = None if link is None else link.tun
     if tun is None:
         return
@@ -210,9 +201,7 @@ def _open_clones(name: str, count: int) -> list[int]:
         for _ in range(count):
             fd = _lowlevel.open_clone(CLONE_DEVICE)
             if fd < 0:
-                raise _lowlevel.os_error(
-                    -fd, f"open {CLONE_DEVICE}", name, _CLONE_HINTS.get(-fd, "")
-                )
+                raise os_error(-fd, f"open {CLONE_DEVICE}", name, area="clone")
             fds.append(fd)
     except BaseException:
         _close_all(fds, name)
@@ -262,7 +251,7 @@ def attach(
                 nl,
                 f"open {CLONE_DEVICE}",
                 name,
-                _CLONE_HINTS,
+                "clone",
             )
             netlink = Netlink(name, opened=nl)
         else:
@@ -277,7 +266,7 @@ def attach(
             if result < 0:
                 if netlink is None:
                     netlink = Netlink(real_name, "TUNSETIFF")
-                link = netlink.find(real_name, "TUNSETIFF")
+                link = netlink.find(real_name)
                 raise open_error(-result, real_name, kind, multi_queue, link)
             real_name = got
             if offload:
@@ -317,10 +306,5 @@ def _set_offload(fd: int, name: str) -> int:
     """TUNSETVNETHDRSZ + TUNSETOFFLOAD with every feature we handle: the bits taken."""
     bits = _lowlevel.set_offload(fd, OFFLOAD_WANTED.value)
     if bits < 0:
-        raise _lowlevel.os_error(
-            -bits,
-            "TUNSETOFFLOAD",
-            name,
-            "the kernel does not support virtio-net header offloads on TUN",
-        )
+        raise os_error(-bits, "TUNSETOFFLOAD", name, area="offload")
     return bits
