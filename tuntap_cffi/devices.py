@@ -155,7 +155,8 @@ def open_error(
     if err == errno.EBUSY:
         return DeviceBusyError(
             f"{operation} on {name}: the device is already attached to another file "
-            "descriptor (and is not multi-queue)"
+            "descriptor (and is not multi-queue)",
+            name,
         )
     if err == errno.EINVAL:
         if link is None:
@@ -165,7 +166,7 @@ def open_error(
             )
         else:
             detail = _mismatch(name, kind, multi_queue, link)
-        return DeviceMismatchError(f"{operation} on {name}: {detail}")
+        return DeviceMismatchError(f"{operation} on {name}: {detail}", name)
     return os_error(err, operation, name, hint=FULL_HINT if err == errno.E2BIG else "")
 
 
@@ -191,7 +192,8 @@ def _check_queue_flags(name: str, netlink: Netlink) -> None:
     if headers:
         raise DeviceMismatchError(
             f"TUNSETIFF on {name}: its queues were opened with {' and '.join(headers)}, "
-            "which this library does not read"
+            "which this library does not read",
+            name,
         )
 
 

@@ -180,17 +180,26 @@ class InterfaceClosedError(TunTapError, ValueError):
 
 
 class DeviceBusyError(TunTapError, OSError):
-    """The device exists and another process holds it (EBUSY)."""
+    """The device exists and another process holds it (EBUSY). ``filename``: the device."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(errno.EBUSY, message)
+    def __init__(self, message: str, name: str | None = None) -> None:
+        if name is None:
+            super().__init__(errno.EBUSY, message)
+        else:
+            super().__init__(errno.EBUSY, message, name)
 
 
 class DeviceMismatchError(TunTapError, OSError):
-    """A device of that name exists but is not a TUN/TAP of the asked kind and flags."""
+    """A device of that name exists but is not a TUN/TAP of the asked kind and flags.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(errno.EINVAL, message)
+    ``filename``: the device.
+    """
+
+    def __init__(self, message: str, name: str | None = None) -> None:
+        if name is None:
+            super().__init__(errno.EINVAL, message)
+        else:
+            super().__init__(errno.EINVAL, message, name)
 
 
 ErrShortRead = ShortReadError
