@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .addresses import format_mac, parse_address, parse_mac
 from .link import IPV6_MIN_MTU, MAX_MTU, MIN_MTU
-from .netlink import Netlink, netlink_error
+from .netlink import Netlink
 
 __all__ = [
     "IPV6_MIN_MTU",
@@ -16,7 +16,6 @@ __all__ = [
     "MIN_MTU",
     "Netlink",
     "format_mac",
-    "netlink_error",
     "parse_address",
     "parse_mac",
 ]

@@ -17,15 +17,10 @@ from . import _lowlevel, netns
 from .addresses import IPInterface
 from .errors import os_error
 
-__all__ = ["Netlink", "netlink_error"]
+__all__ = ["Netlink"]
 
 _FIRST_DUMP_ROOM = 64
 _DUMP_RESIZES = 4
-
-
-def netlink_error(err: int, operation: str, name: str, ext_ack: str = "") -> OSError:
-    """The OSError for a failed request, with our hint and the kernel's own text."""
-    return os_error(err, operation, name, area="netlink", ext_ack=ext_ack)
 
 
 class Netlink:
@@ -56,7 +51,7 @@ class Netlink:
             return
         result = _lowlevel.nl_open(self._nl)
         if result < 0:
-            raise netlink_error(-result, operation, name)
+            raise os_error(-result, operation, name, area="netlink")
 
     def rename(self, name: str) -> None:
         """Name the interface anew (once the kernel has chosen it from a pattern)."""
@@ -168,4 +163,4 @@ class Netlink:
             if found <= room:
                 return reply.addresses()
             room = found + 16  # more appeared; make room and ask again
-        raise netlink_error(errno.EAGAIN, operation, self._name)
+        raise os_error(errno.EAGAIN, operation, self._name, area="netlink")
