@@ -30,6 +30,7 @@ __all__ = [
     "attach",
     "check_count",
     "resolve_id",
+    "validate_name",
 ]
 
 CLONE_DEVICE = "/dev/net/tun"
@@ -48,6 +49,28 @@ class Attached(NamedTuple):
     netns_fds: list[int]  # each queue's own fd of the device's namespace; -1 when the caller's
     netlink: Netlink | None  # a socket in the device's namespace, for the first queue
     offload: int  # the TUN_F_* bits the kernel accepted (0 without offload=True)
+
+
+def validate_name(name: object) -> str:
+    """Check a device name or ``%d`` pattern the way the kernel would, with clear errors."""
+    if not isinstance(name, str):
+        raise TypeError(f"interface name must be a str, not {type(name).__name__}")
+    if not name:
+        raise ValueError("interface name is empty")
+    if any(c.isspace() for c in name):
+        raise ValueError(f"interface name {name!r} contains whitespace")
+    if not name.isascii() or not name.isprintable():
+        raise ValueError(f"interface name {name!r} must be printable ASCII")
+    if len(name) > _lowlevel.IFNAME_MAX:
+        raise ValueError(f"interface name {name!r} is longer than {_lowlevel.IFNAME_MAX} bytes")
+    if name in (".", ".."):
+        raise ValueError(f"interface name {name!r} is not allowed")
+    for bad in ("/", ":"):
+        if bad in name:
+            raise ValueError(f"interface name {name!r} contains {bad!r}")
+    if name.count("%") > 1 or ("%" in name and "%d" not in name):
+        raise ValueError(f"interface name {name!r}: only a single %d pattern is allowed")
+    return name
 
 
 def resolve_id(value: object, what: str) -> int | None:

@@ -1,10 +1,11 @@
 """``Interface``: one open TUN/TAP device and its packet I/O; ``open()`` makes one.
 
-Every packet call takes the fd through a small usage count: ``close()``
-marks the interface closed and fires its wake-up fd, and the fds are really
-closed by whoever is the last one out. So a reader blocked in another thread
-returns at once, and no call can ever touch an fd number that was closed and
-re-used by something else.
+Every packet call takes the fd through the interface's usage count
+(:class:`~tuntap_cffi.lifetime.Lifetime`): ``close()`` marks the interface
+closed and fires its wake-up fd, and the fds are really closed by whoever is
+the last one out. So a reader blocked in another thread returns at once, and
+no call can ever touch an fd number that was closed and re-used by something
+else. The configuration is the interface's :class:`~tuntap_cffi.Link`.
 """
 
 from __future__ import annotations
@@ -927,28 +928,6 @@ def _batch_stopped(exc: Exception, written: int, index: int) -> Exception:
     return exc
 
 
-def _validate_name(name: object) -> str:
-    """Check a device name or ``%d`` pattern the way the kernel would, with clear errors."""
-    if not isinstance(name, str):
-        raise TypeError(f"interface name must be a str, not {type(name).__name__}")
-    if not name:
-        raise ValueError("interface name is empty")
-    if any(c.isspace() for c in name):
-        raise ValueError(f"interface name {name!r} contains whitespace")
-    if not name.isascii() or not name.isprintable():
-        raise ValueError(f"interface name {name!r} must be printable ASCII")
-    if len(name) > _lowlevel.IFNAME_MAX:
-        raise ValueError(f"interface name {name!r} is longer than {_lowlevel.IFNAME_MAX} bytes")
-    if name in (".", ".."):
-        raise ValueError(f"interface name {name!r} is not allowed")
-    for bad in ("/", ":"):
-        if bad in name:
-            raise ValueError(f"interface name {name!r} contains {bad!r}")
-    if name.count("%") > 1 or ("%" in name and "%d" not in name):
-        raise ValueError(f"interface name {name!r}: only a single %d pattern is allowed")
-    return name
-
-
 def _interfaces(device: devices.Attached, kind: DevKind, multi_queue: bool) -> list[Interface]:
     """Wrap what devices.attach opened: one Interface per queue."""
     return [
@@ -1014,7 +993,7 @@ def open(  # noqa: A001 - the seed's name
         OSError: the kernel refused virtio-net headers or offloads.
     """
     kind = as_kind(kind)
-    name = _validate_name(name)
+    name = devices.validate_name(name)
     if not isinstance(offload, bool):
         raise TypeError(f"offload must be a bool, not {type(offload).__name__}")
     if offload and kind != DevKind.TUN:
@@ -1064,7 +1043,7 @@ def open_queues(
         OSError: (E2BIG) the device has 256 queues already; or as for :func:`open`.
     """
     kind = as_kind(kind)
-    name = _validate_name(name)
+    name = devices.validate_name(name)
     count = devices.check_count(count)
     device = devices.attach(
         name, kind, count, True, persist=persist, owner=owner, group=group, netns_target=netns
