@@ -290,7 +290,7 @@ def test_bad_addresses_are_refused_before_any_request(
     with pytest.raises(error, match=message) as info:
         getattr(tun, method)(ip, subnet)
     assert method in str(info.value)
-    assert tun._netlink is None  # no socket was even opened
+    assert tun.link.netlink is None  # no socket was even opened
 
 
 def test_nodad_must_be_a_bool(tun: tuntap.Interface) -> None:
@@ -365,7 +365,7 @@ def test_mtu_out_of_range_is_refused_before_any_request(
         iface.set_ipv6(ipv6)
         with pytest.raises(ValueError, match=f"set_mtu on {iface.name}: MTU {mtu} is outside"):
             iface.set_mtu(mtu)
-        assert iface._netlink is None
+        assert iface.link.netlink is None
         assert ip_link(iface.name)["mtu"] == 1500
 
 
@@ -429,7 +429,7 @@ def test_txqueuelen(tun: tuntap.Interface) -> None:
 def test_bad_txqueuelen(tun: tuntap.Interface, length: Any, error: type[Exception]) -> None:
     with pytest.raises(error, match="set_txqueuelen"):
         tun.set_txqueuelen(length)
-    assert tun._netlink is None
+    assert tun.link.netlink is None
 
 
 def test_hwaddr_of_a_tap(tap: tuntap.Interface) -> None:
@@ -625,16 +625,16 @@ def test_netlink_socket_is_opened_lazily_and_closed_with_the_interface() -> None
     before = open_fds()
     iface = tuntap.open("lz%d", DevKind.TUN)
     with_device = len(open_fds())
-    assert iface._netlink is None
+    assert iface.link.netlink is None
     iface.up()
-    netlink = iface._netlink
+    netlink = iface.link.netlink
     assert netlink is not None
-    fd = netlink._nl.fd
+    fd = netlink.fd
     assert len(open_fds()) == with_device + 1
     assert os.get_inheritable(fd) is False
     assert os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
     iface.is_up  # noqa: B018 - the same socket again
-    assert iface._netlink is netlink
+    assert iface.link.netlink is netlink
     iface.close()
     assert open_fds() == before
 

@@ -25,6 +25,7 @@ from .errors import (
     TunTapError,
 )
 from .interface import Interface, open, open_queues  # noqa: A004 - the seed's Open
+from .link import Link
 from .offload import Offload
 from .packet import ETH_P_IP, ETH_P_IPV6, DevKind, DevTap, DevTun, Packet, parse_packet
 from .pcap import PcapWriter
@@ -47,6 +48,7 @@ __all__ = [
     "Interface",
     "InterfaceClosedError",
     "JumboPacketError",
+    "Link",
     "NamespaceRestoreError",
     "NotIPPacketError",
     "Offload",

@@ -12,6 +12,7 @@ import os
 import socket
 from typing import TYPE_CHECKING, Any, NamedTuple, Union, cast
 
+from . import errors
 from ._native import ffi, lib
 
 if TYPE_CHECKING:
@@ -46,12 +47,10 @@ send = lib.tt_send
 classify_raw = lib.tt_classify
 
 
-def os_error(err: int, operation: str, name: str, hint: str = "") -> OSError:
-    """Build the ``OSError`` subclass for a positive errno, naming what failed."""
-    message = f"{operation} on {name}: {os.strerror(err)}"
-    if hint:
-        message = f"{message} ({hint})"
-    return OSError(err, message)
+def os_error(err: int, operation: str, name: str, hint: str | None = None) -> OSError:
+    """Build the ``OSError`` subclass for a positive errno, naming what failed
+    (``errors.os_error``, for the callers of this tier)."""
+    return errors.os_error(err, operation, name, hint=hint)
 
 
 def check(result: int, operation: str, name: str) -> int:

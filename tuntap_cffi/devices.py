@@ -17,8 +17,8 @@ import pwd
 from typing import NamedTuple
 
 from . import _lowlevel, netns
-from .config import Netlink
-from .errors import DeviceBusyError, DeviceMismatchError
+from .errors import DeviceBusyError, DeviceMismatchError, os_error
+from .netlink import Netlink
 from .offload import WANTED as OFFLOAD_WANTED
 from .packet import DevKind
 
@@ -30,18 +30,12 @@ __all__ = [
     "attach",
     "check_count",
     "resolve_id",
+    "validate_name",
 ]
 
 CLONE_DEVICE = "/dev/net/tun"
 MAX_QUEUES = _lowlevel.MAX_QUEUES  # the kernel's MAX_TAP_QUEUES
 _NO_ID = 2**32 - 1  # (uid_t)-1: "nobody" to the kernel, refused by TUNSETOWNER
-
-_CLONE_HINTS = {
-    errno.ENOENT: "load the tun kernel module: modprobe tun",
-    errno.ENODEV: "load the tun kernel module: modprobe tun",
-    errno.EACCES: "needs read-write access to it (root or CAP_NET_ADMIN and its mode)",
-}
-
 
 FULL_HINT = f"the device has all {MAX_QUEUES} queues the kernel allows"
 
@@ -55,6 +49,28 @@ class Attached(NamedTuple):
     netns_fds: list[int]  # each queue's own fd of the device's namespace; -1 when the caller's
     netlink: Netlink | None  # a socket in the device's namespace, for the first queue
     offload: int  # the TUN_F_* bits the kernel accepted (0 without offload=True)
+
+
+def validate_name(name: object) -> str:
+    """Check a device name or ``%d`` pattern the way the kernel would, with clear errors."""
+    if not isinstance(name, str):
+        raise TypeError(f"interface name must be a str, not {type(name).__name__}")
+    if not name:
+        raise ValueError("interface name is empty")
+    if any(c.isspace() for c in name):
+        raise ValueError(f"interface name {name!r} contains whitespace")
+    if not name.isascii() or not name.isprintable():
+        raise ValueError(f"interface name {name!r} must be printable ASCII")
+    if len(name) > _lowlevel.IFNAME_MAX:
+        raise ValueError(f"interface name {name!r} is longer than {_lowlevel.IFNAME_MAX} bytes")
+    if name in (".", ".."):
+        raise ValueError(f"interface name {name!r} is not allowed")
+    for bad in ("/", ":"):
+        if bad in name:
+            raise ValueError(f"interface name {name!r} contains {bad!r}")
+    if name.count("%") > 1 or ("%" in name and "%d" not in name):
+        raise ValueError(f"interface name {name!r}: only a single %d pattern is allowed")
+    return name
 
 
 def resolve_id(value: object, what: str) -> int | None:
@@ -158,11 +174,12 @@ def open_error(
     """Explain a refused TUNSETIFF from the errno and what the kernel says of ``link``."""
     operation = "TUNSETIFF"
     if err in (errno.EPERM, errno.EACCES):
-        return _lowlevel.os_error(err, operation, name, _permission_hint(name, link))
+        return os_error(err, operation, name, hint=_permission_hint(name, link))
     if err == errno.EBUSY:
         return DeviceBusyError(
             f"{operation} on {name}: the device is already attached to another file "
-            "descriptor (and is not multi-queue)"
+            "descriptor (and is not multi-queue)",
+            name,
         )
     if err == errno.EINVAL:
         if link is None:
@@ -172,10 +189,8 @@ def open_error(
             )
         else:
             detail = _mismatch(name, kind, multi_queue, link)
-        return DeviceMismatchError(f"{operation} on {name}: {detail}")
-    if err == errno.E2BIG:
-        return _lowlevel.os_error(err, operation, name, FULL_HINT)
-    return _lowlevel.os_error(err, operation, name)
+        return DeviceMismatchError(f"{operation} on {name}: {detail}", name)
+    return os_error(err, operation, name, hint=FULL_HINT if err == errno.E2BIG else "")
 
 
 def _check_queue_flags(name: str, netlink: Netlink, offload: bool) -> None:
@@ -186,14 +201,15 @@ def _check_queue_flags(name: str, netlink: Netlink, offload: bool) -> None:
     without a word; the packets would then carry headers we do not expect
     (virtio-net headers are expected exactly when ``offload`` was asked for).
     """
-    link = netlink.find(name, "TUNSETIFF")
+    link = netlink.find(name)
     tun = None if link is None else link.tun
     if tun is None:
         return
     if offload and not tun.vnet_hdr:
         raise DeviceMismatchError(
             f"TUNSETIFF on {name}: its queues were opened without virtio-net headers "
-            "(vnet_hdr off), so they cannot take offload=True"
+            "(vnet_hdr off), so they cannot take offload=True",
+            name,
         )
     headers = [
         text
@@ -206,7 +222,8 @@ def _check_queue_flags(name: str, netlink: Netlink, offload: bool) -> None:
     if headers:
         raise DeviceMismatchError(
             f"TUNSETIFF on {name}: its queues were opened with {' and '.join(headers)}, "
-            "which this library does not read"
+            "which this library does not read",
+            name,
         )
 
 
@@ -216,9 +233,7 @@ def _open_clones(name: str, count: int) -> list[int]:
         for _ in range(count):
             fd = _lowlevel.open_clone(CLONE_DEVICE)
             if fd < 0:
-                raise _lowlevel.os_error(
-                    -fd, f"open {CLONE_DEVICE}", name, _CLONE_HINTS.get(-fd, "")
-                )
+                raise os_error(-fd, f"open {CLONE_DEVICE}", name, area="clone")
             fds.append(fd)
     except BaseException:
         _close_all(fds, name)
@@ -268,7 +283,7 @@ def attach(
                 nl,
                 f"open {CLONE_DEVICE}",
                 name,
-                _CLONE_HINTS,
+                "clone",
             )
             netlink = Netlink(name, opened=nl)
         else:
@@ -283,7 +298,7 @@ def attach(
             if result < 0:
                 if netlink is None:
                     netlink = Netlink(real_name, "TUNSETIFF")
-                link = netlink.find(real_name, "TUNSETIFF")
+                link = netlink.find(real_name)
                 raise open_error(-result, real_name, kind, multi_queue, link)
             real_name = got
             if offload:
@@ -327,17 +342,12 @@ def _clear_offload(fd: int, name: str) -> None:
     """TUNSETOFFLOAD with no features: the kernel sends only packets that fit the MTU."""
     result = _lowlevel.set_offload(fd, 0)
     if result < 0:
-        raise _lowlevel.os_error(-result, "TUNSETOFFLOAD", name, "clearing offload features")
+        raise os_error(-result, "TUNSETOFFLOAD (clearing offload features)", name)
 
 
 def _set_offload(fd: int, name: str) -> int:
     """TUNSETVNETHDRSZ + TUNSETOFFLOAD with every feature we handle: the bits taken."""
     bits = _lowlevel.set_offload(fd, OFFLOAD_WANTED.value)
     if bits < 0:
-        raise _lowlevel.os_error(
-            -bits,
-            "TUNSETOFFLOAD",
-            name,
-            "the kernel does not support virtio-net header offloads on TUN",
-        )
+        raise os_error(-bits, "TUNSETOFFLOAD", name, area="offload")
     return bits

@@ -1,10 +1,11 @@
 """``Interface``: one open TUN/TAP device and its packet I/O; ``open()`` makes one.
 
-Every packet call takes the fd through a small usage count: ``close()``
-marks the interface closed and fires its wake-up fd, and the fds are really
-closed by whoever is the last one out. So a reader blocked in another thread
-returns at once, and no call can ever touch an fd number that was closed and
-re-used by something else.
+Every packet call takes the fd through the interface's usage count
+(:class:`~tuntap_cffi.lifetime.Lifetime`): ``close()`` marks the interface
+closed and fires its wake-up fd, and the fds are really closed by whoever is
+the last one out. So a reader blocked in another thread returns at once, and
+no call can ever touch an fd number that was closed and re-used by something
+else. The configuration is the interface's :class:`~tuntap_cffi.Link`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import math
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Callable, Optional, Union, cast
 
 from . import _lowlevel, devices
+from .addresses import AddressLike, IPInterface, SubnetLike
 from .batch import MAX_CAPACITY, PacketBatch
-from .config import InterfaceConfig, Netlink
+from .channel import Channel
 from .devices import CLONE_DEVICE
 from .errors import (
     InterfaceClosedError,
@@ -29,7 +32,12 @@ from .errors import (
     ShortWriteError,
     TruncatedPacketError,
     TunTapError,
+    hint_for,
+    os_error,
 )
+from .lifetime import Lifetime
+from .link import Link, MtuCallback
+from .netlink import Netlink
 from .netns import NetnsLike
 from .offload import NONE, Offload
 from .packet import (
@@ -93,12 +101,31 @@ def _slice_ms(deadline: float | None) -> int:
     return min(_lowlevel.WAIT_SLICE_MS, math.ceil(remaining * 1000))
 
 
-class Interface(InterfaceConfig):
+def _release(fd: int, wakefd: int, name: str, channel: Channel) -> None:
+    """What the last one out of an Interface closes: its socket, namespace fd and fds."""
+    channel.release()
+    _lowlevel.close_fd(fd, name)
+    _lowlevel.close_fd(wakefd, name)
+
+
+def _follow_mtu(interface: weakref.ref[Interface]) -> MtuCallback:
+    """The Link's MTU callback: the interface's write limit follows (held weakly,
+    so an unreferenced Interface is still collected, and warned about, at once)."""
+
+    def mtu_changed(mtu: int) -> None:
+        iface = interface()
+        if iface is not None:
+            iface._mtu_changed(mtu)
+
+    return mtu_changed
+
+
+class Interface:
     """An open TUN or TAP device. Go: Interface.
 
     Create one with :func:`open`. Usable as a context manager; closing it
     destroys a non-persistent device. The configuration methods (addresses,
-    MTU, link state, IPv6 controls) come from :class:`InterfaceConfig`.
+    MTU, link state, IPv6 controls) are those of its :attr:`link`.
     """
 
     def __init__(
@@ -117,13 +144,20 @@ class Interface(InterfaceConfig):
         self._wakefd = wakefd
         self._name = name
         self._kind = kind
-        self._lock = threading.RLock()
-        self._users: list[str] = []  # one entry per call using the fds
-        self._closing = False
-        self._released = False
         self._write_limit = DEFAULT_WRITE_LIMIT
         self._multi_queue = multi_queue
-        self._init_config(netlink, netns_fd)
+        lifetime = Lifetime(
+            name,
+            lambda: _release(fd, wakefd, name, channel),
+            wake=lambda: _lowlevel.wake(wakefd, name),
+        )
+        channel = Channel(name, lifetime, netlink, netns_fd)
+        self._lifetime = lifetime
+        # The packet calls enter and leave the lifetime through these, bound
+        # once: no extra Python frame per packet.
+        self._enter: Callable[[str], None] = lifetime.enter
+        self._leave: Callable[[], None] = lifetime.leave
+        self._link = Link.of_device(channel, kind, _follow_mtu(weakref.ref(self)))
         self._init_offload(offload)
 
     # -- identity ---------------------------------------------------------
@@ -139,9 +173,18 @@ class Interface(InterfaceConfig):
         return self._kind
 
     @property
+    def link(self) -> Link:
+        """The device's configuration (addresses, MTU, link state, IPv6), closed with it."""
+        return self._link
+
+    @property
     def closed(self) -> bool:
         """True once :meth:`close` has been called."""
-        return self._closing
+        return self._lifetime.closed
+
+    @property
+    def _closing(self) -> bool:
+        return self._lifetime.closed
 
     @property
     def write_limit(self) -> int:
@@ -155,40 +198,14 @@ class Interface(InterfaceConfig):
 
     def fileno(self) -> int:
         """The device fd (non-blocking), e.g. for ``select`` or an event loop."""
-        if self._closing:
-            raise InterfaceClosedError(self._name, "fileno")
+        self._lifetime.check_open("fileno")
         return self._fd
 
     def __repr__(self) -> str:
         state = "closed" if self._closing else f"fd={self._fd}"
         return f"<Interface {self._name} {self._kind.name} {state}>"
 
-    # -- lifetime ---------------------------------------------------------
-
-    # The usage count is a list because append and pop are atomic: a call
-    # registers before it looks at _closing, and close() sets _closing before
-    # it looks at the users, so one of the two always sees the other without
-    # a lock on the per-packet path (a lock there cost more than the read).
-
-    def _enter(self, operation: str) -> None:
-        self._users.append(operation)
-        if self._closing:
-            self._leave()
-            raise InterfaceClosedError(self._name, operation)
-
-    def _leave(self) -> None:
-        self._users.pop()
-        if self._closing and not self._users:
-            self._release_fds()
-
-    def _release_fds(self) -> None:
-        with self._lock:
-            if self._released:
-                return
-            self._released = True
-        self._close_netlink()
-        _lowlevel.close_fd(self._fd, self._name)
-        _lowlevel.close_fd(self._wakefd, self._name)
+    # -- lifetime: see lifetime.py ------------------------------------------
 
     def close(self) -> None:
         """Close the device; wakes every call blocked on it. Go: Close.
@@ -196,14 +213,7 @@ class Interface(InterfaceConfig):
         Calls waiting in other threads raise :class:`InterfaceClosedError`.
         Closing twice is harmless.
         """
-        with self._lock:
-            if self._closing:
-                return
-            self._closing = True
-            _lowlevel.wake(self._wakefd, self._name)
-            busy = bool(self._users)
-        if not busy:
-            self._release_fds()
+        self._lifetime.close()
 
     def __enter__(self) -> Interface:
         return self
@@ -227,16 +237,94 @@ class Interface(InterfaceConfig):
         frame = ETH_HEADER_LEN + VLAN_TAG_LEN if self._kind == DevKind.TAP else 0
         self._write_limit = max(DEFAULT_WRITE_LIMIT, mtu + frame)
 
-    # -- errors -----------------------------------------------------------
-
     def _error(self, err: int, operation: str) -> Exception:
         if err == errno.ECANCELED:
             return InterfaceClosedError(self._name, operation)
-        if err in (errno.EBADFD, errno.ENXIO, errno.ENODEV):
-            return _lowlevel.os_error(err, operation, self._name, "the interface is gone")
-        if err == errno.EIO and operation.startswith("write"):
-            return _lowlevel.os_error(err, operation, self._name, "the interface is down")
-        return _lowlevel.os_error(err, operation, self._name)
+        area = "write" if err == errno.EIO and operation.startswith("write") else "device"
+        return os_error(err, operation, self._name, area=area)
+
+    # -- configuration: the link's (see link.py) ------------------------------
+
+    def add_address(
+        self, ip: AddressLike, subnet: SubnetLike = None, *, nodad: bool = False
+    ) -> None:
+        """Assign an address to the interface. Go: AddAddress.
+
+        The forms it takes and its errors: :meth:`Link.add_address`.
+        """
+        self._link.add_address(ip, subnet, nodad=nodad)
+
+    def del_address(self, ip: AddressLike, subnet: SubnetLike = None) -> None:
+        """Remove an address; without a prefix, whatever prefix it has."""
+        self._link.del_address(ip, subnet)
+
+    def get_addr_list(self) -> list[bytes]:
+        """Every address of the interface as raw bytes (4 IPv4, 16 IPv6). Go: GetAddrList."""
+        return self._link.get_addr_list()
+
+    def addresses(self) -> list[IPInterface]:
+        """Every address of the interface with its prefix, as ``ip_interface`` objects."""
+        return self._link.addresses()
+
+    @property
+    def ifindex(self) -> int:
+        """The interface index the kernel gave the device (asked afresh: it may be gone)."""
+        return self._link.ifindex
+
+    @property
+    def mtu(self) -> int:
+        """The link MTU (also sets :attr:`write_limit` to match it)."""
+        return self._link.mtu
+
+    def set_mtu(self, mtu: int) -> None:
+        """Set the link MTU; raises the write limit with it. Go: SetMTU.
+
+        Checked and refused as :meth:`Link.set_mtu` says.
+        """
+        self._link.set_mtu(mtu)
+
+    def up(self) -> None:
+        """Set the link up. Go: Up."""
+        self._link.up()
+
+    def down(self) -> None:
+        """Set the link down."""
+        self._link.down()
+
+    @property
+    def is_up(self) -> bool:
+        """True when the link is administratively up (IFF_UP)."""
+        return self._link.is_up
+
+    @property
+    def txqueuelen(self) -> int:
+        """The transmit queue length: packets the kernel holds for us before dropping."""
+        return self._link.txqueuelen
+
+    def set_txqueuelen(self, length: int) -> None:
+        """Set the transmit queue length (0..2**32-1 packets)."""
+        self._link.set_txqueuelen(length)
+
+    @property
+    def hwaddr(self) -> str:
+        """The TAP device's MAC address, ``"aa:bb:cc:dd:ee:ff"``."""
+        return self._link.hwaddr
+
+    def set_hwaddr(self, mac: str | bytes) -> None:
+        """Set the TAP device's MAC address (``"02:00:5e:00:53:01"`` or 6 bytes)."""
+        self._link.set_hwaddr(mac)
+
+    def set_ipv6(self, enabled: bool) -> None:
+        """Enable or disable IPv6 on the device (``disable_ipv6``, inverted). Go: IPv6."""
+        self._link.set_ipv6(enabled)
+
+    def set_ipv6_forwarding(self, enabled: bool) -> None:
+        """Enable or disable IPv6 forwarding on the device. Go: IPv6Forwarding."""
+        self._link.set_ipv6_forwarding(enabled)
+
+    def set_ipv6_slaac(self, enabled: bool) -> None:
+        """Enable or disable stateless address autoconfiguration. Go: IPv6SLAAC."""
+        self._link.set_ipv6_slaac(enabled)
 
     # -- packets ----------------------------------------------------------
 
@@ -677,19 +765,28 @@ class Interface(InterfaceConfig):
         return self._multi_queue
 
     def _device_call(
-        self, operation: str, call: Callable[[int], int], hints: dict[int, str]
+        self,
+        operation: str,
+        call: Callable[[int], int],
+        area: str = "",
+        hints: dict[int, str] | None = None,
     ) -> None:
-        """Run one ioctl on the device fd, held through the usage count."""
+        """Run one ioctl on the device fd, held through the usage count.
+
+        A refusal is explained by the errors.HINTS of ``area``, or by
+        ``hints`` (those that depend on more than the errno), or as any
+        failure of the device fd.
+        """
         self._enter(operation)
         try:
             result = call(self._fd)
         finally:
             self._leave()
         if result < 0:
-            hint = hints.get(-result)
-            if hint is None:
+            hint = (hints or {}).get(-result) or hint_for(-result, area)
+            if not hint:
                 raise self._error(-result, operation)
-            raise _lowlevel.os_error(-result, operation, self._name, hint)
+            raise os_error(-result, operation, self._name, hint=hint)
 
     def set_persist(self, persist: bool) -> None:
         """Keep the device when its last fd closes (True), or let it go then (False).
@@ -699,7 +796,7 @@ class Interface(InterfaceConfig):
         """
         if not isinstance(persist, bool):
             raise TypeError(f"set_persist takes True or False, not {persist!r}")
-        self._device_call("set_persist", lambda fd: _lowlevel.set_persist(fd, persist), {})
+        self._device_call("set_persist", lambda fd: _lowlevel.set_persist(fd, persist))
 
     def _check_multi_queue(self, operation: str) -> None:
         if self._closing:
@@ -722,11 +819,7 @@ class Interface(InterfaceConfig):
             OSError: (EINVAL) the queue is detached already.
         """
         self._check_multi_queue("detach_queue")
-        self._device_call(
-            "detach_queue",
-            lambda fd: _lowlevel.set_queue(fd, False),
-            {errno.EINVAL: "the queue is detached already"},
-        )
+        self._device_call("detach_queue", lambda fd: _lowlevel.set_queue(fd, False), "detach-queue")
 
     def attach_queue(self) -> None:
         """Put a detached queue back into the device's rotation (IFF_ATTACH_QUEUE).
@@ -740,10 +833,8 @@ class Interface(InterfaceConfig):
         self._device_call(
             "attach_queue",
             lambda fd: _lowlevel.set_queue(fd, True),
-            {
-                errno.EINVAL: "the queue is attached already",
-                errno.E2BIG: devices.FULL_HINT,
-            },
+            "attach-queue",
+            {errno.E2BIG: devices.FULL_HINT},
         )
 
     # -- offloads (issue 5) -----------------------------------------------
@@ -837,28 +928,6 @@ def _batch_stopped(exc: Exception, written: int, index: int) -> Exception:
     return exc
 
 
-def _validate_name(name: object) -> str:
-    """Check a device name or ``%d`` pattern the way the kernel would, with clear errors."""
-    if not isinstance(name, str):
-        raise TypeError(f"interface name must be a str, not {type(name).__name__}")
-    if not name:
-        raise ValueError("interface name is empty")
-    if any(c.isspace() for c in name):
-        raise ValueError(f"interface name {name!r} contains whitespace")
-    if not name.isascii() or not name.isprintable():
-        raise ValueError(f"interface name {name!r} must be printable ASCII")
-    if len(name) > _lowlevel.IFNAME_MAX:
-        raise ValueError(f"interface name {name!r} is longer than {_lowlevel.IFNAME_MAX} bytes")
-    if name in (".", ".."):
-        raise ValueError(f"interface name {name!r} is not allowed")
-    for bad in ("/", ":"):
-        if bad in name:
-            raise ValueError(f"interface name {name!r} contains {bad!r}")
-    if name.count("%") > 1 or ("%" in name and "%d" not in name):
-        raise ValueError(f"interface name {name!r}: only a single %d pattern is allowed")
-    return name
-
-
 def _check_offload_kind(offload: object, kind: DevKind, name: str) -> None:
     if not isinstance(offload, bool):
         raise TypeError(f"offload must be a bool, not {type(offload).__name__}")
@@ -931,7 +1000,7 @@ def open(  # noqa: A001 - the seed's name
         OSError: the kernel refused virtio-net headers or offloads.
     """
     kind = as_kind(kind)
-    name = _validate_name(name)
+    name = devices.validate_name(name)
     _check_offload_kind(offload, kind, name)
     device = devices.attach(
         name,
@@ -981,7 +1050,7 @@ def open_queues(
         OSError: (E2BIG) the device has 256 queues already; or as for :func:`open`.
     """
     kind = as_kind(kind)
-    name = _validate_name(name)
+    name = devices.validate_name(name)
     count = devices.check_count(count)
     _check_offload_kind(offload, kind, name)
     device = devices.attach(

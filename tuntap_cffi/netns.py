@@ -17,7 +17,7 @@ import os
 from typing import Union
 
 from . import _lowlevel
-from .errors import NamespaceRestoreError
+from .errors import NamespaceRestoreError, hint_for, os_error
 
 __all__ = ["NAME_MAX", "RUN_DIR", "NetnsLike", "create", "delete", "path"]
 
@@ -50,12 +50,6 @@ def path(name: str) -> str:
     return f"{RUN_DIR}/{validate_name(name)}"
 
 
-def _error(err: int, what: str, hint: str = "") -> OSError:
-    """The OSError subclass of ``err``, for a namespace called ``what``."""
-    message = f"{what}: {os.strerror(err)}"
-    return OSError(err, f"{message} ({hint})" if hint else message)
-
-
 def restore_error(err: int, what: str) -> NamespaceRestoreError:
     """The error for a thread that could not switch back to its own namespace."""
     return NamespaceRestoreError(
@@ -63,13 +57,6 @@ def restore_error(err: int, what: str) -> NamespaceRestoreError:
         f"{what}: could not return the calling thread to its own network namespace "
         f"({os.strerror(err)}); the thread is left in the other namespace",
     )
-
-
-_CREATE_HINTS = {
-    errno.EEXIST: "a namespace of that name exists (ip netns list)",
-    errno.EPERM: "needs CAP_SYS_ADMIN",
-    errno.EACCES: "needs CAP_SYS_ADMIN and write access to " + RUN_DIR,
-}
 
 
 def create(name: str) -> str:
@@ -92,7 +79,7 @@ def create(name: str) -> str:
     if restore:
         raise restore_error(restore, f"create network namespace {name}")
     if result < 0:
-        raise _error(-result, f"create network namespace {name!r}", _CREATE_HINTS.get(-result, ""))
+        raise os_error(-result, f"create network namespace {name!r}", None, area="netns-create")
     return target
 
 
@@ -110,11 +97,9 @@ def delete(name: str) -> None:
     target = path(name)
     result = _lowlevel.netns_delete(target)
     if result < 0:
-        hint = {
-            errno.ENOENT: f"no such namespace ({target} does not exist)",
-            errno.EPERM: "needs CAP_SYS_ADMIN",
-        }.get(-result, "")
-        raise _error(-result, f"delete network namespace {name!r}", hint)
+        hint = f"no such namespace ({target} does not exist)" if result == -errno.ENOENT else None
+        operation = f"delete network namespace {name!r}"
+        raise os_error(-result, operation, None, hint=hint, area="netns-delete")
 
 
 def open_target(netns: object) -> tuple[int, str]:
@@ -136,7 +121,8 @@ def open_target(netns: object) -> tuple[int, str]:
         try:
             fd = os.dup(netns)
         except OSError as exc:
-            raise _error(exc.errno or errno.EBADF, f"netns {label}", "not an open fd") from None
+            err = exc.errno or errno.EBADF
+            raise os_error(err, f"netns {label}", None, area="netns-fd") from None
     else:
         where = os.fspath(netns)
         if not isinstance(where, str):
@@ -149,18 +135,17 @@ def open_target(netns: object) -> tuple[int, str]:
             fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
         except OSError as exc:
             err = exc.errno or errno.EIO
-            hint = ""
-            if err == errno.ENOENT:
-                hint = "no such network namespace"
-                if named:
-                    hint += " (create it with tuntap.netns.create or ip netns add)"
-            raise _error(err, f"netns {label}", hint) from None
+            hint = None
+            if err == errno.ENOENT and named:
+                create = "create it with tuntap.netns.create or ip netns add"
+                hint = f"{hint_for(err, 'netns-file')} ({create})"
+            raise os_error(err, f"netns {label}", None, hint=hint, area="netns-file") from None
     result = _lowlevel.netns_check(fd)
     if result < 0:
         os.close(fd)
         if result == -errno.EINVAL:
             raise ValueError(f"netns {label} is not a network namespace")
-        raise _error(-result, f"netns {label}")
+        raise os_error(-result, f"netns {label}", None, hint="")
     return fd, label
 
 
@@ -172,21 +157,19 @@ def open_in(
     nl: _lowlevel.CData | None,
     operation: str,
     name: str,
-    hints: dict[int, str] | None = None,
+    area: str = "",
 ) -> list[int]:
     """Open ``file`` ``count`` times, and ``nl``'s socket, inside namespace ``nsfd``.
 
     One C call switches in, opens and switches back; the fds and the socket
-    belong to that namespace for their whole life. ``hints`` explain an
-    errno of the open itself.
+    belong to that namespace for their whole life. ``area``: the
+    errors.HINTS that explain an errno of the open itself.
     """
     result, fds, restore = _lowlevel.netns_open(nsfd, file, access, count, nl)
     if restore:
         raise restore_error(restore, f"{operation} on {name}")
     if result < 0:
         # setns says EPERM without CAP_SYS_ADMIN; opening a file says EACCES.
-        hint = (hints or {}).get(-result, "")
-        if result == -errno.EPERM:
-            hint = "entering another network namespace needs CAP_SYS_ADMIN"
-        raise _lowlevel.os_error(-result, operation, name, hint)
+        area = "netns-enter" if result == -errno.EPERM else area
+        raise os_error(-result, operation, name, area=area)
     return fds

@@ -1,0 +1,98 @@
+"""``Lifetime``: a usage count that lets ``close()`` wake every waiter and the last one out release.
+
+Every call that uses an interface's fds enters the lifetime first and leaves
+it when done. ``close()`` marks it closed and fires the wake-up callback (an
+interface's eventfd, which every wait in C also polls), and the fds are
+released by whoever is the last one out: ``close()`` itself when nothing is
+in progress, else the last call to leave. So a reader blocked in another
+thread returns at once, and no call can ever touch an fd number that was
+closed and re-used by something else.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from .errors import InterfaceClosedError
+
+__all__ = ["Lifetime"]
+
+
+class Lifetime:
+    """The usage count of one interface (or one stand-alone :class:`~tuntap_cffi.Link`).
+
+    Args:
+        name: the interface's name, for :class:`InterfaceClosedError`.
+        release: closes what the users share (fds, sockets); run exactly once.
+        wake: wakes every call waiting in C (run once, by ``close()``).
+    """
+
+    # The usage count is a list because append and pop are atomic: a call
+    # registers before it looks at _closing, and close() sets _closing before
+    # it looks at the users, so one of the two always sees the other without
+    # a lock on the per-packet path (a lock there cost more than the read).
+
+    def __init__(
+        self,
+        name: str,
+        release: Callable[[], None],
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        self.name = name
+        self._release = release
+        self._wake = wake
+        self._lock = threading.RLock()
+        self._users: list[str] = []  # one entry per call using the fds
+        self._closing = False
+        self._released = False
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has been called (the fds may still be in use)."""
+        return self._closing
+
+    @property
+    def released(self) -> bool:
+        """True once the release callback has run."""
+        return self._released
+
+    def enter(self, operation: str) -> None:
+        """Count one more user; raises InterfaceClosedError (naming ``operation``) once closed."""
+        self._users.append(operation)
+        if self._closing:
+            self.leave()
+            raise InterfaceClosedError(self.name, operation)
+
+    def leave(self) -> None:
+        """Count one user less; the last one out after close() releases."""
+        self._users.pop()
+        if self._closing and not self._users:
+            self._release_once()
+
+    def check_open(self, operation: str) -> None:
+        """Raise InterfaceClosedError (naming ``operation``) once closed; counts no user."""
+        if self._closing:
+            raise InterfaceClosedError(self.name, operation)
+
+    def close(self) -> None:
+        """Mark closed and wake every waiter; release now when nobody is inside.
+
+        Closing twice is harmless.
+        """
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+            if self._wake is not None:
+                self._wake()
+            busy = bool(self._users)
+        if not busy:
+            self._release_once()
+
+    def _release_once(self) -> None:
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
+        self._release()
