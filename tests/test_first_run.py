@@ -126,6 +126,7 @@ def run(*args: str | Path, **kwargs: object) -> subprocess.CompletedProcess[str]
 def original_namespace() -> int:
     """An fd of the network namespace this test process started in (it left it for a
     private one at start-up): a new user's shell runs there, and there pip reaches PyPI."""
+    assert os.readlink("/proc/self/ns/net") != NETNS_HOST, "conftest left the namespace"
     pids = [os.getppid(), *sorted(int(p) for p in os.listdir("/proc") if p.isdigit())]
     for pid in pids:
         try:
