@@ -1,4 +1,5 @@
-"""``python -m tuntap_cffi demo``: every ping answered, replies correct, nothing left behind."""
+"""``tuntap-cffi demo``: every echo request answered and timed, replies correct, no ``ping``
+needed, nothing left behind."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from netutil import checksum, link_names
@@ -116,8 +118,49 @@ def test_demo_answers_every_ping_and_leaves_nothing_behind() -> None:
     requests6 = out.count("read  2001:db8::1 -> 2001:db8::2  ICMPv6 echo request (type 128")
     replies6 = out.count("wrote 2001:db8::2 -> 2001:db8::1  ICMPv6 echo reply (type 129")
     assert requests4 == replies4 == requests6 == replies6 == 3
+    for peer in ("192.0.2.2", "2001:db8::2"):
+        sequences = re.findall(
+            rf"^reply from {re.escape(peer)}: seq=(\d+) time=[0-9.]+ ms$", out, re.M
+        )
+        assert sequences == ["1", "2", "3"], out
     assert "Traceback" not in result.stderr
     assert link_names() == before  # the demo's namespace and TUN went with it
+
+
+@pytest.mark.privileged
+def test_demo_needs_no_ping_program(tmp_path: Path) -> None:
+    """Nothing on PATH at all: the demo sends its own echo requests."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "tuntap_cffi", "demo", "--count", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PATH": str(empty)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "summary: 4 sent, 4 answered (4 replies written), 0 lost; rtt" in result.stdout
+
+
+@pytest.mark.privileged
+def test_demo_fails_when_requests_go_unanswered() -> None:
+    """A loop that answers nothing: every request is lost, the exit status says so."""
+    code = """
+        import sys
+        from tuntap_cffi import demo
+        demo.echo_reply = lambda packet, peers=(): None
+        sys.exit(demo.run_demo(sys.stdout, count=2, timeout=20.0))
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout
+    assert "summary: 4 sent, 0 answered (0 replies written), 4 lost; no round trips" in out
+    assert "ping 192.0.2.2: 2 sent, 0 answered" in out
+    assert "no reply from 2001:db8::2: seq=2" in out
+    assert out.count("read  192.0.2.1 -> 192.0.2.2  ICMP echo request") == 2
 
 
 def test_demo_help() -> None:
@@ -144,7 +187,8 @@ def test_demo_bad_count(count: str) -> None:
 @pytest.mark.privileged
 def test_demo_without_root_says_what_it_needs() -> None:
     code = f"""
-        import locale, os, sys  # locale: argparse loads it lazily, nobody may not read it
+        # argparse loads locale and shutil lazily, and nobody may not read the stdlib
+        import locale, os, shutil, sys
         from tuntap_cffi import cli
         os.setgroups([])
         os.setgid({NOBODY})

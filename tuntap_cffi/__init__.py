@@ -5,6 +5,31 @@
 ...     pkt = iface.read_packet(timeout=1.0)
 """
 
+import importlib as _importlib
+import os as _os
+
+try:  # the compiled core, first: its absence deserves a clearer error than a deep import's
+    _importlib.import_module(f"{__name__}._native")
+except ModuleNotFoundError as _missing:
+    if _missing.name != f"{__name__}._native":
+        raise
+    _package = _os.path.dirname(_os.path.abspath(__file__))
+    _tree = _os.path.dirname(_package)
+    if _os.path.exists(_os.path.join(_tree, "build_ffi.py")):
+        # `python -m tuntap_cffi` or a script run from a clone puts the clone first
+        # on sys.path, and its package (never compiled there) shadows the installed one.
+        _advice = (
+            f"tuntap_cffi is imported from the source tree at {_tree}, which has no "
+            "compiled _native module: run the installed `tuntap-cffi` command or import "
+            "from another folder, or build in place with `pip install -e .`"
+        )
+    else:
+        _advice = (
+            f"tuntap_cffi at {_package} has no compiled _native module: "
+            "reinstall it (`pip install --force-reinstall tuntap-cffi`)"
+        )
+    raise ImportError(_advice, name=_missing.name, path=_package) from _missing
+
 from . import netns
 from .aio import AsyncInterface
 from .batch import PacketBatch
@@ -29,6 +54,8 @@ from .link import Link
 from .offload import Offload
 from .packet import ETH_P_IP, ETH_P_IPV6, DevKind, DevTap, DevTun, Packet, parse_packet
 from .pcap import PcapWriter
+
+del _importlib, _os
 
 __version__ = "0.1.0"
 

@@ -98,7 +98,7 @@ def positive_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with a sub-command per tool."""
     parser = argparse.ArgumentParser(
-        prog="python -m tuntap_cffi", description="Linux TUN/TAP tools built on tuntap-cffi."
+        prog="tuntap-cffi", description="Linux TUN/TAP tools built on tuntap-cffi."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     printer = commands.add_parser(
@@ -136,8 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Create a private network namespace, open a TUN there with "
         "192.0.2.1/24 and 2001:db8::1/64, and answer ICMP/ICMPv6 echo requests for "
         "192.0.2.2 and 2001:db8::2 by reading them from the TUN and writing replies, "
-        "while ping(8) pings both peers. Prints each packet and a summary; leaves "
-        "nothing behind. Needs root and ping (iputils-ping).",
+        "while the demo's own ICMP and ICMPv6 sockets ping both peers and time each "
+        "round trip. Prints each packet and a summary, exits 0 when every request was "
+        "answered; leaves nothing behind. Needs root, nothing else.",
     )
     demo.add_argument(
         "--count", type=_count, default=3, help="echo requests per peer (1-100, default 3)"
@@ -146,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _count(text: str) -> int:
-    """argparse type: a ping count from 1 to 100."""
+    """argparse type: an echo request count from 1 to 100."""
     try:
         value = int(text)
     except ValueError:

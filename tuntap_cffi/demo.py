@@ -1,20 +1,28 @@
-"""``python -m tuntap_cffi demo``: a TUN device that answers pings, from Python.
+"""``tuntap-cffi demo``: a TUN device that answers pings, from Python.
 
 The demo moves itself into a network namespace of its own (so it touches
 nothing on the host and leaves nothing behind), brings ``lo`` up, opens a
-TUN there and configures it with this library alone, then runs ``ping`` for
-two peers that exist only as this loop: it reads each echo request from the
-TUN and writes the echo reply back.
+TUN there and configures it with this library alone, then pings two peers
+that exist only as this loop: it sends ICMP and ICMPv6 echo requests from
+its own sockets, reads each one from the TUN, writes the echo reply back and
+times the round trip. It needs no ``ping`` program.
+
+The requests go out on raw sockets (``SOCK_RAW``), not on the unprivileged
+``SOCK_DGRAM`` ICMP sockets: the demo needs root anyway (a namespace and a
+TUN), and root always has ``CAP_NET_RAW``, whereas datagram ICMP sockets also
+need ``net.ipv4.ping_group_range`` to admit the caller's group, a sysctl that
+a read-only ``/proc/sys`` (as in many containers) would keep the demo from
+setting. Its private namespace means every ICMP message a raw socket sees is
+the demo's own, so matching replies by identifier and sequence is enough.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import re
-import shutil
+import select
+import socket
 import struct
-import subprocess
 import time
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -41,7 +49,10 @@ LOCAL6, PEER6 = "2001:db8::1/64", "2001:db8::2"
 ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY = 8, 0
 ICMPV6_ECHO_REQUEST, ICMPV6_ECHO_REPLY = 128, 129
 HOP_LIMIT = 64
-READ_SLICE = 0.2  # seconds; the loop checks on the pings this often
+READ_SLICE = 0.2  # seconds; the loop checks its deadlines at least this often
+ECHO_INTERVAL = 0.2  # seconds between two requests to one peer (ping -i 0.2)
+REPLY_TIMEOUT = 2.0  # seconds after which an unanswered request is lost (ping -W 2)
+ECHO_PAYLOAD = b"tuntap-cffi demo echo payload, 56 bytes as ping sends. "
 
 ICMP_NAMES = {
     (IPPROTO_ICMP, 0): "echo reply",
@@ -53,8 +64,6 @@ ICMP_NAMES = {
     (IPPROTO_ICMPV6, 135): "neighbour solicitation",
     (IPPROTO_ICMPV6, 143): "multicast listener report v2",
 }
-_RTT = re.compile(r"time=([0-9.]+) ms")
-_COUNTS = re.compile(r"(\d+) packets transmitted, (\d+) received")
 
 
 def inet_checksum(data: bytes) -> int:
@@ -130,24 +139,67 @@ def echo_reply(packet: Packet, peers: tuple[str, ...] = (PEER4, PEER6)) -> bytes
 
 
 @dataclass
-class _Ping:
-    """One ping(8) run against one peer."""
+class _Pinger:
+    """Echo requests to one peer from a raw ICMP or ICMPv6 socket, and their round trips."""
 
     peer: str
-    process: subprocess.Popen[str]
-    output: str = ""
-    rtts: list[float] = field(default_factory=list)
+    sock: socket.socket
+    count: int
+    ident: int = field(default_factory=lambda: os.getpid() & 0xFFFF)
     sent: int = 0
-    received: int = 0
+    rtts: list[float] = field(default_factory=list)  # milliseconds
+    pending: dict[int, float] = field(default_factory=dict)  # sequence -> perf_counter()
+    next_send: float = 0.0  # time.monotonic()
 
-    def finish(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.output, _ = self.process.communicate()
-        self.rtts = [float(rtt) for rtt in _RTT.findall(self.output)]
-        counts = _COUNTS.search(self.output)
-        if counts:
-            self.sent, self.received = int(counts.group(1)), int(counts.group(2))
+    @property
+    def ipv6(self) -> bool:
+        return self.sock.family == socket.AF_INET6
+
+    @property
+    def done(self) -> bool:
+        return self.sent == self.count and not self.pending
+
+    def send_due(self, now: float) -> None:
+        """Send the next request when its time has come."""
+        if self.sent >= self.count or now < self.next_send:
+            return
+        sequence = self.sent + 1
+        kind = ICMPV6_ECHO_REQUEST if self.ipv6 else ICMP_ECHO_REQUEST
+        message = bytearray(struct.pack("!BBHHH", kind, 0, 0, self.ident, sequence) + ECHO_PAYLOAD)
+        if not self.ipv6:  # the kernel fills in ICMPv6 checksums (RFC 3542, section 3.1)
+            message[2:4] = struct.pack("!H", inet_checksum(bytes(message)))
+        self.pending[sequence] = time.perf_counter()
+        self.sock.sendto(bytes(message), (self.peer, 0))
+        self.sent += 1
+        self.next_send = now + ECHO_INTERVAL
+
+    def receive(self, out: TextIO) -> None:
+        """Take one message from the socket; time it if it answers a pending request."""
+        data, source = self.sock.recvfrom(65535)
+        arrived = time.perf_counter()
+        if not self.ipv6:  # IPv4 raw sockets deliver the IP header too
+            data = data[(data[0] & 0x0F) * 4 :] if data else b""
+        if len(data) < 8 or source[0] != self.peer:
+            return
+        kind, code, _, ident, sequence = struct.unpack("!BBHHH", data[:8])
+        reply = ICMPV6_ECHO_REPLY if self.ipv6 else ICMP_ECHO_REPLY
+        if (kind, code, ident) != (reply, 0, self.ident) or sequence not in self.pending:
+            return
+        # The kernel checks ICMPv6 checksums before a raw socket sees the message, not ICMP's.
+        if data[8:] != ECHO_PAYLOAD or (not self.ipv6 and inet_checksum(data) != 0):
+            print(f"bad reply from {self.peer}: seq={sequence}", file=out, flush=True)
+            return
+        rtt = (arrived - self.pending.pop(sequence)) * 1000
+        self.rtts.append(rtt)
+        print(f"reply from {self.peer}: seq={sequence} time={rtt:.3f} ms", file=out, flush=True)
+
+    def expire(self, out: TextIO) -> None:
+        """Give up on requests unanswered for REPLY_TIMEOUT."""
+        oldest = time.perf_counter() - REPLY_TIMEOUT
+        for sequence, sent_at in list(self.pending.items()):
+            if sent_at < oldest:
+                del self.pending[sequence]
+                print(f"no reply from {self.peer}: seq={sequence}", file=out, flush=True)
 
 
 def _enter_private_namespace() -> None:
@@ -160,12 +212,17 @@ def _enter_private_namespace() -> None:
         netlink.set_link(netlink.link(0, "demo: find lo").ifindex, "demo: bring lo up", up=True)
 
 
-def _start_ping(peer: str, count: int, deadline_s: int) -> _Ping:
-    family = "-6" if ":" in peer else "-4"
-    command = ["ping", family, "-n", "-c", str(count), "-i", "0.2", "-W", "2"]
-    command += ["-w", str(deadline_s), peer]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return _Ping(peer, process)
+def _echo_socket(peer: str) -> socket.socket:
+    """A raw socket for echo requests to ``peer`` (ICMP, or ICMPv6 for an IPv6 peer)."""
+    family, proto = (
+        (socket.AF_INET6, socket.IPPROTO_ICMPV6) if ":" in peer else (socket.AF_INET, IPPROTO_ICMP)
+    )
+    try:
+        return socket.socket(family, socket.SOCK_RAW, proto)
+    except PermissionError as exc:
+        raise PermissionError(
+            exc.errno, f"demo: raw ICMP socket: {exc.strerror} (run it as root: needs CAP_NET_RAW)"
+        ) from None
 
 
 def _configure(iface: Interface, ipv6: bool, out: TextIO) -> None:
@@ -178,53 +235,72 @@ def _configure(iface: Interface, ipv6: bool, out: TextIO) -> None:
     print(f"{iface.name}: up, mtu {iface.mtu}, addresses {addresses}", file=out, flush=True)
 
 
-def _answer(iface: Interface, pings: list[_Ping], deadline: float, out: TextIO) -> int:
-    """Answer echo requests until every ping has ended; returns the replies written."""
+def _answer_one(iface: Interface, out: TextIO) -> int:
+    """Read one packet from the TUN and answer it if it is an echo request; 1 if answered."""
+    try:
+        packet = iface.read_packet(timeout=0)
+    except TimeoutError:
+        return 0
+    except TunTapError as exc:
+        print(f"read error: {exc}", file=out, flush=True)
+        return 0
+    print(f"read  {packet}  {icmp_description(packet)}", file=out, flush=True)
+    reply = echo_reply(packet)
+    if reply is None:
+        return 0
+    iface.write_packet(reply)
+    written = parse_packet(reply, DevKind.TUN)
+    print(f"wrote {written}  {icmp_description(written)}", file=out, flush=True)
+    return 1
+
+
+def _exchange(iface: Interface, pingers: list[_Pinger], deadline: float, out: TextIO) -> int:
+    """Send the requests and answer them until every one is answered or lost, or the
+    deadline; returns the replies written to the TUN."""
     answered = 0
-    while time.monotonic() < deadline and any(p.process.poll() is None for p in pings):
-        try:
-            packet = iface.read_packet(timeout=READ_SLICE)
-        except TimeoutError:
-            continue
-        except TunTapError as exc:
-            print(f"read error: {exc}", file=out, flush=True)
-            continue
-        print(f"read  {packet}  {icmp_description(packet)}", file=out, flush=True)
-        reply = echo_reply(packet)
-        if reply is None:
-            continue
-        iface.write_packet(reply)
-        answered += 1
-        written = parse_packet(reply, DevKind.TUN)
-        print(f"wrote {written}  {icmp_description(written)}", file=out, flush=True)
+    sockets = {pinger.sock.fileno(): pinger for pinger in pingers}
+    while not all(pinger.done for pinger in pingers):
+        now = time.monotonic()
+        if now >= deadline:
+            break
+        for pinger in pingers:
+            pinger.send_due(now)
+            pinger.expire(out)
+        waits = [p.next_send - now for p in pingers if p.sent < p.count]
+        wait = max(0.0, min([READ_SLICE, deadline - now, *waits]))
+        readable, _, _ = select.select([iface.fileno(), *sockets], [], [], wait)
+        for fd in readable:
+            if fd in sockets:
+                sockets[fd].receive(out)
+            else:
+                answered += _answer_one(iface, out)
     return answered
 
 
 def run_demo(out: TextIO, count: int = 3, timeout: float = 30.0) -> int:
-    """Run the demo; 0 when every ping was answered, 1 otherwise."""
-    if shutil.which("ping") is None:
-        raise FileNotFoundError(errno.ENOENT, "demo: ping not found (install iputils-ping)")
+    """Run the demo; 0 when every echo request was answered, 1 otherwise."""
     _enter_private_namespace()
     ipv6 = os.path.isdir("/proc/sys/net/ipv6")
     peers = [PEER4, PEER6] if ipv6 else [PEER4]
     if not ipv6:
         print("IPv6 is not available in this kernel: pinging the IPv4 peer only", file=out)
     deadline = time.monotonic() + timeout
-    pings: list[_Ping] = []
-    with open_interface("demo%d", DevKind.TUN) as iface:
-        _configure(iface, ipv6, out)
-        try:
+    pingers: list[_Pinger] = []
+    try:
+        with open_interface("demo%d", DevKind.TUN) as iface:
+            _configure(iface, ipv6, out)
             for peer in peers:
-                pings.append(_start_ping(peer, count, max(1, int(timeout))))
-            answered = _answer(iface, pings, deadline, out)
-        finally:
-            for ping in pings:
-                ping.finish()
-    for ping in pings:
-        print(f"ping {ping.peer}: {ping.sent} sent, {ping.received} answered", file=out)
-    sent = sum(ping.sent for ping in pings)
-    received = sum(ping.received for ping in pings)
-    rtts = [rtt for ping in pings for rtt in ping.rtts]
+                pingers.append(_Pinger(peer, _echo_socket(peer), count))
+            answered = _exchange(iface, pingers, deadline, out)
+    finally:
+        for pinger in pingers:
+            pinger.sock.close()
+    for pinger in pingers:
+        received = len(pinger.rtts)
+        print(f"ping {pinger.peer}: {pinger.sent} sent, {received} answered", file=out)
+    sent = sum(pinger.sent for pinger in pingers)
+    rtts = [rtt for pinger in pingers for rtt in pinger.rtts]
+    received = len(rtts)
     rtt = (
         f"rtt min/avg/max = {min(rtts):.3f}/{sum(rtts) / len(rtts):.3f}/{max(rtts):.3f} ms"
         if rtts
