@@ -110,7 +110,7 @@ def require_tool(name: str) -> str:
     """The path of an external tool a test checks against; skip (or fail in CI) without it."""
     path = shutil.which(name)
     if path is None:
-        reason = f"{name} is not installed (CI installs it in .ci/run)"
+        reason = f"{name} is not installed (tools/test-matrix installs it)"
         if REQUIRE_PRIVILEGED:
             pytest.fail(f"{reason}, and TUNTAP_REQUIRE_PRIVILEGED is set", pytrace=False)
         pytest.skip(reason)
