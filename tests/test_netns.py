@@ -327,7 +327,8 @@ UNPRIVILEGED_NETNS = """
     os.setgid(NOBODY)
     os.setuid(NOBODY)
     for call in (lambda: tuntap.netns.create(sys.argv[1] + "-x"),
-                 lambda: tuntap.open("unp%d", netns=sys.argv[1])):
+                 lambda: tuntap.open("unp%d", netns=sys.argv[1]),
+                 tuntap.netns.unshare):
         try:
             call()
         except OSError as exc:
@@ -339,8 +340,38 @@ def test_namespaces_need_cap_sys_admin(named_netns: str) -> None:
     child = spawn_with_private_tun(UNPRIVILEGED_NETNS, named_netns)
     create = wait_for_line(child, "refused")
     enter = wait_for_line(child, "refused")
+    unshare = wait_for_line(child, "refused")
     child.communicate(timeout=30)
+    assert unshare.startswith("refused PermissionError") and "needs CAP_SYS_ADMIN" in unshare
     assert create.startswith("refused PermissionError") and "needs CAP_SYS_ADMIN" in create
     assert enter.startswith("refused PermissionError")
     assert "entering another network namespace needs CAP_SYS_ADMIN" in enter
     assert not os.path.exists(f"/run/netns/{named_netns}-x")
+
+
+UNSHARE = """
+import json, os, socket, threading
+import tuntap_cffi as tuntap
+before = os.readlink("/proc/thread-self/ns/net")
+other = []
+thread = threading.Thread(target=lambda: (threading.Event().wait(0.2),
+                                          other.append(os.readlink("/proc/thread-self/ns/net"))))
+thread.start()
+tuntap.netns.unshare()
+after = os.readlink("/proc/thread-self/ns/net")
+thread.join(5)
+links = [name for _, name in socket.if_nameindex()]
+lo = tuntap.Link("lo")
+print(json.dumps([before != after, other == [before], links, lo.is_up]))
+lo.up()
+print(json.dumps(lo.is_up))
+"""
+
+
+def test_unshare_gives_the_calling_thread_a_network_of_its_own() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", UNSHARE], capture_output=True, text=True, timeout=60, check=True
+    )
+    first, second = result.stdout.splitlines()
+    assert first == '[true, true, ["lo"], false]'
+    assert second == "true"

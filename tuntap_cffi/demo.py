@@ -18,7 +18,6 @@ the demo's own, so matching replies by identifier and sequence is enough.
 
 from __future__ import annotations
 
-import errno
 import os
 import select
 import socket
@@ -27,11 +26,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from . import _lowlevel
-from .config import Netlink
+from . import netns
 from .errors import TunTapError
 from .interface import Interface
 from .interface import open as open_interface
+from .link import Link
 from .packet import (
     ETH_P_IP,
     ETH_P_IPV6,
@@ -204,12 +203,9 @@ class _Pinger:
 
 def _enter_private_namespace() -> None:
     """Move this process (one thread so far) into a network namespace of its own."""
-    result = _lowlevel.unshare_netns()
-    if result < 0:
-        hint = "run it as root (needs CAP_SYS_ADMIN)" if result == -errno.EPERM else ""
-        raise _lowlevel.os_error(-result, "demo: unshare(CLONE_NEWNET)", "a new namespace", hint)
-    with Netlink("lo", "demo: bring lo up") as netlink:
-        netlink.set_link(netlink.link(0, "demo: find lo").ifindex, "demo: bring lo up", up=True)
+    netns.unshare()
+    with Link("lo") as lo:
+        lo.up()
 
 
 def _echo_socket(peer: str) -> socket.socket:

@@ -19,7 +19,7 @@ from typing import Union
 from . import _lowlevel
 from .errors import NamespaceRestoreError, hint_for, os_error
 
-__all__ = ["NAME_MAX", "RUN_DIR", "NetnsLike", "create", "delete", "path"]
+__all__ = ["NAME_MAX", "RUN_DIR", "NetnsLike", "create", "delete", "path", "unshare"]
 
 RUN_DIR = "/run/netns"
 NAME_MAX = 255  # one file name (the kernel's NAME_MAX), in bytes
@@ -57,6 +57,23 @@ def restore_error(err: int, what: str) -> NamespaceRestoreError:
         f"{what}: could not return the calling thread to its own network namespace "
         f"({os.strerror(err)}); the thread is left in the other namespace",
     )
+
+
+def unshare() -> None:
+    """Move the calling thread into a new, empty network namespace, for good.
+
+    As ``unshare -n`` does: the namespace has only ``lo``, and it is down.
+    Unlike every other call of this library this one does not switch back:
+    it is for a program that wants a network of its own for the rest of its
+    life (the demo, a test harness); other threads stay where they are, and
+    the namespace goes when the last thread or fd in it does.
+
+    Raises:
+        PermissionError: no CAP_SYS_ADMIN.
+    """
+    result = _lowlevel.unshare_netns()
+    if result < 0:
+        raise os_error(-result, "unshare(CLONE_NEWNET)", None, area="netns-create")
 
 
 def create(name: str) -> str:
