@@ -17,7 +17,7 @@ CSRC = HERE / "csrc"
 HEADER = CSRC / "tuntap.h"
 SOURCES = ["device.c", "packet_io.c", "classify.c", "netlink.c", "batch.c"]
 # Offloads: virtio-net headers, segmentation, coalescing.
-SOURCES += ["offload.c"]
+SOURCES += ["offload.c", "segment.c", "coalesce.c"]
 # Operating devices: persistence, owner, queues, namespaces.
 SOURCES += ["devctl.c", "netns.c"]
 STRICT_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"]
