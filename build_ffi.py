@@ -15,9 +15,9 @@ from cffi import FFI
 HERE = pathlib.Path(__file__).resolve().parent
 CSRC = HERE / "csrc"
 HEADER = CSRC / "tuntap.h"
-SOURCES = ["device.c", "packet_io.c", "classify.c", "netlink.c", "batch.c"]
-# Offloads: virtio-net headers, segmentation, coalescing.
-SOURCES += ["offload.c", "segment.c", "coalesce.c"]
+SOURCES = ["device.c", "classify.c", "netlink.c"]
+# Packet I/O of one queue, over pure functions on bytes (segmenting, coalescing).
+SOURCES += ["queue.c", "segment.c", "coalesce.c"]
 # Operating devices: persistence, owner, queues, namespaces.
 SOURCES += ["devctl.c", "netns.c"]
 STRICT_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"]

@@ -56,13 +56,6 @@ int tt_eventfd(void);
 int tt_wake(int wakefd);
 int tt_close(int fd);
 
-/* packet_io.c: one packet in, one packet out, interruptible waits */
-int tt_wait(int fd, int wakefd, int for_write, int timeout_ms);
-int64_t tt_recv_packet(int fd, int wakefd, char *buf, size_t len, int kind,
-                       int timeout_ms);
-ssize_t tt_send(int fd, int wakefd, const char *buf, size_t len,
-                int timeout_ms);
-
 /* classify.c: the seed's read-side rules on any bytes */
 int64_t tt_classify(const char *buf, size_t len, int kind);
 
@@ -197,7 +190,7 @@ int tt_nl_route_get(struct tt_nl *nl, int family, const uint8_t *addr, size_t ad
 int tt_nl_parse_reply(const char *buf, size_t len, struct tt_nl_reply *reply);
 /* Moves the calling thread into a new network namespace (the demo's). */
 int tt_unshare_netns(void);
-/* batch.c: many packets per call, into and out of memory Python owns.
+/* ---- queue.c: the packet I/O of one open queue ---------------------------
  *
  * A batch is capacity fixed-size slots in one buffer, plus one int64_t per
  * slot: the packed classification of what arrived in it (as tt_classify),
@@ -217,10 +210,9 @@ struct tt_batch {
     size_t slot_size;
     int64_t *results;     /* capacity entries */
     uint32_t capacity;
-    uint32_t count;       /* slots filled by the last tt_read_batch */
+    uint32_t count;       /* slots filled by the last tt_queue_read */
     uint32_t bad;         /* of those, how many are not TT_PKT_OK */
-    int32_t kind;         /* TT_KIND_* of the device read from */
-    uint32_t drained;     /* the last read emptied the queue: wait first */
+    int32_t kind;         /* TT_KIND_* of the device read from (must be the queue's) */
 };
 
 /* Where a batch write stopped: packet `next` failed with `error` (0 when
@@ -238,53 +230,110 @@ struct tt_write_status {
     int32_t refused;
 };
 
-int tt_read_batch(int fd, int wakefd, struct tt_batch *batch, int timeout_ms);
-int tt_write_batch(int fd, int wakefd, char **bufs, const size_t *lens,
-                   uint32_t start, uint32_t count, int kind, size_t write_limit,
-                   int timeout_ms, struct tt_write_status *status);
-int tt_write_slots(int fd, int wakefd, const struct tt_batch *batch,
-                   uint32_t start, size_t write_limit, int timeout_ms,
-                   struct tt_write_status *status);
-/* ---- offload.c: virtio-net headers, GSO segmentation, coalescing ------
- *
- * An offload device (IFF_VNET_HDR) puts a 10-byte struct virtio_net_hdr
- * before every packet, both ways.  tt_segment turns one header + packet
- * (a GSO super-packet, or a packet whose checksum is to be completed) into
- * ordinary packets in consecutive slots; a malformed one is -EBADMSG, an
- * unsupported GSO type or IPv6 extension header -EPROTONOSUPPORT, a segment
- * that would not fit a slot -EMSGSIZE; nothing is read past len. */
+/* What tt_queue_write writes: count (pointer, length) pairs, or (batch not
+ * NULL) the well-formed slots of a batch, in order.  raw: the slots hold a
+ * virtio-net header before each packet (a tt_queue_read with raw = 1) and
+ * go out as they are, headers included. */
+struct tt_packets {
+    char **bufs;
+    const size_t *lens;
+    uint32_t count;
+    int32_t raw;
+    const struct tt_batch *batch;
+};
+
+/* Offloads: an offload queue (IFF_VNET_HDR) puts a 10-byte struct
+ * virtio_net_hdr before every packet, both ways. */
 enum {
     TT_VNET_HDR_LEN = 10,
     TT_GSO_MAX = 65535,
     TT_TUN_F_USO4 = 0x20,    /* kernel ABI values; older headers lack them */
     TT_TUN_F_USO6 = 0x40,
-    TT_RX_PENDING_SIZE = 65600
+    TT_RX_PENDING_SIZE = 65600,
+    TT_QUEUE_MAX_BUF = 1048576
 };
 
-/* The super-packet a segmenting read has not fully delivered yet (memory
- * Python owns): buf holds header + packet, next is its first segment not
- * yet in a slot.  len 0: nothing pending. */
-struct tt_rx_pending {
-    char *buf;
-    size_t buf_len;
-    uint32_t len;
-    uint32_t next;
+/*
+ * The state of one open queue, allocated once by Python (ffi.new) with the
+ * buffers it points at, and passed first to every I/O call.  C checks it on
+ * every call (-EINVAL): kind, the feature bits, and for an offload queue
+ * (TUN only) rx_buf and tx_buf of TT_RX_PENDING_SIZE..TT_QUEUE_MAX_BUF bytes
+ * and rx_len within rx_buf_len.
+ */
+struct tt_queue {
+    int32_t fd;
+    int32_t wakefd;          /* an eventfd: once it fires, every wait returns -ECANCELED */
+    int32_t kind;            /* TT_KIND_* */
+    uint32_t offload;        /* TUN_F_* bits accepted; 0: plain, no virtio-net header */
+    size_t write_limit;      /* longest packet a write takes (-EMSGSIZE beyond) */
+    uint32_t drained;        /* the last read emptied the queue: the next one waits first */
+    int32_t refused;         /* out: TT_PKT_* verdict of a send the write rules refused, or 0 */
+    /* The super-packet a segmenting read has not fully delivered yet: rx_buf
+     * holds header + packet, rx_next is its first segment not yet delivered.
+     * rx_len 0: nothing pending. */
+    char *rx_buf;
+    size_t rx_buf_len;
+    uint32_t rx_len;
+    uint32_t rx_next;
+    /* Room to build the super-packets of a coalescing write in. */
+    char *tx_buf;
+    size_t tx_buf_len;
 };
+
+/* Waits until fd is readable (or writable), wakefd fires, or timeout_ms
+ * passes: 1 ready, 0 timed out, -ECANCELED woken, -errno. */
+int tt_wait(int fd, int wakefd, int for_write, int timeout_ms);
+
+/*
+ * One packet in: the packed classification (as tt_classify) of what was read
+ * into buf.  On an offload queue: the next segment of the pending
+ * super-packet, reading a new one when none is pending; -ENOBUFS (nothing
+ * consumed) when that segment does not fit len; a malformed super-packet is
+ * dropped and reported (-EBADMSG, -EMSGSIZE, -EPROTONOSUPPORT).
+ * Every I/O call waits at most timeout_ms once (0: not at all), and says
+ * -EAGAIN when nothing could be done in that time.
+ */
+int64_t tt_queue_recv(struct tt_queue *q, char *buf, size_t len, int timeout_ms);
+/*
+ * One packet out, after the write rules: over write_limit -EMSGSIZE; a TUN
+ * packet that is not IP or a TAP frame shorter than an Ethernet header
+ * -EINVAL with q->refused set to TT_PKT_NOT_IP or TT_PKT_TRUNCATED (0 for
+ * any other result).  Packet bytes written (an offload queue adds an empty
+ * virtio-net header), or -errno.
+ */
+ssize_t tt_queue_send(struct tt_queue *q, const char *buf, size_t len, int timeout_ms);
+/*
+ * Every packet that is ready, up to b->capacity: waits for the first, then
+ * takes what is already queued.  Slots filled, or -errno.  On an offload
+ * queue, raw = 0 segments super-packets into ordinary packets (one that
+ * does not fit the free slots stays pending for the next read); raw = 1
+ * keeps header + packet per slot (results describe the packet after the
+ * header).  raw on a plain queue is -EINVAL.
+ */
+int tt_queue_read(struct tt_queue *q, struct tt_batch *b, int raw, int timeout_ms);
+/*
+ * The packets of src from position start, in order, under the write rules
+ * of tt_queue_send; stops at the first that fails, saying where and why in
+ * *st.  Waits for room at most once per call.  coalesce (offload queues):
+ * consecutive TCP segments that GRO would merge go out as one super-packet
+ * (st counts the packets given).  Packets written by this call, or -errno.
+ */
+int tt_queue_write(struct tt_queue *q, const struct tt_packets *src, uint32_t start,
+                   int coalesce, int timeout_ms, struct tt_write_status *st);
+
+/* ---- offloads: enabling them, and the segmenter on bytes ---------------
+ *
+ * tt_segment turns one header + packet (a GSO super-packet, or a packet
+ * whose checksum is to be completed) into ordinary packets in consecutive
+ * slots; a malformed one is -EBADMSG, an unsupported GSO type or IPv6
+ * extension header -EPROTONOSUPPORT, a segment that would not fit a slot
+ * -EMSGSIZE; nothing is read past len. */
 
 /* TUNSETVNETHDRSZ and TUNSETOFFLOAD: the TUN_F_* bits accepted, or -errno.
  * Without the USO bits if the kernel refuses them. */
 int tt_set_offload(int fd, unsigned int wanted);
 int tt_segment(const char *buf, size_t len, uint32_t skip, char *out, size_t slot_size,
                uint32_t nslots, int64_t *results, uint32_t *total);
-int tt_read_batch_vnet(int fd, int wakefd, struct tt_batch *b, struct tt_rx_pending *rx,
-                       int segment, int timeout_ms);
-ssize_t tt_send_vnet(int fd, int wakefd, const char *buf, size_t len, int timeout_ms);
-int tt_write_batch_vnet(int fd, int wakefd, char **bufs, const size_t *lens, uint32_t start,
-                        uint32_t count, size_t write_limit, char *scratch, size_t scratch_len,
-                        int timeout_ms, struct tt_write_status *status);
-int tt_write_slots_vnet(int fd, int wakefd, const struct tt_batch *b, uint32_t start, int raw,
-                        size_t write_limit, char *scratch, size_t scratch_len, int timeout_ms,
-                        struct tt_write_status *status);
 
 
 /* ---- devctl.c: operating an attached device --------------------------- */
@@ -326,18 +375,5 @@ int tt_netns_create(const char *run_dir, const char *path, int32_t *restore_err)
 /* As `ip netns delete`: detach the mount on path, then unlink it. */
 int tt_netns_delete(const char *path);
 /* cdef-end */
-
-/* Internal to the shim (not for Python): one read() that waits at most
- * timeout_ms if nothing is queued; bytes read or -errno (-EAGAIN: none). */
-ssize_t tt_read_wait(int fd, int wakefd, char *buf, size_t len, int timeout_ms);
-
-/* batch.c, shared with offload.c: one writev() that waits for room at most
- * once per batch call (*may_wait is cleared after the first wait, so one
- * call never blocks longer than timeout_ms); bytes written or -errno.  And
- * the reset of a write status before a batch starts at `start`. */
-struct iovec;
-ssize_t tt_writev_waiting(int fd, int wakefd, const struct iovec *iov, int iovcnt,
-                          int timeout_ms, int *may_wait);
-void tt_status_start(struct tt_write_status *status, uint32_t start);
 
 #endif
