@@ -17,7 +17,7 @@ CSRC = HERE / "csrc"
 HEADER = CSRC / "tuntap.h"
 SOURCES = ["device.c", "classify.c", "netlink.c"]
 # Packet I/O of one queue, over pure functions on bytes (segmenting, coalescing).
-SOURCES += ["queue.c", "segment.c", "coalesce.c"]
+SOURCES += ["queue.c", "segment.c", "coalesce.c", "checksum.c"]
 # Operating devices: persistence, owner, queues, namespaces.
 SOURCES += ["devctl.c", "netns.c"]
 STRICT_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"]

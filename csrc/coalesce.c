@@ -148,3 +148,39 @@ size_t tti_coalesce_build(const struct source *s, uint32_t i, uint32_t n, unsign
 {
     return build_super(s, i, n, out);
 }
+
+/* ---- the entry points on bytes (tests, fuzzing) ------------------------- */
+
+/* The source of an array of packets, or -EINVAL. */
+static int array_source(const struct tt_packets *src, uint32_t start, struct source *s)
+{
+    if (src == NULL || src->bufs == NULL || src->lens == NULL || src->batch != NULL || src->raw)
+        return -EINVAL;
+    if (start >= src->count)
+        return -EINVAL;
+    s->bufs = src->bufs;
+    s->lens = src->lens;
+    s->b = NULL;
+    s->raw = 0;
+    return 0;
+}
+
+int tt_coalesce_run(const struct tt_packets *src, uint32_t start, size_t write_limit, size_t room)
+{
+    struct source s;
+    int r = array_source(src, start, &s);
+    return r < 0 ? r : (int)run_length(&s, start, src->count, write_limit, room);
+}
+
+int64_t tt_coalesce_build(const struct tt_packets *src, uint32_t start, uint32_t n, char *out,
+                          size_t out_len)
+{
+    struct source s;
+    int r = array_source(src, start, &s);
+    if (r < 0 || out == NULL || n < 2 || n > src->count - start)
+        return -EINVAL;
+    /* Only what run_length accepts is built: that bounds every copy by out_len. */
+    if (run_length(&s, start, src->count, (size_t)-1, out_len) < n)
+        return -EINVAL;
+    return (int64_t)build_super(&s, start, n, (unsigned char *)out);
+}

@@ -334,6 +334,18 @@ int tt_queue_write(struct tt_queue *q, const struct tt_packets *src, uint32_t st
 int tt_set_offload(int fd, unsigned int wanted);
 int tt_segment(const char *buf, size_t len, uint32_t skip, char *out, size_t slot_size,
                uint32_t nslots, int64_t *results, uint32_t *total);
+/* The TCP coalescing on an array of packets (src->batch must be NULL):
+ * tt_coalesce_run is how many of the packets from start on one super-packet
+ * of at most `room` bytes (header included) would carry (1: the first merges
+ * with none); tt_coalesce_build builds the super-packet (virtio-net header +
+ * packet) of packets start..start+n-1 in out and returns its length, or
+ * -EINVAL unless 2 <= n <= the run that fits out_len. */
+int tt_coalesce_run(const struct tt_packets *src, uint32_t start, size_t write_limit,
+                    size_t room);
+int64_t tt_coalesce_build(const struct tt_packets *src, uint32_t start, uint32_t n, char *out,
+                          size_t out_len);
+/* The Internet checksum (RFC 1071) of len bytes, as a big-endian 16-bit value. */
+int tt_checksum(const char *buf, size_t len);
 
 
 /* ---- devctl.c: operating an attached device --------------------------- */

@@ -441,6 +441,41 @@ def segment(
     return filled, int(total[0]), bytes(ffi.buffer(out)), [int(r) for r in results]
 
 
+def _array_of(packets: list[BytesLike]) -> tuple[TTPackets, CData, CData, list[CData]]:
+    views = [ffi.from_buffer(packet) for packet in packets]
+    source, bufs, lens = packet_arrays(views)
+    return source, bufs, lens, views
+
+
+def coalesce_run(
+    packets: list[BytesLike],
+    start: int = 0,
+    write_limit: int = GSO_MAX,
+    room: int = RX_PENDING_SIZE,
+) -> int:
+    """The coalescing on raw packets, for tests and fuzzing: how many from ``start``
+    on would go out as one super-packet (1: none merge), or -errno."""
+    source, _bufs, _lens, _views = _array_of(packets)
+    return lib.tt_coalesce_run(source, start, write_limit, room)
+
+
+def coalesce_build(
+    packets: list[BytesLike], start: int, count: int, out_len: int = RX_PENDING_SIZE
+) -> tuple[int, bytes]:
+    """The super-packet (virtio-net header + packet) of ``count`` raw packets from
+    ``start``: (its length or -errno, its bytes)."""
+    source, _bufs, _lens, _views = _array_of(packets)
+    out = ffi.new("char[]", max(out_len, 1))
+    length = lib.tt_coalesce_build(source, start, count, out, out_len)
+    return length, bytes(ffi.buffer(out, max(length, 0)))
+
+
+def checksum(data: BytesLike) -> int:
+    """The Internet checksum (RFC 1071) of ``data``, as the C helpers compute it."""
+    view = ffi.from_buffer(data)
+    return check(lib.tt_checksum(view, len(view)), "checksum", "packet")
+
+
 # -- operating devices (devctl.c, netns.c, IFLA_LINKINFO) ------------------
 
 MAX_QUEUES = lib.TT_MAX_QUEUES
