@@ -39,16 +39,25 @@ _Buffer = bytes | cffi.FFI.CData
 """
 
 
-def load_cdef() -> tuple[str, list[str]]:
-    """The cdef text and the kernel constants build_ffi.py adds (``#define X ...``)."""
+def load_cdef() -> tuple[list[tuple[str, str]], list[str]]:
+    """The cdef headers as (name, text), and the kernel constants build_ffi.py
+    adds (``#define X ...``)."""
     spec = importlib.util.spec_from_file_location("build_ffi", ROOT / "build_ffi.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    text: str = module.cdef_text()
-    defines = re.findall(r"^#define (\w+) \.\.\.$", text, re.M)
-    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
-    return re.sub(r"^#.*$", "", text, flags=re.M), defines
+    cdef: str = module.cdef_text()
+    names = re.findall(r'^#include "(cdef/\w+\.h)"$', module.HEADER.read_text(), re.M)
+    headers = [(name, (module.CSRC / name).read_text()) for name in names]
+    # The stub covers exactly what cffi is given.
+    assert cdef.startswith("".join(text for _, text in headers))
+    return headers, re.findall(r"^#define (\w+) \.\.\.$", cdef, re.M)
+
+
+def plain(text: str) -> str:
+    """C declarations without comments and preprocessor lines, line numbers kept."""
+    text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group().count("\n"), text, flags=re.S)
+    return re.sub(r"^#.*$", "", text, flags=re.M)
 
 
 def protocol_name(struct: str) -> str:
@@ -96,9 +105,13 @@ def render_def(name: str, params: list[str], result: str) -> list[str]:
     ]
 
 
-def render(text: str, defines: list[str]) -> str:
-    """The whole stub for cdef ``text``."""
-    ast = c_parser.CParser().parse(TYPEDEFS + text)
+def render(headers: list[tuple[str, str]], defines: list[str]) -> str:
+    """The whole stub for the cdef ``headers``, one section per header."""
+    starts, line = [], TYPEDEFS.count("\n") + 1
+    for name, text in headers:
+        starts.append((line, name))
+        line += text.count("\n")
+    ast = c_parser.CParser().parse(TYPEDEFS + "".join(plain(text) for _, text in headers))
     decls = [d for d in ast.ext if not isinstance(d, c_ast.Typedef)]
     structs = {
         d.type.name
@@ -107,11 +120,16 @@ def render(text: str, defines: list[str]) -> str:
     }
     protocols: list[str] = []
     members: list[str] = []
+    section = ""
     for decl in decls:
+        header = [name for start, name in starts if start <= decl.coord.line][-1]
+        if header != section:
+            members.append(f"    # {header}")
+            section = header
         kind = decl.type
         if isinstance(kind, c_ast.Struct) and kind.decls:
             protocols += ["", f"class {protocol_name(kind.name)}(Protocol):"]
-            protocols.append(f'    """``struct {kind.name} *`` (the cdef)."""')
+            protocols.append(f'    """``struct {kind.name} *`` (csrc/{header})."""')
             protocols.append("")
             protocols += [
                 f"    {field.name}: {py_type(field.type, structs, False)}" for field in kind.decls
@@ -125,7 +143,7 @@ def render(text: str, defines: list[str]) -> str:
                     continue
                 params.append(f"{param_name(param.name)}: {py_type(param.type, structs, True)}")
             members += render_def(decl.name, params, py_type(kind.type, structs, False))
-    members += [f"    {name}: int" for name in defines]
+    members += ["    # kernel constants (build_ffi.py)", *(f"    {name}: int" for name in defines)]
     lines = [*protocols, "", "class _Lib:", *members, "", "ffi: cffi.FFI", "lib: _Lib"]
     return HEADER + "\n".join(lines) + "\n"
 

@@ -8,7 +8,7 @@ import cffi
 _Buffer = bytes | cffi.FFI.CData
 
 class TTNl(Protocol):
-    """``struct tt_nl *`` (the cdef)."""
+    """``struct tt_nl *`` (csrc/cdef/netlink.h)."""
 
     fd: int
     seq: int
@@ -16,7 +16,7 @@ class TTNl(Protocol):
     rx: cffi.FFI.CData
 
 class TTLinkInfo(Protocol):
-    """``struct tt_link_info *`` (the cdef)."""
+    """``struct tt_link_info *`` (csrc/cdef/netlink.h)."""
 
     ifindex: int
     flags: int
@@ -35,7 +35,7 @@ class TTLinkInfo(Protocol):
     tun_disabled_queues: int
 
 class TTAddr(Protocol):
-    """``struct tt_addr *`` (the cdef)."""
+    """``struct tt_addr *`` (csrc/cdef/netlink.h)."""
 
     ifindex: int
     family: int
@@ -46,7 +46,7 @@ class TTAddr(Protocol):
     addr: cffi.FFI.CData
 
 class TTNlReply(Protocol):
-    """``struct tt_nl_reply *`` (the cdef)."""
+    """``struct tt_nl_reply *`` (csrc/cdef/netlink.h)."""
 
     expect: int
     ifindex: int
@@ -61,7 +61,7 @@ class TTNlReply(Protocol):
     ext_ack: cffi.FFI.CData
 
 class TTLinkChange(Protocol):
-    """``struct tt_link_change *`` (the cdef)."""
+    """``struct tt_link_change *`` (csrc/cdef/netlink.h)."""
 
     ifindex: int
     set: int
@@ -72,7 +72,7 @@ class TTLinkChange(Protocol):
     hwaddr: cffi.FFI.CData
 
 class TTBatch(Protocol):
-    """``struct tt_batch *`` (the cdef)."""
+    """``struct tt_batch *`` (csrc/cdef/io.h)."""
 
     buf: cffi.FFI.CData
     buf_len: int
@@ -84,7 +84,7 @@ class TTBatch(Protocol):
     kind: int
 
 class TTWriteStatus(Protocol):
-    """``struct tt_write_status *`` (the cdef)."""
+    """``struct tt_write_status *`` (csrc/cdef/io.h)."""
 
     next: int
     written: int
@@ -93,7 +93,7 @@ class TTWriteStatus(Protocol):
     refused: int
 
 class TTPackets(Protocol):
-    """``struct tt_packets *`` (the cdef)."""
+    """``struct tt_packets *`` (csrc/cdef/io.h)."""
 
     bufs: cffi.FFI.CData
     lens: cffi.FFI.CData
@@ -102,7 +102,7 @@ class TTPackets(Protocol):
     batch: TTBatch | cffi.FFI.CData
 
 class TTQueue(Protocol):
-    """``struct tt_queue *`` (the cdef)."""
+    """``struct tt_queue *`` (csrc/cdef/io.h)."""
 
     fd: int
     wakefd: int
@@ -119,6 +119,7 @@ class TTQueue(Protocol):
     tx_buf_len: int
 
 class _Lib:
+    # cdef/device.h
     TT_KIND_TUN: int
     TT_KIND_TAP: int
     TT_PKT_OK: int
@@ -143,6 +144,12 @@ class _Lib:
     def tt_wake(self, wakefd: int) -> int: ...
     def tt_close(self, fd: int) -> int: ...
     def tt_classify(self, buf: _Buffer, len_: int, kind: int) -> int: ...
+    TT_MAX_QUEUES: int
+    def tt_set_persist(self, fd: int, persist: int) -> int: ...
+    def tt_set_owner(self, fd: int, uid: int) -> int: ...
+    def tt_set_group(self, fd: int, gid: int) -> int: ...
+    def tt_set_queue(self, fd: int, attach: int) -> int: ...
+    # cdef/netlink.h
     TT_NL_EXPECT_ACK: int
     TT_NL_EXPECT_LINK: int
     TT_NL_EXPECT_ADDRS: int
@@ -206,7 +213,7 @@ class _Lib:
     def tt_nl_parse_reply(
         self, buf: _Buffer, len_: int, reply: TTNlReply | cffi.FFI.CData
     ) -> int: ...
-    def tt_unshare_netns(self) -> int: ...
+    # cdef/io.h
     TT_BATCH_MAX_CAPACITY: int
     TT_BATCH_MAX_SLOT: int
     TT_ETH_HEADER_LEN: int
@@ -235,6 +242,7 @@ class _Lib:
         timeout_ms: int,
         st: TTWriteStatus | cffi.FFI.CData,
     ) -> int: ...
+    # cdef/offload.h
     def tt_set_offload(self, fd: int, wanted: int) -> int: ...
     def tt_segment(
         self,
@@ -254,11 +262,7 @@ class _Lib:
         self, src: TTPackets | cffi.FFI.CData, start: int, n: int, out: _Buffer, out_len: int
     ) -> int: ...
     def tt_checksum(self, buf: _Buffer, len_: int) -> int: ...
-    TT_MAX_QUEUES: int
-    def tt_set_persist(self, fd: int, persist: int) -> int: ...
-    def tt_set_owner(self, fd: int, uid: int) -> int: ...
-    def tt_set_group(self, fd: int, gid: int) -> int: ...
-    def tt_set_queue(self, fd: int, attach: int) -> int: ...
+    # cdef/netns.h
     TT_ACCESS_READ: int
     TT_ACCESS_WRITE: int
     TT_ACCESS_READ_WRITE: int
@@ -277,6 +281,8 @@ class _Lib:
         self, run_dir: _Buffer, path: _Buffer, restore_err: cffi.FFI.CData
     ) -> int: ...
     def tt_netns_delete(self, path: _Buffer) -> int: ...
+    def tt_unshare_netns(self) -> int: ...
+    # kernel constants (build_ffi.py)
     IFF_TUN: int
     IFF_TAP: int
     IFF_NO_PI: int
