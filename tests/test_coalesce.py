@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from test_offload import check_packet, super_packet
 
 from tuntap_cffi import _lowlevel
+from tuntap_cffi._native import ffi, lib
 
 GSO_TCPV4, GSO_TCPV6 = 1, 4
 NEEDS_CSUM = 1
@@ -96,6 +97,21 @@ def test_coalescing_checks_its_arguments() -> None:
     for start, count in ((0, 1), (0, 3), (1, 2), (2, 0)):
         assert _lowlevel.coalesce_build(packets, start, count)[0] == einval, (start, count)
     assert _lowlevel.coalesce_build(packets, 0, 2, out_len=0)[0] == einval
+    source, _bufs, _lens = _lowlevel.packet_arrays([ffi.from_buffer(p) for p in packets])
+    out = ffi.new("char[]", 4096)
+    assert lib.tt_coalesce_run(ffi.NULL, 0, 1600, 4096) == einval
+    assert lib.tt_coalesce_build(ffi.NULL, 0, 2, out, 4096) == einval
+    assert lib.tt_coalesce_build(source, 0, 2, ffi.NULL, 4096) == einval
+    assert lib.tt_coalesce_run(source, 0, 1600, 4096) == 2
+    for field, value in (("bufs", ffi.NULL), ("lens", ffi.NULL), ("raw", 1)):
+        saved = getattr(source, field)
+        setattr(source, field, value)
+        assert lib.tt_coalesce_run(source, 0, 1600, 4096) == einval, field
+        assert lib.tt_coalesce_build(source, 0, 2, out, 4096) == einval, field
+        setattr(source, field, saved)
+    batch, _buf, _results = _lowlevel.new_batch(2, 2048, _lowlevel.KIND_TUN)
+    source.batch = batch  # the entry points on bytes take arrays only
+    assert lib.tt_coalesce_run(source, 0, 1600, 4096) == einval
 
 
 @settings(max_examples=200, deadline=None)
@@ -126,5 +142,5 @@ def test_the_checksum_is_rfc_1071s(data: bytes) -> None:
 def test_the_checksum_of_a_good_header_is_zero_and_null_is_refused() -> None:
     packet, _ = super_packet(False, True, os.urandom(20))
     assert _lowlevel.checksum(packet[:20]) == 0
-    assert _lowlevel.lib.tt_checksum(_lowlevel.NULL, 0) == 0xFFFF
-    assert _lowlevel.lib.tt_checksum(_lowlevel.NULL, 4) == -errno.EINVAL
+    assert lib.tt_checksum(_lowlevel.NULL, 0) == 0xFFFF
+    assert lib.tt_checksum(_lowlevel.NULL, 4) == -errno.EINVAL
