@@ -771,6 +771,11 @@ def test_c_offload_recv_segments_one_packet_per_call() -> None:
         os.write(w, data[:30])  # a cut super-packet is dropped and reported
         assert lib.tt_queue_recv(queue.c, buf, 2048, 0) == -errno.EBADMSG
         assert queue.c.rx_len == 0
+        os.write(w, data)
+        assert lib.tt_queue_recv(queue.c, buf, 2048, 0) >= 0
+        queue.c.rx_next = 99  # past its last segment: dropped, never read past
+        assert lib.tt_queue_recv(queue.c, buf, 2048, 0) == -errno.EBADMSG
+        assert queue.c.rx_len == 0
     finally:
         os.close(r)
         os.close(w)
