@@ -18,7 +18,10 @@ import pathlib
 import re
 import sys
 
-from pycparser import c_ast, c_parser
+try:
+    from pycparser import c_ast, c_parser
+except ImportError:  # PyPy's cffi carries its own copy
+    from cffi._pycparser import c_ast, c_parser  # type: ignore[no-redef]
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STUB = ROOT / "tuntap_cffi" / "_native.pyi"
