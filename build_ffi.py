@@ -1,13 +1,14 @@
 """cffi builder: compiles the C shim in csrc/ into ``tuntap_cffi._native``.
 
-The declarations are the part of ``csrc/tuntap.h`` between its cdef markers,
-so the header stays the one description of the C interface.
+The declarations are the headers ``csrc/tuntap.h`` includes from
+``csrc/cdef/`` (one per area), so the C files and cffi read the same text.
 """
 
 from __future__ import annotations
 
 import os
 import pathlib
+import re
 import shlex
 
 from cffi import FFI
@@ -15,9 +16,9 @@ from cffi import FFI
 HERE = pathlib.Path(__file__).resolve().parent
 CSRC = HERE / "csrc"
 HEADER = CSRC / "tuntap.h"
-SOURCES = ["device.c", "packet_io.c", "classify.c", "netlink.c", "batch.c"]
-# Offloads: virtio-net headers, segmentation, coalescing.
-SOURCES += ["offload.c"]
+SOURCES = ["device.c", "classify.c", "netlink.c"]
+# Packet I/O of one queue, over pure functions on bytes (segmenting, coalescing).
+SOURCES += ["queue.c", "segment.c", "coalesce.c", "checksum.c"]
 # Operating devices: persistence, owner, queues, namespaces.
 SOURCES += ["devctl.c", "netns.c"]
 STRICT_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"]
@@ -31,18 +32,16 @@ EXTRA_LDFLAGS = shlex.split(os.environ.get("TUNTAP_EXTRA_LDFLAGS", ""))
 KERNEL_CONSTANTS = ["IFF_TUN", "IFF_TAP", "IFF_NO_PI", "IFF_MULTI_QUEUE", "IFF_VNET_HDR"]
 # ... and those of netlink.c's configuration calls.
 KERNEL_CONSTANTS += ["IFF_UP", "IFA_F_NODAD", "IFA_F_TENTATIVE", "RTN_LOCAL"]
-# ... and those of offload.c (the USO bits come from tuntap.h: old headers lack them).
+# ... and those of the offloads (the USO bits come from cdef/io.h: old headers lack them).
 KERNEL_CONSTANTS += ["TUN_F_CSUM", "TUN_F_TSO4", "TUN_F_TSO6"]
 PREAMBLE_HEADERS = ["linux/if_tun.h", "linux/if.h", "linux/if_addr.h", "linux/rtnetlink.h"]
 
 
 def cdef_text() -> str:
-    """Return the declarations between the cdef markers of the header."""
-    text = HEADER.read_text()
-    start = text.index("/* cdef-begin */") + len("/* cdef-begin */")
-    end = text.index("/* cdef-end */")
+    """Return the declarations: the cdef headers, in the order tuntap.h includes them."""
+    names = re.findall(r'^#include "cdef/(\w+\.h)"$', HEADER.read_text(), re.M)
     constants = "".join(f"#define {name} ...\n" for name in KERNEL_CONSTANTS)
-    return text[start:end] + constants
+    return "".join((CSRC / "cdef" / name).read_text() for name in names) + constants
 
 
 ffibuilder = FFI()

@@ -658,32 +658,39 @@ def test_c_read_batch_checks_the_batch_and_flags_full_slots() -> None:
     wake = _lowlevel.new_wake_fd("test")
     os.set_blocking(r, False)
     try:
+        queue = _lowlevel.new_queue(r, wake, _lowlevel.KIND_TAP, 0, 1600).c
         batch, _buf, _results = _lowlevel.new_batch(4, 100, _lowlevel.KIND_TAP)
-        assert lib.tt_read_batch(r, wake, ffi.NULL, 0) == -errno.EINVAL
+        assert lib.tt_queue_read(queue, ffi.NULL, 0, 0) == -errno.EINVAL
+        assert lib.tt_queue_read(ffi.NULL, batch, 0, 0) == -errno.EINVAL
+        assert lib.tt_queue_read(queue, batch, 1, 0) == -errno.EINVAL  # raw: offload only
         for field, value in (
             ("capacity", 0),
             ("capacity", 5000),
             ("slot_size", 0),
             ("slot_size", 70000),
             ("kind", 9),
+            ("kind", _lowlevel.KIND_TUN),  # not the queue's kind
             ("buf_len", 399),
             ("buf", ffi.NULL),
             ("results", ffi.NULL),
         ):
             saved = getattr(batch, field)
             setattr(batch, field, value)
-            assert lib.tt_read_batch(r, wake, batch, 0) == -errno.EINVAL, field
+            assert lib.tt_queue_read(queue, batch, 0, 0) == -errno.EINVAL, field
             setattr(batch, field, saved)
-        assert lib.tt_read_batch(r, wake, batch, 0) == -errno.EAGAIN
-        assert lib.tt_read_batch(r, wake, batch, 20) == -errno.EAGAIN  # waited one slice
+        assert lib.tt_queue_read(queue, batch, 0, 0) == -errno.EAGAIN
+        assert queue.drained == 1
+        start = time.monotonic()
+        assert lib.tt_queue_read(queue, batch, 0, 20) == -errno.EAGAIN  # waited one slice
+        assert time.monotonic() - start >= 0.015
         os.write(w, bytes(range(256)) + bytes(14))  # 270 bytes: 100, 100, 70
-        assert lib.tt_read_batch(r, wake, batch, 0) == 3
+        assert lib.tt_queue_read(queue, batch, 0, 0) == 3
         assert (batch.count, batch.bad) == (3, 2)
         verdicts = [batch.results[i] >> lib.TT_PACK_VERDICT_SHIFT for i in range(3)]
         assert verdicts == [lib.TT_PKT_TRUNCATED, lib.TT_PKT_TRUNCATED, lib.TT_PKT_OK]
         assert [batch.results[i] & 0xFFFFFFFF for i in range(3)] == [100, 100, 70]
         _lowlevel.wake(wake, "test")
-        assert lib.tt_read_batch(r, wake, batch, 50) == -errno.ECANCELED
+        assert lib.tt_queue_read(queue, batch, 0, 50) == -errno.ECANCELED
     finally:
         for fd in (r, w, wake):
             os.close(fd)
@@ -694,7 +701,8 @@ def test_c_write_batch_reports_where_and_why_it_stopped() -> None:
     wake = _lowlevel.new_wake_fd("test")
     os.set_blocking(w, False)
     try:
-        tap = lib.TT_KIND_TAP
+        tap = _lowlevel.new_queue(w, wake, _lowlevel.KIND_TAP, 0, 20).c
+        tun = _lowlevel.new_queue(w, wake, _lowlevel.KIND_TUN, 0, 20).c
         data = [
             b"one" * 5,
             b"two" * 5,
@@ -705,35 +713,44 @@ def test_c_write_batch_reports_where_and_why_it_stopped() -> None:
             b"\x12" * 15,
         ]
         views = [ffi.from_buffer(d) for d in data]
-        bufs, lens = _lowlevel.packet_arrays(views)
+        packets, bufs, _lens = _lowlevel.packet_arrays(views)
         status = _lowlevel.new_write_status()
-        assert lib.tt_write_batch(w, wake, bufs, lens, 0, 4, tap, 20, 0, status) == 2
+        packets.count = 4
+        assert lib.tt_queue_write(tap, packets, 0, 0, 0, status) == 2
         assert (status.next, status.written, status.error) == (2, 2, -errno.EMSGSIZE)
-        assert lib.tt_write_batch(w, wake, bufs, lens, 3, 4, tap, 20, 0, status) == 1
+        assert lib.tt_queue_write(tap, packets, 3, 0, 0, status) == 1
         assert (status.next, status.written, status.error) == (4, 1, 0)
         assert os.read(r, 100) == data[0] + data[1] + data[3]
         # The write rules: a TAP frame needs an Ethernet header, a TUN packet an IP version.
-        assert lib.tt_write_batch(w, wake, bufs, lens, 4, 5, tap, 20, 0, status) == 0
+        packets.count = 5
+        assert lib.tt_queue_write(tap, packets, 4, 0, 0, status) == 0
         assert (status.error, status.refused) == (-errno.EINVAL, lib.TT_PKT_TRUNCATED)
-        tun = lib.TT_KIND_TUN
-        assert lib.tt_write_batch(w, wake, bufs, lens, 5, 7, tun, 20, 0, status) == 1
+        packets.count = 7
+        assert lib.tt_queue_write(tun, packets, 5, 0, 0, status) == 1
         assert (status.next, status.error, status.refused) == (6, -errno.EINVAL, lib.TT_PKT_NOT_IP)
         assert os.read(r, 100) == data[5]
-        for args in (
-            (bufs, lens, 5, 4, tap),  # start past count
-            (ffi.NULL, lens, 0, 4, tap),
-            (bufs, ffi.NULL, 0, 4, tap),
-            (bufs, lens, 0, 4, 7),  # no such kind
-        ):
-            assert lib.tt_write_batch(w, wake, *args, 20, 0, status) == -errno.EINVAL, args
-        assert lib.tt_write_batch(w, wake, bufs, lens, 0, 4, tap, 20, 0, ffi.NULL) == -errno.EINVAL
+        assert lib.tt_queue_write(tap, packets, 8, 0, 0, status) == -errno.EINVAL  # past count
+        assert lib.tt_queue_write(tap, packets, 0, 1, 0, status) == -errno.EINVAL  # coalesce
+        assert lib.tt_queue_write(tap, packets, 0, 0, 0, ffi.NULL) == -errno.EINVAL
+        assert lib.tt_queue_write(tap, ffi.NULL, 0, 0, 0, status) == -errno.EINVAL
+        assert lib.tt_queue_write(ffi.NULL, packets, 0, 0, 0, status) == -errno.EINVAL
+        packets.raw = 1  # raw slots come from a batch only
+        assert lib.tt_queue_write(tap, packets, 0, 0, 0, status) == -errno.EINVAL
+        packets.raw = 0
+        for field in ("bufs", "lens"):
+            saved = getattr(packets, field)
+            setattr(packets, field, ffi.NULL)
+            assert lib.tt_queue_write(tap, packets, 0, 0, 0, status) == -errno.EINVAL, field
+            setattr(packets, field, saved)
         bufs[0] = ffi.NULL
-        assert lib.tt_write_batch(w, wake, bufs, lens, 0, 1, tap, 20, 0, status) == 0
+        packets.count = 1
+        assert lib.tt_queue_write(tap, packets, 0, 0, 0, status) == 0
         assert status.error == -errno.EINVAL
         os.close(r)
         r = -1
         bufs[0] = views[0]
-        assert lib.tt_write_batch(w, wake, bufs, lens, 0, 2, tap, 20, 0, status) == 0
+        packets.count = 2
+        assert lib.tt_queue_write(tap, packets, 0, 0, 0, status) == 0
         assert (status.next, status.error) == (0, -errno.EPIPE)  # the kernel refused it
     finally:
         for fd in (r, w, wake):
@@ -746,11 +763,12 @@ def test_c_write_batch_waits_once_when_the_device_is_full() -> None:
     wake = _lowlevel.new_wake_fd("test")
     os.set_blocking(w, False)
     try:
+        queue = _lowlevel.new_queue(w, wake, _lowlevel.KIND_TUN, 0, 1 << 20).c
         chunk = b"\x45" * 65536
-        bufs, lens = _lowlevel.packet_arrays([ffi.from_buffer(chunk)] * 4)
+        packets, _bufs, _lens = _lowlevel.packet_arrays([ffi.from_buffer(chunk)] * 4)
         status = _lowlevel.new_write_status()
         start = time.monotonic()
-        written = lib.tt_write_batch(w, wake, bufs, lens, 0, 4, 0, 1 << 20, 50, status)
+        written = lib.tt_queue_write(queue, packets, 0, 0, 50, status)
         assert written == 1 and status.error == -errno.EAGAIN and status.next == 1
         assert 0.04 <= time.monotonic() - start < 2  # one slice, not one per packet
     finally:
@@ -759,16 +777,23 @@ def test_c_write_batch_waits_once_when_the_device_is_full() -> None:
 
 
 def test_c_write_slots_checks_its_arguments() -> None:
+    queue = _lowlevel.new_queue(-1, -1, _lowlevel.KIND_TUN, 0, 1600).c
     batch, _buf, _results = _lowlevel.new_batch(4, 100, _lowlevel.KIND_TUN)
+    slots = _lowlevel.batch_packets(batch)
     status = _lowlevel.new_write_status()
-    assert lib.tt_write_slots(-1, -1, batch, 0, 1600, 0, ffi.NULL) == -errno.EINVAL
-    assert lib.tt_write_slots(-1, -1, ffi.NULL, 0, 1600, 0, status) == -errno.EINVAL
-    assert lib.tt_write_slots(-1, -1, batch, 1, 1600, 0, status) == -errno.EINVAL  # past count
+    assert lib.tt_queue_write(queue, slots, 0, 0, 0, ffi.NULL) == -errno.EINVAL
+    assert lib.tt_queue_write(queue, slots, 1, 0, 0, status) == -errno.EINVAL  # past count
     batch.count = 5
-    assert lib.tt_write_slots(-1, -1, batch, 0, 1600, 0, status) == -errno.EINVAL
+    assert lib.tt_queue_write(queue, slots, 0, 0, 0, status) == -errno.EINVAL
     batch.count = 1
+    batch.kind = _lowlevel.KIND_TAP  # read from another kind of device
+    assert lib.tt_queue_write(queue, slots, 0, 0, 0, status) == -errno.EINVAL
+    batch.kind = _lowlevel.KIND_TUN
+    slots.raw = 1  # raw slots on a plain queue
+    assert lib.tt_queue_write(queue, slots, 0, 0, 0, status) == -errno.EINVAL
+    slots.raw = 0
     batch.results[0] = 500  # a length longer than its slot
-    assert lib.tt_write_slots(-1, -1, batch, 0, 1600, 0, status) == 0
+    assert lib.tt_queue_write(queue, slots, 0, 0, 0, status) == 0
     assert (status.next, status.error) == (0, -errno.EINVAL)
 
 

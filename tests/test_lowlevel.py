@@ -69,21 +69,100 @@ def test_wait_is_cancelled_by_the_wake_fd_and_times_out() -> None:
             os.close(fd)
 
 
-def test_recv_and_send_check_their_buffers() -> None:
+def test_queue_recv_and_send_check_their_buffers() -> None:
     r, w = os.pipe()
     try:
-        assert lib.tt_recv_packet(r, w, ffi.NULL, 10, 0, 0) == -errno.EINVAL
+        reader = _lowlevel.new_queue(r, w, lib.TT_KIND_TUN, 0, 1600).c
+        writer = _lowlevel.new_queue(w, r, lib.TT_KIND_TUN, 0, 1600).c
+        assert lib.tt_queue_recv(reader, ffi.NULL, 10, 0) == -errno.EINVAL
         buf = ffi.new("char[]", 4)
-        assert lib.tt_recv_packet(r, w, buf, 0, 0, 0) == -errno.EINVAL
-        assert lib.tt_send(w, r, ffi.NULL, 3, 0) == -errno.EINVAL
-        assert lib.tt_send(w, r, b"\x45\x00", 2, 0) == 2
-        packed = lib.tt_recv_packet(r, w, buf, 4, 0, 0)
+        assert lib.tt_queue_recv(reader, buf, 0, 0) == -errno.EINVAL
+        assert lib.tt_queue_recv(ffi.NULL, buf, 4, 0) == -errno.EINVAL
+        assert lib.tt_queue_send(writer, ffi.NULL, 3, 0) == -errno.EINVAL
+        assert lib.tt_queue_send(ffi.NULL, b"\x45\x00", 2, 0) == -errno.EINVAL
+        assert lib.tt_queue_send(writer, b"\x45\x00", 2, 0) == 2
+        packed = lib.tt_queue_recv(reader, buf, 4, 0)
         assert _lowlevel.unpack(packed) == (lib.TT_PKT_TRUNCATED, 0x0800, 2)
         os.set_blocking(r, False)
-        assert lib.tt_recv_packet(r, w, buf, 4, 0, 0) == -errno.EAGAIN
+        assert lib.tt_queue_recv(reader, buf, 4, 0) == -errno.EAGAIN
+        assert reader.drained == 1
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_queue_send_applies_the_write_rules() -> None:
+    r, w = os.pipe()
+    try:
+        tun = _lowlevel.new_queue(w, r, lib.TT_KIND_TUN, 0, 20).c
+        tap = _lowlevel.new_queue(w, r, lib.TT_KIND_TAP, 0, 20).c
+        assert lib.tt_queue_send(tun, b"\x45" * 21, 21, 0) == -errno.EMSGSIZE
+        assert tun.refused == 0
+        for bad in (b"", b"\x12\x00"):
+            assert lib.tt_queue_send(tun, bad, len(bad), 0) == -errno.EINVAL
+            assert tun.refused == lib.TT_PKT_NOT_IP
+        assert lib.tt_queue_send(tap, b"\x00" * 13, 13, 0) == -errno.EINVAL
+        assert tap.refused == lib.TT_PKT_TRUNCATED
+        assert lib.tt_queue_send(tun, b"\x60" * 20, 20, 0) == 20
+        assert tun.refused == 0
+        assert lib.tt_queue_send(tap, b"\x00" * 14, 14, 0) == 14
+        assert tap.refused == 0
+        assert os.read(r, 100) == b"\x60" * 20 + b"\x00" * 14
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def _bad_queues() -> list[tuple[str, _lowlevel.Queue]]:
+    """Queues that every I/O call must refuse, each with what is wrong with it."""
+    bad = []
+    for field, value in (("kind", 9), ("kind", -1), ("offload", 0x8000)):
+        queue = _lowlevel.new_queue(-1, -1, lib.TT_KIND_TUN, 0, 1600)
+        setattr(queue.c, field, value)
+        bad.append((f"{field}={value}", queue))
+    csum = lib.TUN_F_CSUM
+    bad.append(("offload on TAP", _lowlevel.new_queue(-1, -1, lib.TT_KIND_TAP, csum, 1600)))
+    for field, value in (
+        ("rx_buf", ffi.NULL),
+        ("rx_buf_len", lib.TT_RX_PENDING_SIZE - 1),
+        ("rx_buf_len", lib.TT_QUEUE_MAX_BUF + 1),
+        ("rx_len", lib.TT_RX_PENDING_SIZE + 1),
+        ("tx_buf", ffi.NULL),
+        ("tx_buf_len", 100),
+    ):
+        queue = _lowlevel.new_queue(-1, -1, lib.TT_KIND_TUN, csum, 1600)
+        setattr(queue.c, field, value)
+        bad.append((f"{field}={value}", queue))
+    return bad
+
+
+@pytest.mark.parametrize("offload", [0, lib.TUN_F_CSUM])
+def test_a_good_queue_reaches_the_system_call(offload: int) -> None:
+    queue = _lowlevel.new_queue(-1, -1, lib.TT_KIND_TUN, offload, 1600)
+    buf = ffi.new("char[]", 2048)
+    batch, _buf, _results = _lowlevel.new_batch(2, 2048, lib.TT_KIND_TUN)
+    packets, _bufs, _lens = _lowlevel.packet_arrays([ffi.from_buffer(b"\x45" * 20)])
+    status = _lowlevel.new_write_status()
+    assert lib.tt_queue_recv(queue.c, buf, 2048, 0) == -errno.EBADF
+    assert lib.tt_queue_send(queue.c, b"\x45" * 20, 20, 0) == -errno.EBADF
+    assert lib.tt_queue_read(queue.c, batch, 0, 0) == -errno.EBADF
+    assert lib.tt_queue_write(queue.c, packets, 0, 0, 0, status) == 0
+    assert status.error == -errno.EBADF
+
+
+@pytest.mark.parametrize("what, queue", _bad_queues())
+def test_every_io_call_checks_the_queue(what: str, queue: _lowlevel.Queue) -> None:
+    buf = ffi.new("char[]", 2048)
+    batch, _buf, _results = _lowlevel.new_batch(
+        2, 2048, queue.c.kind if 0 <= queue.c.kind <= 1 else 0
+    )
+    packets, _bufs, _lens = _lowlevel.packet_arrays([ffi.from_buffer(b"\x45" * 20)])
+    status = _lowlevel.new_write_status()
+    einval = -errno.EINVAL
+    assert lib.tt_queue_recv(queue.c, buf, 2048, 0) == einval, what
+    assert lib.tt_queue_send(queue.c, b"\x45" * 20, 20, 0) == einval, what
+    assert lib.tt_queue_read(queue.c, batch, 0, 0) == einval, what
+    assert lib.tt_queue_write(queue.c, packets, 0, 0, 0, status) == einval, what
 
 
 def test_close_reports_a_bad_fd() -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import pathlib
+import re
+import types
 
 import tuntap_cffi
 from tuntap_cffi._native import ffi, lib
@@ -27,3 +30,26 @@ def test_one_call() -> None:
     assert packed >> lib.TT_PACK_VERDICT_SHIFT == lib.TT_PKT_OK
     assert (packed >> lib.TT_PACK_PROTO_SHIFT) & 0xFFFF == 0x86DD
     assert isinstance(ffi.sizeof("int64_t"), int)
+
+
+TOOLS = pathlib.Path(__file__).resolve().parent.parent / "tools"
+
+
+def _generator() -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location("gen_native_pyi", TOOLS / "gen_native_pyi.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_committed_stub_is_the_one_generated_from_the_cdef() -> None:
+    generator = _generator()
+    expected = generator.render(*generator.load_cdef())
+    assert generator.STUB.read_text() == expected, "run tools/gen_native_pyi.py"
+
+
+def test_the_stub_types_every_name_of_the_compiled_module() -> None:
+    stub = _generator().STUB.read_text()
+    typed = set(re.findall(r"^    (?:def )?(\w+)[(:]", stub, re.M))
+    assert set(dir(lib)) <= typed

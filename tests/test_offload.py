@@ -728,22 +728,61 @@ def test_raw_batch_indexes(off: tuntap.Interface) -> None:
 
 
 def test_c_offload_calls_check_their_arguments() -> None:
+    queue = _lowlevel.new_queue(-1, -1, _lowlevel.KIND_TUN, _lowlevel.TUN_F_CSUM, 1600).c
     batch, _buf, _results = _lowlevel.new_batch(4, 2048, _lowlevel.KIND_TUN)
-    pending, _pending_buf = _lowlevel.new_rx_pending()
     status = _lowlevel.new_write_status()
-    assert lib.tt_read_batch_vnet(-1, -1, ffi.NULL, pending, 1, 0) == -errno.EINVAL
-    assert lib.tt_read_batch_vnet(-1, -1, batch, ffi.NULL, 1, 0) == -errno.EINVAL
-    pending.len = pending.buf_len + 1
-    assert lib.tt_read_batch_vnet(-1, -1, batch, pending, 1, 0) == -errno.EINVAL
+    assert lib.tt_queue_read(queue, ffi.NULL, 0, 0) == -errno.EINVAL
+    batch.slot_size = lib.TT_VNET_HDR_LEN  # a raw slot must hold more than the header
+    assert lib.tt_queue_read(queue, batch, 1, 0) == -errno.EINVAL
+    batch.slot_size = 2048
+    queue.rx_len = queue.rx_buf_len + 1
+    assert lib.tt_queue_read(queue, batch, 0, 0) == -errno.EINVAL
+    queue.rx_len = 0
     batch.kind = _lowlevel.KIND_TAP
-    assert lib.tt_read_batch_vnet(-1, -1, batch, ffi.NULL, 0, 0) == -errno.EINVAL
+    assert lib.tt_queue_read(queue, batch, 1, 0) == -errno.EINVAL
     batch.kind = _lowlevel.KIND_TUN
-    assert lib.tt_write_slots_vnet(-1, -1, batch, 1, 0, 1600, ffi.NULL, 0, 0, status) < 0
-    assert lib.tt_write_slots_vnet(-1, -1, batch, 0, 0, 1600, ffi.NULL, 0, 0, ffi.NULL) < 0
-    bufs, lens = ffi.new("char *[]", 1), ffi.new("size_t[]", [5])
-    assert lib.tt_write_batch_vnet(-1, -1, bufs, lens, 2, 1, 1600, ffi.NULL, 0, 0, status) < 0
-    assert lib.tt_write_batch_vnet(-1, -1, bufs, lens, 0, 1, 1600, ffi.NULL, 0, 0, status) == 0
+    slots = _lowlevel.batch_packets(batch)
+    assert lib.tt_queue_write(queue, slots, 1, 0, 0, status) == -errno.EINVAL  # past count
+    assert lib.tt_queue_write(queue, slots, 0, 0, 0, ffi.NULL) == -errno.EINVAL
+    packets, bufs, _lens = _lowlevel.packet_arrays([ffi.from_buffer(b"\x45" * 5)])
+    bufs[0] = ffi.NULL
+    assert lib.tt_queue_write(queue, packets, 0, 1, 0, status) == 0
     assert (status.next, status.error) == (0, -errno.EINVAL)  # NULL with a length
-    assert lib.tt_send_vnet(-1, -1, ffi.NULL, 5, 0) == -errno.EINVAL
+    assert lib.tt_queue_send(queue, ffi.NULL, 5, 0) == -errno.EINVAL
     assert lib.tt_set_offload(-1, 0x8000) == -errno.EINVAL
     assert lib.tt_set_offload(-1, 1) == -errno.EBADF
+
+
+def test_c_offload_recv_segments_one_packet_per_call() -> None:
+    """tt_queue_recv over a pipe holding one super-packet: its segments one by
+    one, the next read only when they are all out; a buffer too small for a
+    segment leaves the super-packet pending (-ENOBUFS)."""
+    packet, hlen = super_packet(False, False, b"a" * 1000 + b"b" * 1000 + b"c" * 500)
+    data = vnet_header(GSO_TCPV4, hlen, 1000, 20, 16) + packet
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    try:
+        queue = _lowlevel.new_queue(r, w, _lowlevel.KIND_TUN, _lowlevel.TUN_F_CSUM, 1600)
+        os.write(w, data)
+        small, buf = ffi.new("char[]", 100), ffi.new("char[]", 2048)
+        assert lib.tt_queue_recv(queue.c, small, 100, 0) == -errno.ENOBUFS
+        assert (queue.c.rx_len, queue.c.rx_next) == (len(data), 0)
+        got = []
+        for _ in range(3):
+            verdict, _, length = _lowlevel.unpack(lib.tt_queue_recv(queue.c, buf, 2048, 0))
+            assert verdict == _lowlevel.PKT_OK
+            got.append(check_packet(ffi.unpack(buf, length)).data)
+        assert got == [b"a" * 1000, b"b" * 1000, b"c" * 500]
+        assert queue.c.rx_len == 0
+        assert lib.tt_queue_recv(queue.c, buf, 2048, 0) == -errno.EAGAIN
+        os.write(w, data[:30])  # a cut super-packet is dropped and reported
+        assert lib.tt_queue_recv(queue.c, buf, 2048, 0) == -errno.EBADMSG
+        assert queue.c.rx_len == 0
+        os.write(w, data)
+        assert lib.tt_queue_recv(queue.c, buf, 2048, 0) >= 0
+        queue.c.rx_next = 99  # past its last segment: dropped, never read past
+        assert lib.tt_queue_recv(queue.c, buf, 2048, 0) == -errno.EBADMSG
+        assert queue.c.rx_len == 0
+    finally:
+        os.close(r)
+        os.close(w)

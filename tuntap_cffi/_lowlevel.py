@@ -18,7 +18,7 @@ from ._native import ffi, lib
 if TYPE_CHECKING:
     from _cffi_backend import _CDataBase
 
-    from ._native import TTBatch, TTWriteStatus
+    from ._native import TTBatch, TTPackets, TTQueue, TTWriteStatus
 
     CData = _CDataBase
 BytesLike = Union[bytes, bytearray, memoryview]
@@ -39,11 +39,7 @@ PROTO_MASK = 0xFFFF
 # just before a wait starts is still handled (Ctrl-C within 100 ms).
 WAIT_SLICE_MS = 50
 
-# Per-packet calls, bound directly: (fd, wakefd, buf, len, kind, timeout_ms)
-# -> packed classification or -errno; (fd, wakefd, buf, len, timeout_ms) ->
-# bytes written or -errno; (buf, len, kind) -> packed classification.
-recv_packet = lib.tt_recv_packet
-send = lib.tt_send
+# (buf, len, kind) -> packed classification, bound directly.
 classify_raw = lib.tt_classify
 
 
@@ -317,20 +313,57 @@ def unshare_netns() -> int:
     return lib.tt_unshare_netns()
 
 
-# -- batches (csrc/batch.c) ----------------------------------------------------
+# -- the packet I/O of one queue (csrc/queue.c) ------------------------------
 
 BATCH_MAX_CAPACITY = lib.TT_BATCH_MAX_CAPACITY
 BATCH_MAX_SLOT = lib.TT_BATCH_MAX_SLOT
 NULL: CData = ffi.NULL
+VNET_HDR_LEN = lib.TT_VNET_HDR_LEN
+IFF_VNET_HDR = lib.IFF_VNET_HDR
+GSO_MAX = lib.TT_GSO_MAX
+RX_PENDING_SIZE = lib.TT_RX_PENDING_SIZE
+TUN_F_CSUM = lib.TUN_F_CSUM
+TUN_F_TSO4 = lib.TUN_F_TSO4
+TUN_F_TSO6 = lib.TUN_F_TSO6
+TUN_F_USO4 = lib.TT_TUN_F_USO4
+TUN_F_USO6 = lib.TT_TUN_F_USO6
 
-# Per-batch calls, bound directly like the per-packet ones:
-# (fd, wakefd, batch, timeout_ms) -> packets read or -errno;
-# (fd, wakefd, bufs, lens, start, count, kind, write_limit, timeout_ms, status) and
-# (fd, wakefd, batch, start, write_limit, timeout_ms, status) -> packets
+# The I/O calls, bound directly so the hot path pays no extra Python frame;
+# each takes the queue first and returns >= 0 or -errno:
+# (queue, buf, len, timeout_ms) -> packed classification of one packet read;
+# (queue, buf, len, timeout_ms) -> packet bytes written (queue.refused says
+# which write rule an -EINVAL broke); (queue, batch, raw, timeout_ms) -> slots
+# filled; (queue, packets, start, coalesce, timeout_ms, status) -> packets
 # written by this call, with where and why it stopped in ``status``.
-read_batch = lib.tt_read_batch
-write_batch = lib.tt_write_batch
-write_slots = lib.tt_write_slots
+queue_recv = lib.tt_queue_recv
+queue_send = lib.tt_queue_send
+queue_read = lib.tt_queue_read
+queue_write = lib.tt_queue_write
+
+
+class Queue(NamedTuple):
+    """A ``struct tt_queue`` and the buffers it points at (keep all of them)."""
+
+    c: TTQueue
+    rx_buf: CData | None
+    tx_buf: CData | None
+
+
+def new_queue(fd: int, wakefd: int, kind: int, offload: int, write_limit: int) -> Queue:
+    """The state of one open queue, allocated once; ``offload``: TUN_F_* bits, 0 plain."""
+    queue = cast("TTQueue", ffi.new("struct tt_queue *"))
+    queue.fd = fd
+    queue.wakefd = wakefd
+    queue.kind = kind
+    queue.offload = offload
+    queue.write_limit = write_limit
+    rx_buf = tx_buf = None
+    if offload:
+        rx_buf = ffi.new("char[]", RX_PENDING_SIZE)
+        tx_buf = ffi.new("char[]", RX_PENDING_SIZE)
+        queue.rx_buf, queue.rx_buf_len = rx_buf, RX_PENDING_SIZE
+        queue.tx_buf, queue.tx_buf_len = tx_buf, RX_PENDING_SIZE
+    return Queue(queue, rx_buf, tx_buf)
 
 
 def new_batch(capacity: int, slot_size: int, kind: int) -> tuple[TTBatch, CData, CData]:
@@ -350,6 +383,13 @@ def new_batch(capacity: int, slot_size: int, kind: int) -> tuple[TTBatch, CData,
     return batch, buf, results
 
 
+def batch_packets(batch: TTBatch) -> TTPackets:
+    """The ``struct tt_packets`` that writes the well-formed slots of ``batch``."""
+    packets = cast("TTPackets", ffi.new("struct tt_packets *"))
+    packets.batch = batch
+    return packets
+
+
 def new_write_status() -> TTWriteStatus:
     """Where a batch write stopped (``struct tt_write_status``)."""
     return cast("TTWriteStatus", ffi.new("struct tt_write_status *"))
@@ -360,9 +400,16 @@ def new_write_status() -> TTWriteStatus:
 view_of = ffi.from_buffer
 
 
-def packet_arrays(views: list[CData]) -> tuple[CData, CData]:
-    """(pointers, lengths) arrays for ``write_batch`` of the packets ``views`` point at."""
-    return ffi.new("char *[]", views), ffi.new("size_t[]", list(map(len, views)))
+def packet_arrays(views: list[CData]) -> tuple[TTPackets, CData, CData]:
+    """The ``struct tt_packets`` of the packets ``views`` point at, and its
+    (pointers, lengths) arrays, which the caller keeps while it is used."""
+    bufs = ffi.new("char *[]", views)
+    lens = ffi.new("size_t[]", list(map(len, views)))
+    packets = cast("TTPackets", ffi.new("struct tt_packets *"))
+    packets.bufs = bufs
+    packets.lens = lens
+    packets.count = len(views)
+    return packets, bufs, lens
 
 
 def buffer_view(buf: CData) -> memoryview:
@@ -370,42 +417,12 @@ def buffer_view(buf: CData) -> memoryview:
     return memoryview(ffi.buffer(buf))
 
 
-# -- offloads (csrc/offload.c) -------------------------------------------------
-
-VNET_HDR_LEN = lib.TT_VNET_HDR_LEN
-IFF_VNET_HDR = lib.IFF_VNET_HDR
-GSO_MAX = lib.TT_GSO_MAX
-RX_PENDING_SIZE = lib.TT_RX_PENDING_SIZE
-TUN_F_CSUM = lib.TUN_F_CSUM
-TUN_F_TSO4 = lib.TUN_F_TSO4
-TUN_F_TSO6 = lib.TUN_F_TSO6
-TUN_F_USO4 = lib.TT_TUN_F_USO4
-TUN_F_USO6 = lib.TT_TUN_F_USO6
-
-# Bound directly like the other per-batch calls:
-# (fd, wakefd, batch, pending, segment, timeout_ms) -> slots filled or -errno;
-# (fd, wakefd, buf, len, timeout_ms) -> packet bytes written or -errno;
-# (fd, wakefd, bufs, lens, start, count, write_limit, scratch, scratch_len,
-#  timeout_ms, status) and (fd, wakefd, batch, start, raw, write_limit,
-#  scratch, scratch_len, timeout_ms, status) -> input packets written.
-read_batch_vnet = lib.tt_read_batch_vnet
-send_vnet = lib.tt_send_vnet
-write_batch_vnet = lib.tt_write_batch_vnet
-write_slots_vnet = lib.tt_write_slots_vnet
+# -- offloads: enabling them, and the pure functions on bytes ---------------------
 
 
 def set_offload(fd: int, wanted: int) -> int:
     """TUNSETVNETHDRSZ + TUNSETOFFLOAD: the TUN_F_* bits the kernel accepted, or -errno."""
     return lib.tt_set_offload(fd, wanted)
-
-
-def new_rx_pending() -> tuple[StructPtr, CData]:
-    """A ``struct tt_rx_pending`` and its buffer (the caller keeps both)."""
-    buf = ffi.new("char[]", RX_PENDING_SIZE)
-    pending = _new_struct("struct tt_rx_pending *")
-    pending.buf = buf
-    pending.buf_len = RX_PENDING_SIZE
-    return pending, buf
 
 
 def segment(
@@ -421,6 +438,41 @@ def segment(
     view = ffi.from_buffer(data)
     filled = lib.tt_segment(view, len(view), skip, out, slot_size, nslots, results, total)
     return filled, int(total[0]), bytes(ffi.buffer(out)), [int(r) for r in results]
+
+
+def _array_of(packets: list[BytesLike]) -> tuple[TTPackets, CData, CData, list[CData]]:
+    views = [ffi.from_buffer(packet) for packet in packets]
+    source, bufs, lens = packet_arrays(views)
+    return source, bufs, lens, views
+
+
+def coalesce_run(
+    packets: list[BytesLike],
+    start: int = 0,
+    write_limit: int = GSO_MAX,
+    room: int = RX_PENDING_SIZE,
+) -> int:
+    """The coalescing on raw packets, for tests and fuzzing: how many from ``start``
+    on would go out as one super-packet (1: none merge), or -errno."""
+    source, _bufs, _lens, _views = _array_of(packets)
+    return lib.tt_coalesce_run(source, start, write_limit, room)
+
+
+def coalesce_build(
+    packets: list[BytesLike], start: int, count: int, out_len: int = RX_PENDING_SIZE
+) -> tuple[int, bytes]:
+    """The super-packet (virtio-net header + packet) of ``count`` raw packets from
+    ``start``: (its length or -errno, its bytes)."""
+    source, _bufs, _lens, _views = _array_of(packets)
+    out = ffi.new("char[]", max(out_len, 1))
+    length = lib.tt_coalesce_build(source, start, count, out, out_len)
+    return length, bytes(ffi.buffer(out, max(length, 0)))
+
+
+def checksum(data: BytesLike) -> int:
+    """The Internet checksum (RFC 1071) of ``data``, as the C helpers compute it."""
+    view = ffi.from_buffer(data)
+    return check(lib.tt_checksum(view, len(view)), "checksum", "packet")
 
 
 # -- operating devices (devctl.c, netns.c, IFLA_LINKINFO) ------------------

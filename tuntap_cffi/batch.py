@@ -1,7 +1,7 @@
 """``PacketBatch``: reusable memory for many packets per call into C.
 
 A batch is ``capacity`` fixed-size slots in one buffer that Python allocates
-once, plus one packed classification per slot (``csrc/batch.c`` fills both).
+once, plus one packed classification per slot (``csrc/queue.c`` fills both).
 ``Interface.read_batch`` fills it in one crossing; ``Interface.write_batch``
 can forward it as it is to another device, so a relay moves packets without
 a Python object per packet. Reading a slot gives a zero-copy ``memoryview``
@@ -18,7 +18,7 @@ from .errors import TunTapError
 from .packet import DevKind, Packet, packet_from_verdict
 
 if TYPE_CHECKING:
-    from ._native import TTBatch
+    from ._native import TTBatch, TTPackets
 
 __all__ = ["DEFAULT_CAPACITY", "MAX_BATCH_BYTES", "MIN_SLOT_SIZE", "PacketBatch"]
 
@@ -66,6 +66,7 @@ class PacketBatch:
         "_c",
         "_capacity",
         "_kind",
+        "_packets",
         "_raw",
         "_results",
         "_sized_by_default",
@@ -92,6 +93,7 @@ class PacketBatch:
         self._kind: DevKind | None = None
         self._raw = False
         self._c: TTBatch | None = None
+        self._packets: TTPackets | None = None
         self._buf: _lowlevel.CData | None = None
         self._results: _lowlevel.CData | None = None
         self._view: memoryview | None = None
@@ -103,6 +105,7 @@ class PacketBatch:
         self._c, self._buf, self._results = _lowlevel.new_batch(
             self._capacity, slot_size, _lowlevel.KIND_TUN
         )
+        self._packets = _lowlevel.batch_packets(self._c)
         self._view = _lowlevel.buffer_view(self._buf)
         self._slot_size = slot_size
 
@@ -145,10 +148,10 @@ class PacketBatch:
         self._raw = raw
         return c
 
-    def _for_writing(self, kind: DevKind, name: str) -> TTBatch | None:
-        """The C batch to forward to device ``name``, or None when it holds nothing."""
-        c = self._c
-        if c is None or c.count == 0:
+    def _for_writing(self, kind: DevKind, name: str) -> TTPackets | None:
+        """The slots to forward to device ``name``, or None when the batch holds nothing."""
+        c, packets = self._c, self._packets
+        if c is None or packets is None or c.count == 0:
             return None
         if self._kind != kind:
             assert self._kind is not None
@@ -156,7 +159,8 @@ class PacketBatch:
                 f"write_batch on {name}: a batch read from a {self._kind.name} device "
                 f"cannot be written to a {kind.name} device"
             )
-        return c
+        packets.raw = self._raw
+        return packets
 
     # -- the sequence of packets ------------------------------------------
 

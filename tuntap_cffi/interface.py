@@ -52,7 +52,7 @@ from .packet import (
 )
 
 if TYPE_CHECKING:
-    from ._native import TTBatch, TTWriteStatus
+    from ._native import TTBatch, TTPackets, TTWriteStatus
 
 __all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "open", "open_queues"]
 
@@ -340,10 +340,13 @@ class Interface:
         return slice_ms
 
     def _recv(self, buf: _lowlevel.CData, size: int, deadline: float | None) -> int:
+        """The wait loop of read_packet: a packed classification, or -ENOBUFS (an
+        offload segment longer than ``size``, still pending)."""
         slice_ms = _slice_ms(deadline)
+        queue = self._queue
         while True:
-            result = _lowlevel.recv_packet(self._fd, self._wakefd, buf, size, self._kind, slice_ms)
-            if result >= 0:
+            result = _lowlevel.queue_recv(queue, buf, size, slice_ms)
+            if result >= 0 or result == -errno.ENOBUFS:
                 return result
             slice_ms = self._wait_loop_failed(result, deadline, "read_packet")
 
@@ -405,22 +408,6 @@ class Interface:
             return False
         return self._write_limit > before
 
-    def _check_writable(self, body: Body) -> None:
-        size = len(body)
-        if size > self._write_limit and not (self._limit_grew() and size <= self._write_limit):
-            raise JumboPacketError(
-                f"jumbo packet too large for /dev/tun: {size} bytes > {self._write_limit} "
-                f"({self._name})"
-            )
-        if self._kind == DevKind.TUN:
-            if size == 0 or body[0] >> 4 not in (4, 6):
-                raise NotIPPacketError()
-        elif size < ETH_HEADER_LEN:
-            raise TruncatedPacketError(
-                f"Ethernet frame is truncated: {size} bytes < {ETH_HEADER_LEN}",
-                Packet(body, 0, self._kind),
-            )
-
     def write_packet(self, packet: Writable, *, timeout: Timeout = None) -> None:
         """Write one packet (a Packet or its bytes). Go: WritePacket.
 
@@ -443,22 +430,47 @@ class Interface:
             raise TypeError(
                 f"write_packet takes a Packet or a bytes-like object, not {type(body).__name__}"
             )
-        self._check_writable(body)
         deadline = _deadline(timeout)
         size = len(body)
         self._enter("write_packet")
         try:
+            queue = self._queue
+            queue.write_limit = self._write_limit
             slice_ms = _slice_ms(deadline)
-            send = _lowlevel.send_vnet if self._offload else _lowlevel.send
             while True:
-                result = send(self._fd, self._wakefd, data, size, slice_ms)
+                result = _lowlevel.queue_send(queue, data, size, slice_ms)
                 if result >= 0:
                     break
+                if result == -errno.EMSGSIZE or result == -errno.EINVAL:
+                    if result == -errno.EMSGSIZE and self._limit_grew():
+                        queue.write_limit = self._write_limit
+                        continue
+                    refused = self._refused(result, queue.refused, body)
+                    if refused is not None:
+                        raise refused
                 slice_ms = self._wait_loop_failed(result, deadline, "write_packet")
         finally:
             self._leave()
         if result != size:
             raise ShortWriteError(f"write_packet on {self._name}: wrote {result} of {size} bytes")
+
+    def _refused(self, err: int, refused: int, body: Body) -> Exception | None:
+        """The exception for a packet the write rules (in C) refused; None for another error."""
+        if err == -errno.EMSGSIZE:
+            size = len(memoryview(body).cast("B"))
+            return JumboPacketError(
+                f"jumbo packet too large for /dev/tun: {size} bytes > {self._write_limit} "
+                f"({self._name})"
+            )
+        if refused == _lowlevel.PKT_NOT_IP:
+            return NotIPPacketError()
+        if refused == _lowlevel.PKT_TRUNCATED:
+            size = len(memoryview(body).cast("B"))
+            return TruncatedPacketError(
+                f"Ethernet frame is truncated: {size} bytes < {ETH_HEADER_LEN}",
+                Packet(body, 0, self._kind),
+            )
+        return None
 
     # -- batches (issue 4) ------------------------------------------------
 
@@ -511,18 +523,14 @@ class Interface:
             cbatch = batch._for_reading(self._kind, largest, self._name)
         return self._read_batch_loop(cbatch, deadline)
 
-    def _read_batch_loop(self, cbatch: TTBatch, deadline: float | None, segment: int = -1) -> int:
-        """The wait loop of read_batch; ``segment`` >= 0: an offload device's read."""
+    def _read_batch_loop(self, cbatch: TTBatch, deadline: float | None, raw: int = 0) -> int:
+        """The wait loop of read_batch; ``raw``: an offload device's header + packet slots."""
         self._enter("read_batch")
         try:
             slice_ms = _lowlevel.WAIT_SLICE_MS if deadline is None else _slice_ms(deadline)
+            queue = self._queue
             while True:
-                if segment < 0:
-                    result = _lowlevel.read_batch(self._fd, self._wakefd, cbatch, slice_ms)
-                else:
-                    result = _lowlevel.read_batch_vnet(
-                        self._fd, self._wakefd, cbatch, self._rx_pending, segment, slice_ms
-                    )
+                result = _lowlevel.queue_read(queue, cbatch, raw, slice_ms)
                 if result >= 0:
                     return result
                 try:
@@ -607,20 +615,11 @@ class Interface:
                     f"write_batch on {self._name}: the batch holds virtio-net headers "
                     "(read with segment=False); only a device opened with offload=True takes it"
                 )
-            cbatch = packets._for_writing(self._kind, self._name)
-            if cbatch is None:
+            slots = packets._for_writing(self._kind, self._name)
+            if slots is None:
                 return self._write_nothing()
-            return self._write_many(
-                cbatch,
-                _lowlevel.NULL,
-                _lowlevel.NULL,
-                0,
-                packets._status,
-                deadline,
-                packets,
-                start,
-                merge and not packets._raw,
-            )
+            coalesce = merge and not packets._raw
+            return self._write_many(slots, packets._status, deadline, packets, start, coalesce)
         try:
             bodies = [item.body if isinstance(item, Packet) else item for item in packets]
         except TypeError:
@@ -634,11 +633,10 @@ class Interface:
             raise _not_writable(bodies) from None
         if not views:
             return self._write_nothing()
-        bufs, lens = _lowlevel.packet_arrays(views)
+        # The arrays stay referenced here until the write is done.
+        source, _bufs, _lens = _lowlevel.packet_arrays(views)
         status = _lowlevel.new_write_status()
-        return self._write_many(
-            None, bufs, lens, len(views), status, deadline, bodies, start, merge
-        )
+        return self._write_many(source, status, deadline, bodies, start, merge)
 
     def _write_nothing(self) -> int:
         if self._closing:
@@ -647,70 +645,26 @@ class Interface:
 
     def _write_many(
         self,
-        cbatch: TTBatch | None,
-        bufs: _lowlevel.CData,
-        lens: _lowlevel.CData,
-        count: int,
+        packets: TTPackets,
         status: TTWriteStatus,
         deadline: float | None,
         source: PacketBatch | Sequence[Body],
         start: int = 0,
         coalesce: bool = False,
     ) -> int:
-        """The write loop of write_batch: slots of ``cbatch``, or ``count`` (bufs, lens),
-        from position ``start``."""
+        """The write loop of write_batch: ``packets`` (what ``source`` holds) from
+        position ``start``."""
         written = 0
-        scratch = _take_coalesce_buffer() if coalesce else _lowlevel.NULL
-        scratch_len = _lowlevel.RX_PENDING_SIZE if coalesce else 0
-        raw = int(isinstance(source, PacketBatch) and source._raw)
+        queue = self._queue
         self._enter("write_batch")
+        # Coalescing builds in the queue's one buffer: a write that finds it in
+        # use (another thread's) goes without merging rather than waiting.
+        merging = coalesce and self._tx_lock.acquire(blocking=False)
         try:
+            queue.write_limit = self._write_limit
             slice_ms = _lowlevel.WAIT_SLICE_MS if deadline is None else _slice_ms(deadline)
             while True:
-                if self._offload and cbatch is not None:
-                    result = _lowlevel.write_slots_vnet(
-                        self._fd,
-                        self._wakefd,
-                        cbatch,
-                        start,
-                        raw,
-                        self._write_limit,
-                        scratch,
-                        scratch_len,
-                        slice_ms,
-                        status,
-                    )
-                elif self._offload:
-                    result = _lowlevel.write_batch_vnet(
-                        self._fd,
-                        self._wakefd,
-                        bufs,
-                        lens,
-                        start,
-                        count,
-                        self._write_limit,
-                        scratch,
-                        scratch_len,
-                        slice_ms,
-                        status,
-                    )
-                elif cbatch is not None:
-                    result = _lowlevel.write_slots(
-                        self._fd, self._wakefd, cbatch, start, self._write_limit, slice_ms, status
-                    )
-                else:
-                    result = _lowlevel.write_batch(
-                        self._fd,
-                        self._wakefd,
-                        bufs,
-                        lens,
-                        start,
-                        count,
-                        self._kind,
-                        self._write_limit,
-                        slice_ms,
-                        status,
-                    )
+                result = _lowlevel.queue_write(queue, packets, start, merging, slice_ms, status)
                 if result < 0:
                     raise self._error(-result, "write_batch")
                 written += result
@@ -719,6 +673,7 @@ class Interface:
                     return written
                 start = status.next
                 if err == -errno.EMSGSIZE and self._limit_grew():
+                    queue.write_limit = self._write_limit
                     continue
                 if err == -errno.EAGAIN or err == -errno.EINTR:
                     slice_ms = self._wait_loop_failed(err, deadline, "write_batch")
@@ -728,30 +683,20 @@ class Interface:
             _batch_stopped(exc, written, start)
             raise
         finally:
+            if merging:
+                self._tx_lock.release()
             self._leave()
-            if coalesce:
-                _give_back_coalesce_buffer(scratch)
 
     def _packet_write_error(
         self, status: TTWriteStatus, source: PacketBatch | Sequence[Body]
     ) -> Exception:
         """The exception write_packet would raise for the packet the batch stopped at."""
-        index = status.next
-        body = source[index]
-        size = len(memoryview(body).cast("B"))
-        if status.error == -errno.EMSGSIZE:
-            return JumboPacketError(
-                f"jumbo packet too large for /dev/tun: {size} bytes > {self._write_limit} "
-                f"({self._name})"
-            )
-        if status.refused == _lowlevel.PKT_NOT_IP:
-            return NotIPPacketError()
-        if status.refused == _lowlevel.PKT_TRUNCATED:
-            return TruncatedPacketError(
-                f"Ethernet frame is truncated: {size} bytes < {ETH_HEADER_LEN}",
-                Packet(body, 0, self._kind),
-            )
+        body = source[status.next]
+        refused = self._refused(status.error, status.refused, body)
+        if refused is not None:
+            return refused
         if status.error == -errno.EIO and status.partial:
+            size = len(memoryview(body).cast("B"))
             return ShortWriteError(
                 f"write_batch on {self._name}: wrote {status.partial} of {size} bytes"
             )
@@ -841,17 +786,16 @@ class Interface:
 
     def _init_offload(self, offload: Offload) -> None:
         self._offload = offload
-        # One segmenting read at a time: the super-packet in _rx_pending
-        # continues in the next read's slots.
+        # The state of this queue in C, passed first to every I/O call.
+        self._queue_memory = _lowlevel.new_queue(
+            self._fd, self._wakefd, self._kind, offload.value, self._write_limit
+        )
+        self._queue = self._queue_memory.c
+        # One segmenting read at a time: the super-packet pending in the queue
+        # continues in the next read (read_packet's or read_batch's).
         self._rx_lock = threading.Lock()
-        self._rx_pending: _lowlevel.StructPtr = _lowlevel.NULL
-        self._rx_pending_buf: _lowlevel.CData | None = None
-        if offload:
-            self._rx_pending, self._rx_pending_buf = _lowlevel.new_rx_pending()
-        # read_packet on an offload device: segments of the last read not yet returned.
-        self._packet_lock = threading.Lock()
-        self._packet_batch: PacketBatch | None = None
-        self._packet_next = 0
+        # One coalescing write at a time builds in the queue's buffer.
+        self._tx_lock = threading.Lock()
 
     def _check_offload_option(self, option: str, value: object, operation: str) -> None:
         if not isinstance(value, bool):
@@ -867,45 +811,40 @@ class Interface:
         deadline = None if timeout is None else _deadline(timeout)
         cbatch = batch._for_reading(self._kind, self._largest_packet(), self._name, not segment)
         with self._rx_lock:
-            return self._read_batch_loop(cbatch, deadline, int(segment))
+            return self._read_batch_loop(cbatch, deadline, int(not segment))
 
     def _read_offload_packet(self, view: memoryview | None, deadline: float | None) -> Packet:
-        """read_packet on an offload device: the next segment of a segmenting batch read.
+        """read_packet on an offload device: the next segment of the pending super-packet.
 
-        The rest of that read stays for the next calls, so no segment is lost.
+        One call into C, which reads a new super-packet when none is pending,
+        so no segment is lost between calls (nor between read_packet and
+        read_batch).
         """
-        with self._packet_lock:
-            batch = self._packet_batch
-            if batch is None:
-                batch = self._packet_batch = PacketBatch()
-            if self._packet_next >= len(batch):
-                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-                if self.read_batch(batch, timeout=timeout) == 0:
-                    raise TimeoutError(errno.ETIMEDOUT, f"read_packet on {self._name}: timed out")
-                self._packet_next = 0
-            index = self._packet_next
-            self._packet_next += 1
-            packet = batch.packet(index)
-            if view is None:
-                return Packet(bytes(packet.body), packet.protocol, packet.kind)
-            size = min(len(packet.body), len(view))
-            view[:size] = packet.body[:size]
+        self._enter("read_packet")
+        try:
+            with self._rx_lock:
+                if view is not None:
+                    packed = self._recv(_lowlevel.from_buffer(view, True), len(view), deadline)
+                    if packed != -errno.ENOBUFS:
+                        verdict, protocol, body_len = _lowlevel.unpack(packed)
+                        body: Body = view[:body_len]
+                        return packet_from_verdict(body, verdict, protocol, body_len, self._kind)
+                scratch = _take_scratch()
+                try:
+                    packed = self._recv(scratch, SCRATCH_SIZE, deadline)
+                    verdict, protocol, body_len = _lowlevel.unpack(packed)
+                    body = _lowlevel.copy_out(scratch, body_len)
+                finally:
+                    _give_back_scratch(scratch)
+        finally:
+            self._leave()
+        if view is None:
+            return packet_from_verdict(body, verdict, protocol, body_len, self._kind)
+        # Longer than the caller's buffer: cut, as the kernel cuts a plain read.
+        size = min(body_len, len(view))
+        view[:size] = body[:size]
         verdict, protocol, body_len = _lowlevel.classify(view[:size], self._kind)
         return packet_from_verdict(view[:body_len], verdict, protocol, body_len, self._kind)
-
-
-# Buffers for coalesced super-packets, shared like the read scratch buffers.
-_coalesce_pool: list[_lowlevel.CData] = []
-
-
-def _take_coalesce_buffer() -> _lowlevel.CData:
-    if _coalesce_pool:
-        return _coalesce_pool.pop()
-    return _lowlevel.new_buffer(_lowlevel.RX_PENDING_SIZE)
-
-
-def _give_back_coalesce_buffer(buf: _lowlevel.CData) -> None:
-    _coalesce_pool.append(buf)
 
 
 def _not_writable(bodies: Sequence[object]) -> TypeError:

@@ -1,0 +1,133 @@
+/* cdef/io.h - the packet I/O of one open queue
+ * (plain declarations for cffi: no #include, no #define, no inline code). */
+
+/* ---- queue.c: the packet I/O of one open queue ---------------------------
+ *
+ * A batch is capacity fixed-size slots in one buffer, plus one int64_t per
+ * slot: the packed classification of what arrived in it (as tt_classify),
+ * or -errno.  A slot that comes back full may have been cut by the kernel,
+ * so it is reported TT_PKT_TRUNCATED: slot_size must exceed the largest
+ * packet the device can deliver.  For a slot that is not TT_PKT_OK the body
+ * length is every byte that arrived. */
+enum {
+    TT_BATCH_MAX_CAPACITY = 4096,
+    TT_BATCH_MAX_SLOT = 65600,
+    TT_ETH_HEADER_LEN = 14
+};
+
+struct tt_batch {
+    char *buf;            /* capacity * slot_size bytes */
+    size_t buf_len;
+    size_t slot_size;
+    int64_t *results;     /* capacity entries */
+    uint32_t capacity;
+    uint32_t count;       /* slots filled by the last tt_queue_read */
+    uint32_t bad;         /* of those, how many are not TT_PKT_OK */
+    int32_t kind;         /* TT_KIND_* of the device read from (must be the queue's) */
+};
+
+/* Where a batch write stopped: packet `next` failed with `error` (0 when
+ * every packet was written; then next is the count).  `partial` is the byte
+ * count of a short write (error -EIO).  `refused` is the TT_PKT_* verdict
+ * when the packet broke the write rules (error -EINVAL, nothing written):
+ * TT_PKT_NOT_IP for a TUN packet that is not IP, TT_PKT_TRUNCATED for a TAP
+ * frame shorter than an Ethernet header; a packet over write_limit gets
+ * error -EMSGSIZE. */
+struct tt_write_status {
+    uint32_t next;
+    uint32_t written;
+    int32_t error;
+    uint32_t partial;
+    int32_t refused;
+};
+
+/* What tt_queue_write writes: count (pointer, length) pairs, or (batch not
+ * NULL) the well-formed slots of a batch, in order.  raw: the slots hold a
+ * virtio-net header before each packet (a tt_queue_read with raw = 1) and
+ * go out as they are, headers included. */
+struct tt_packets {
+    char **bufs;
+    const size_t *lens;
+    uint32_t count;
+    int32_t raw;
+    const struct tt_batch *batch;
+};
+
+/* Offloads: an offload queue (IFF_VNET_HDR) puts a 10-byte struct
+ * virtio_net_hdr before every packet, both ways. */
+enum {
+    TT_VNET_HDR_LEN = 10,
+    TT_GSO_MAX = 65535,
+    TT_TUN_F_USO4 = 0x20,    /* kernel ABI values; older headers lack them */
+    TT_TUN_F_USO6 = 0x40,
+    TT_RX_PENDING_SIZE = 65600,
+    TT_QUEUE_MAX_BUF = 1048576
+};
+
+/*
+ * The state of one open queue, allocated once by Python (ffi.new) with the
+ * buffers it points at, and passed first to every I/O call.  C checks it on
+ * every call (-EINVAL): kind, the feature bits, and for an offload queue
+ * (TUN only) rx_buf and tx_buf of TT_RX_PENDING_SIZE..TT_QUEUE_MAX_BUF bytes
+ * and rx_len within rx_buf_len.
+ */
+struct tt_queue {
+    int32_t fd;
+    int32_t wakefd;          /* an eventfd: once it fires, every wait returns -ECANCELED */
+    int32_t kind;            /* TT_KIND_* */
+    uint32_t offload;        /* TUN_F_* bits accepted; 0: plain, no virtio-net header */
+    size_t write_limit;      /* longest packet a write takes (-EMSGSIZE beyond) */
+    uint32_t drained;        /* the last read emptied the queue: the next one waits first */
+    int32_t refused;         /* out: TT_PKT_* verdict of a send the write rules refused, or 0 */
+    /* The super-packet a segmenting read has not fully delivered yet: rx_buf
+     * holds header + packet, rx_next is its first segment not yet delivered.
+     * rx_len 0: nothing pending. */
+    char *rx_buf;
+    size_t rx_buf_len;
+    uint32_t rx_len;
+    uint32_t rx_next;
+    /* Room to build the super-packets of a coalescing write in. */
+    char *tx_buf;
+    size_t tx_buf_len;
+};
+
+/* Waits until fd is readable (or writable), wakefd fires, or timeout_ms
+ * passes: 1 ready, 0 timed out, -ECANCELED woken, -errno. */
+int tt_wait(int fd, int wakefd, int for_write, int timeout_ms);
+
+/*
+ * One packet in: the packed classification (as tt_classify) of what was read
+ * into buf.  On an offload queue: the next segment of the pending
+ * super-packet, reading a new one when none is pending; -ENOBUFS (nothing
+ * consumed) when that segment does not fit len; a malformed super-packet is
+ * dropped and reported (-EBADMSG, -EMSGSIZE, -EPROTONOSUPPORT).
+ * Every I/O call waits at most timeout_ms once (0: not at all), and says
+ * -EAGAIN when nothing could be done in that time.
+ */
+int64_t tt_queue_recv(struct tt_queue *q, char *buf, size_t len, int timeout_ms);
+/*
+ * One packet out, after the write rules: over write_limit -EMSGSIZE; a TUN
+ * packet that is not IP or a TAP frame shorter than an Ethernet header
+ * -EINVAL with q->refused set to TT_PKT_NOT_IP or TT_PKT_TRUNCATED (0 for
+ * any other result).  Packet bytes written (an offload queue adds an empty
+ * virtio-net header), or -errno.
+ */
+ssize_t tt_queue_send(struct tt_queue *q, const char *buf, size_t len, int timeout_ms);
+/*
+ * Every packet that is ready, up to b->capacity: waits for the first, then
+ * takes what is already queued.  Slots filled, or -errno.  On an offload
+ * queue, raw = 0 segments super-packets into ordinary packets (one that
+ * does not fit the free slots stays pending for the next read); raw = 1
+ * keeps header + packet per slot (results describe the packet after the
+ * header).  raw on a plain queue is -EINVAL.
+ */
+int tt_queue_read(struct tt_queue *q, struct tt_batch *b, int raw, int timeout_ms);
+/*
+ * The packets of src from position start, in order, under the write rules
+ * of tt_queue_send; stops at the first that fails, saying where and why in
+ * *st.  Waits for room at most once per call.  coalesce (offload queues):
+ * consecutive TCP segments that GRO would merge go out as one super-packet
+ * (st counts the packets given).  Packets written by this call, or -errno.
+ */
+int tt_queue_write(struct tt_queue *q, const struct tt_packets *src, uint32_t start,
+                   int coalesce, int timeout_ms, struct tt_write_status *st);

@@ -1,0 +1,400 @@
+/* queue.c - the packet I/O of one open queue: one read path and one write
+ * path, each per packet and per batch, plain or virtio-net as q->offload
+ * says, with one wait-and-retry helper under all of them.
+ *
+ * One crossing from Python (one release of the GIL) moves a packet or a
+ * whole batch: a read waits at most once for the first packet, then takes
+ * every packet already queued; a write goes in order and stops at the first
+ * packet that fails, saying which and why.  The bytes are segmented
+ * (segment.c) and coalesced (coalesce.c) by pure functions that know no fd.
+ */
+#include "tti.h"
+
+#include <errno.h>
+#include <linux/if_tun.h>
+#include <poll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define VERDICT_MASK ((int64_t)0xff << TT_PACK_VERDICT_SHIFT)
+#define OFFLOAD_BITS \
+    ((uint32_t)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TT_TUN_F_USO4 | TT_TUN_F_USO6))
+
+static const char empty_hdr[TT_VNET_HDR_LEN];
+
+/* ---- checking what Python hands in ------------------------------------- */
+
+static int buffer_ok(const char *buf, size_t len)
+{
+    return buf != NULL && len >= TT_RX_PENDING_SIZE && len <= TT_QUEUE_MAX_BUF;
+}
+
+static int queue_ok(const struct tt_queue *q)
+{
+    if (q == NULL || (q->kind != TT_KIND_TUN && q->kind != TT_KIND_TAP))
+        return 0;
+    if (q->offload & ~OFFLOAD_BITS)
+        return 0;
+    if (q->offload == 0)
+        return 1;
+    /* Offloads are for TUN devices; their buffers must hold a super-packet. */
+    return q->kind == TT_KIND_TUN && buffer_ok(q->rx_buf, q->rx_buf_len) &&
+           q->rx_len <= q->rx_buf_len && buffer_ok(q->tx_buf, q->tx_buf_len);
+}
+
+/* A batch for queue q; raw slots must hold more than a virtio-net header. */
+static int batch_ok(const struct tt_batch *b, const struct tt_queue *q, int raw)
+{
+    if (b == NULL || b->buf == NULL || b->results == NULL || b->kind != q->kind)
+        return 0;
+    if (b->capacity == 0 || b->capacity > TT_BATCH_MAX_CAPACITY)
+        return 0;
+    if (b->slot_size <= (raw ? TT_VNET_HDR_LEN : 0) || b->slot_size > TT_BATCH_MAX_SLOT)
+        return 0;
+    /* No overflow: both factors are bounded well below 2^32. */
+    return b->buf_len >= (size_t)b->capacity * b->slot_size;
+}
+
+/* ---- waiting ------------------------------------------------------------ */
+
+int tt_wait(int fd, int wakefd, int for_write, int timeout_ms)
+{
+    struct pollfd fds[2] = {
+        { .fd = fd, .events = (short)(for_write ? POLLOUT : POLLIN) },
+        { .fd = wakefd, .events = POLLIN },
+    };
+    int r = poll(fds, 2, timeout_ms < 0 ? -1 : timeout_ms);
+    if (r < 0)
+        return -errno;
+    if (fds[1].revents)
+        return -ECANCELED;
+    return r > 0 ? 1 : 0;
+}
+
+/*
+ * The one read or write of the shim: tries it, and on EAGAIN waits for the
+ * fd at most timeout_ms, once per call (*may_wait is cleared by the wait,
+ * so a whole batch never blocks longer than timeout_ms).  A read on a queue
+ * the last read drained waits first, which saves a read() that would only
+ * say EAGAIN.  Bytes moved or -errno (-EAGAIN: nothing in time; -ECANCELED:
+ * woken).  Reads keep q->drained up to date.
+ */
+static ssize_t queue_io(struct tt_queue *q, int for_write, const struct iovec *iov, int iovcnt,
+                        int timeout_ms, int *may_wait)
+{
+    int wait_first = !for_write && q->drained && timeout_ms != 0 && *may_wait;
+    for (;;) {
+        if (!wait_first) {
+            ssize_t n;
+            if (iovcnt == 1)
+                n = for_write ? write(q->fd, iov->iov_base, iov->iov_len)
+                              : read(q->fd, iov->iov_base, iov->iov_len);
+            else
+                n = for_write ? writev(q->fd, iov, iovcnt) : readv(q->fd, iov, iovcnt);
+            if (n >= 0) {
+                if (!for_write)
+                    q->drained = 0;
+                return n;
+            }
+            int err = errno;
+            if (err != EAGAIN || timeout_ms == 0 || !*may_wait) {
+                if (!for_write)
+                    q->drained = err == EAGAIN;
+                return -err;
+            }
+        }
+        wait_first = 0;
+        *may_wait = 0;
+        int r = tt_wait(q->fd, q->wakefd, for_write, timeout_ms);
+        if (r <= 0) {
+            if (!for_write)
+                q->drained = r == 0;
+            return r == 0 ? -EAGAIN : r;
+        }
+    }
+}
+
+/* ---- the write rules ------------------------------------------------------ */
+
+/* The seed's rules, checked before writing: 0, -EMSGSIZE over the limit, or
+ * the TT_PKT_* verdict that refuses the packet. */
+static int write_rule(const struct tt_queue *q, const unsigned char *p, size_t len)
+{
+    if (len > q->write_limit)
+        return -EMSGSIZE;
+    if (q->kind == TT_KIND_TUN) {
+        unsigned version = len == 0 ? 0 : p[0] >> 4;
+        return version == 4 || version == 6 ? 0 : TT_PKT_NOT_IP;
+    }
+    return len < TT_ETH_HEADER_LEN ? TT_PKT_TRUNCATED : 0;
+}
+
+/* ---- reading --------------------------------------------------------------- */
+
+/* The result for n bytes read into a slot: a full slot may have been cut,
+ * and a bad slot keeps every byte that arrived, for inspection. */
+static int64_t classify_slot(const char *slot, size_t n, size_t slot_size, int kind)
+{
+    int64_t packed = tt_classify(slot, n, kind);
+    if (packed < 0)
+        return packed;
+    int verdict = (int)(packed >> TT_PACK_VERDICT_SHIFT);
+    if (n == slot_size && verdict != TT_PKT_NOT_IP)
+        verdict = TT_PKT_TRUNCATED;
+    if (verdict == TT_PKT_OK)
+        return packed;
+    return (packed & ~(VERDICT_MASK | BODY_MASK)) |
+           ((int64_t)verdict << TT_PACK_VERDICT_SHIFT) | (int64_t)n;
+}
+
+/* The raw result of a slot holding a virtio-net header and a packet. */
+static int64_t raw_slot(const char *slot, size_t n, size_t slot_size)
+{
+    if (n < TT_VNET_HDR_LEN)
+        return -EBADMSG;
+    int64_t packed = tt_classify(slot + TT_VNET_HDR_LEN, n - TT_VNET_HDR_LEN, TT_KIND_TUN);
+    if (packed >= 0 && n == slot_size)
+        packed = (packed & ~(VERDICT_MASK | BODY_MASK)) |
+                 ((int64_t)TT_PKT_TRUNCATED << TT_PACK_VERDICT_SHIFT) |
+                 (int64_t)(n - TT_VNET_HDR_LEN);
+    return packed;
+}
+
+/* Segments of the pending super-packet into nslots slots from out: the
+ * count (>= 1), or -errno with the super-packet dropped.  -ENOBUFS keeps it
+ * pending: its segments need slots larger than slot_size. */
+static int take_pending(struct tt_queue *q, char *out, size_t slot_size, uint32_t nslots,
+                        int64_t *results, int keep_if_small)
+{
+    uint32_t total = 0;
+    int r;
+    if (q->rx_len >= q->rx_buf_len)
+        r = -EMSGSIZE; /* the read filled the buffer: it may have been cut */
+    else
+        r = tt_segment(q->rx_buf, q->rx_len, q->rx_next, out, slot_size, nslots, results,
+                       &total);
+    if (r == -EMSGSIZE && keep_if_small && slot_size < TT_BATCH_MAX_SLOT &&
+        q->rx_len < q->rx_buf_len)
+        return -ENOBUFS;
+    if (r <= 0) {
+        q->rx_len = 0;
+        return r == 0 ? -EBADMSG : r;
+    }
+    q->rx_next += (uint32_t)r;
+    if (q->rx_next >= total)
+        q->rx_len = 0;
+    return r;
+}
+
+/* Reads the next super-packet of an offload queue into rx_buf. */
+static int read_pending(struct tt_queue *q, int timeout_ms, int *may_wait)
+{
+    struct iovec iov = { .iov_base = q->rx_buf, .iov_len = q->rx_buf_len };
+    ssize_t n = queue_io(q, 0, &iov, 1, timeout_ms, may_wait);
+    if (n < 0)
+        return (int)n;
+    q->rx_len = (uint32_t)n;
+    q->rx_next = 0;
+    return 0;
+}
+
+int64_t tt_queue_recv(struct tt_queue *q, char *buf, size_t len, int timeout_ms)
+{
+    if (!queue_ok(q) || buf == NULL || len == 0)
+        return -EINVAL;
+    int may_wait = 1;
+    if (q->offload == 0) {
+        struct iovec iov = { .iov_base = buf, .iov_len = len };
+        ssize_t n = queue_io(q, 0, &iov, 1, timeout_ms, &may_wait);
+        return n < 0 ? n : tt_classify(buf, (size_t)n, q->kind);
+    }
+    if (q->rx_len == 0) {
+        int r = read_pending(q, timeout_ms, &may_wait);
+        if (r < 0)
+            return r;
+    }
+    int64_t result;
+    size_t slot = len < TT_BATCH_MAX_SLOT ? len : TT_BATCH_MAX_SLOT;
+    int r = take_pending(q, buf, slot, 1, &result, 1);
+    return r < 0 ? r : result;
+}
+
+/* Segments of the pending super-packet into the free slots from count; the
+ * slots filled (a malformed super-packet takes one, reported there). */
+static uint32_t emit_pending(struct tt_queue *q, struct tt_batch *b, uint32_t count)
+{
+    char *slot = b->buf + (size_t)count * b->slot_size;
+    int r = take_pending(q, slot, b->slot_size, b->capacity - count, b->results + count, 0);
+    if (r < 0) {
+        b->results[count] = r;
+        b->bad++;
+        return 1;
+    }
+    for (int i = 0; i < r; i++)
+        if (is_bad(b->results[count + (uint32_t)i]))
+            b->bad++;
+    return (uint32_t)r;
+}
+
+int tt_queue_read(struct tt_queue *q, struct tt_batch *b, int raw, int timeout_ms)
+{
+    if (!queue_ok(q) || !batch_ok(b, q, raw) || (raw && q->offload == 0))
+        return -EINVAL;
+    int segment = q->offload != 0 && !raw;
+    b->count = 0;
+    b->bad = 0;
+    uint32_t count = 0;
+    int may_wait = 1;
+    if (segment && q->rx_len)
+        count = emit_pending(q, b, 0);
+    while (count < b->capacity) {
+        /* Only the first read may wait; then take what is already queued. */
+        int timeout = count > 0 ? 0 : timeout_ms;
+        if (segment) {
+            int r = read_pending(q, timeout, &may_wait);
+            if (r < 0) {
+                if (count > 0)
+                    break; /* EAGAIN ends the batch; other errors show next time */
+                return r;
+            }
+            count += emit_pending(q, b, count);
+            continue;
+        }
+        char *slot = b->buf + (size_t)count * b->slot_size;
+        struct iovec iov = { .iov_base = slot, .iov_len = b->slot_size };
+        ssize_t n = queue_io(q, 0, &iov, 1, timeout, &may_wait);
+        if (n < 0) {
+            if (count > 0)
+                break;
+            return (int)n;
+        }
+        int64_t result = q->offload ? raw_slot(slot, (size_t)n, b->slot_size)
+                                    : classify_slot(slot, (size_t)n, b->slot_size, q->kind);
+        b->results[count++] = result;
+        if (is_bad(result))
+            b->bad++;
+    }
+    b->count = count;
+    return (int)count;
+}
+
+/* ---- writing ----------------------------------------------------------------- */
+
+ssize_t tt_queue_send(struct tt_queue *q, const char *buf, size_t len, int timeout_ms)
+{
+    if (!queue_ok(q) || (buf == NULL && len != 0))
+        return -EINVAL;
+    int rule = write_rule(q, (const unsigned char *)buf, len);
+    q->refused = rule > 0 ? rule : 0;
+    if (rule != 0)
+        return rule < 0 ? rule : -EINVAL;
+    int may_wait = 1;
+    if (q->offload == 0) {
+        struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+        return queue_io(q, 1, &iov, 1, timeout_ms, &may_wait);
+    }
+    struct iovec iov[2] = {
+        { .iov_base = (void *)empty_hdr, .iov_len = TT_VNET_HDR_LEN },
+        { .iov_base = (void *)buf, .iov_len = len },
+    };
+    ssize_t n = queue_io(q, 1, iov, 2, timeout_ms, &may_wait);
+    if (n < 0)
+        return n;
+    return n < TT_VNET_HDR_LEN ? 0 : n - TT_VNET_HDR_LEN;
+}
+
+static void status_start(struct tt_write_status *st, uint32_t start)
+{
+    st->next = start;
+    st->written = 0;
+    st->error = 0;
+    st->partial = 0;
+    st->refused = 0;
+}
+
+/* Writes packet i of s (and, coalescing, those that merge with it); the
+ * input packets it covered, or 0 with the failure recorded in st. */
+static uint32_t write_one(struct tt_queue *q, const struct source *s, uint32_t i, uint32_t end,
+                          const unsigned char *p, size_t len, int coalesce, int timeout_ms,
+                          int *may_wait, struct tt_write_status *st)
+{
+    struct iovec iov[2];
+    int iovcnt = 1;
+    uint32_t run = 1;
+    int rule = s->raw ? 0 : write_rule(q, p, len);
+    ssize_t n;
+    if (rule != 0) {
+        n = rule < 0 ? rule : -EINVAL;
+    } else {
+        if (s->raw) {
+            iov[0].iov_base = (void *)(p - TT_VNET_HDR_LEN);
+            iov[0].iov_len = TT_VNET_HDR_LEN + len;
+        } else if (q->offload == 0) {
+            iov[0].iov_base = (void *)p;
+            iov[0].iov_len = len;
+        } else {
+            if (coalesce)
+                run = tti_coalesce_run(s, i, end, q->write_limit, q->tx_buf_len);
+            if (run > 1) {
+                iov[0].iov_base = q->tx_buf;
+                iov[0].iov_len = tti_coalesce_build(s, i, run, (unsigned char *)q->tx_buf);
+            } else {
+                iov[0].iov_base = (void *)empty_hdr;
+                iov[0].iov_len = TT_VNET_HDR_LEN;
+                iov[1].iov_base = (void *)p;
+                iov[1].iov_len = len;
+                iovcnt = 2;
+            }
+        }
+        n = queue_io(q, 1, iov, iovcnt, timeout_ms, may_wait);
+        size_t want = iov[0].iov_len + (iovcnt == 2 ? iov[1].iov_len : 0);
+        if (n >= 0 && (size_t)n == want)
+            return run;
+    }
+    st->error = n < 0 ? (int32_t)n : -EIO;
+    st->partial = n < 0 ? 0 : (uint32_t)n;
+    st->refused = rule > 0 ? rule : 0;
+    return 0;
+}
+
+int tt_queue_write(struct tt_queue *q, const struct tt_packets *src, uint32_t start,
+                   int coalesce, int timeout_ms, struct tt_write_status *st)
+{
+    if (!queue_ok(q) || src == NULL || st == NULL)
+        return -EINVAL;
+    struct source s = { src->bufs, src->lens, src->batch, src->raw != 0 };
+    uint32_t count = src->count;
+    if (s.b != NULL) {
+        if (!batch_ok(s.b, q, s.raw) || s.b->count > s.b->capacity)
+            return -EINVAL;
+        count = s.b->count;
+    } else if (s.bufs == NULL || s.lens == NULL || s.raw) {
+        return -EINVAL;
+    }
+    if (start > count || ((s.raw || coalesce) && q->offload == 0))
+        return -EINVAL;
+    status_start(st, start);
+    int may_wait = 1;
+    uint32_t i = start;
+    while (i < count) {
+        const unsigned char *p;
+        size_t len;
+        st->next = i;
+        int got = source_get(&s, i, &p, &len);
+        if (got == 0) {
+            i++; /* a bad slot was reported by the read; it is not forwarded */
+            continue;
+        }
+        if (got < 0) {
+            st->error = got;
+            return (int)st->written;
+        }
+        uint32_t run = write_one(q, &s, i, count, p, len, coalesce, timeout_ms, &may_wait, st);
+        if (run == 0)
+            return (int)st->written;
+        st->written += run;
+        i += run;
+    }
+    st->next = count;
+    return (int)st->written;
+}
