@@ -177,14 +177,10 @@ size_t tti_coalesce_build(const struct source *s, uint32_t i, uint32_t n, unsign
 /* The source of an array of packets, or -EINVAL. */
 static int array_source(const struct tt_packets *src, uint32_t start, struct source *s)
 {
-    if (src == NULL || src->bufs == NULL || src->lens == NULL || src->batch != NULL || src->raw)
+    if (src == NULL || source_of(src, s) < 0 || src->batch != NULL)
         return -EINVAL;
     if (start >= src->count)
         return -EINVAL;
-    s->bufs = src->bufs;
-    s->lens = src->lens;
-    s->b = NULL;
-    s->raw = 0;
     return 0;
 }
 

@@ -198,16 +198,39 @@ static int read_pending(struct tt_queue *q, int timeout_ms, int *may_wait)
     return 0;
 }
 
+/* The pending super-packet of an offload queue is one call's at a time. */
+static int rx_take(struct tt_queue *q)
+{
+    return __atomic_exchange_n(&q->rx_busy, 1, __ATOMIC_ACQUIRE) == 0;
+}
+
+static void rx_give_back(struct tt_queue *q)
+{
+    __atomic_store_n(&q->rx_busy, 0, __ATOMIC_RELEASE);
+}
+
+static int64_t recv_segment(struct tt_queue *q, char *buf, size_t len, int timeout_ms);
+
 int64_t tt_queue_recv(struct tt_queue *q, char *buf, size_t len, int timeout_ms)
 {
     if (!queue_ok(q) || buf == NULL || len == 0)
         return -EINVAL;
-    int may_wait = 1;
     if (q->offload == 0) {
+        int may_wait = 1;
         struct iovec iov = { .iov_base = buf, .iov_len = len };
         ssize_t n = queue_io(q, 0, &iov, 1, timeout_ms, &may_wait);
         return n < 0 ? n : tt_classify(buf, (size_t)n, q->kind);
     }
+    if (!rx_take(q))
+        return -EBUSY;
+    int64_t result = recv_segment(q, buf, len, timeout_ms);
+    rx_give_back(q);
+    return result;
+}
+
+static int64_t recv_segment(struct tt_queue *q, char *buf, size_t len, int timeout_ms)
+{
+    int may_wait = 1;
     if (q->rx_len == 0) {
         int r = read_pending(q, timeout_ms, &may_wait);
         if (r < 0)
@@ -236,10 +259,23 @@ static uint32_t emit_pending(struct tt_queue *q, struct tt_batch *b, uint32_t co
     return (uint32_t)r;
 }
 
+static int read_slots(struct tt_queue *q, struct tt_batch *b, int raw, int timeout_ms);
+
 int tt_queue_read(struct tt_queue *q, struct tt_batch *b, int raw, int timeout_ms)
 {
     if (!queue_ok(q) || !batch_ok(b, q, raw) || (raw && q->offload == 0))
         return -EINVAL;
+    if (q->offload == 0)
+        return read_slots(q, b, raw, timeout_ms);
+    if (!rx_take(q))
+        return -EBUSY;
+    int result = read_slots(q, b, raw, timeout_ms);
+    rx_give_back(q);
+    return result;
+}
+
+static int read_slots(struct tt_queue *q, struct tt_batch *b, int raw, int timeout_ms)
+{
     int segment = q->offload != 0 && !raw;
     b->count = 0;
     b->bad = 0;
@@ -357,22 +393,36 @@ static uint32_t write_one(struct tt_queue *q, const struct source *s, uint32_t i
     return 0;
 }
 
+static int write_source(struct tt_queue *q, const struct source *src, uint32_t start,
+                        uint32_t count, int coalesce, int timeout_ms, struct tt_write_status *st);
+
 int tt_queue_write(struct tt_queue *q, const struct tt_packets *src, uint32_t start,
                    int coalesce, int timeout_ms, struct tt_write_status *st)
 {
-    if (!queue_ok(q) || src == NULL || st == NULL)
+    struct source s;
+    if (!queue_ok(q) || src == NULL || st == NULL || source_of(src, &s) < 0)
         return -EINVAL;
-    struct source s = { src->bufs, src->lens, src->batch, src->raw != 0 };
     uint32_t count = src->count;
     if (s.b != NULL) {
         if (!batch_ok(s.b, q, s.raw) || s.b->count > s.b->capacity)
             return -EINVAL;
         count = s.b->count;
-    } else if (s.bufs == NULL || s.lens == NULL || s.raw) {
-        return -EINVAL;
     }
     if (start > count || ((s.raw || coalesce) && q->offload == 0))
         return -EINVAL;
+    /* One coalescing write at a time builds in tx_buf; another goes unmerged. */
+    if (coalesce && __atomic_exchange_n(&q->tx_busy, 1, __ATOMIC_ACQUIRE))
+        coalesce = 0;
+    int written = write_source(q, &s, start, count, coalesce, timeout_ms, st);
+    if (coalesce)
+        __atomic_store_n(&q->tx_busy, 0, __ATOMIC_RELEASE);
+    return written;
+}
+
+static int write_source(struct tt_queue *q, const struct source *src, uint32_t start,
+                        uint32_t count, int coalesce, int timeout_ms, struct tt_write_status *st)
+{
+    const struct source s = *src;
     status_start(st, start);
     int may_wait = 1;
     uint32_t i = start;

@@ -36,6 +36,9 @@ struct source {
     const size_t *lens;
     const struct tt_batch *b;
     int raw; /* slots hold a virtio-net header before the packet */
+    const char *joined; /* or: packets one after the other, at offsets */
+    size_t joined_len;
+    const size_t *offsets;
 };
 
 /* Packet i: 1 and its bytes, 0 for a bad slot (skipped), -EINVAL.  *p and
@@ -45,6 +48,14 @@ static inline int source_get(const struct source *s, uint32_t i, const unsigned 
 {
     *p = NULL;
     *len = 0;
+    if (s->joined != NULL) {
+        size_t from = s->offsets[i], to = s->offsets[i + 1];
+        if (from > to || to > s->joined_len)
+            return -EINVAL;
+        *p = (const unsigned char *)s->joined + from;
+        *len = to - from;
+        return 1;
+    }
     if (s->b == NULL) {
         *p = (const unsigned char *)s->bufs[i];
         *len = s->lens[i];
@@ -59,6 +70,29 @@ static inline int source_get(const struct source *s, uint32_t i, const unsigned 
         return -EINVAL;
     *p = (const unsigned char *)s->b->buf + (size_t)i * s->b->slot_size + off;
     return 1;
+}
+
+/* The source of a write: -EINVAL unless src is exactly one of the three forms. */
+static inline int source_of(const struct tt_packets *src, struct source *s)
+{
+    s->bufs = src->bufs;
+    s->lens = src->lens;
+    s->b = src->batch;
+    s->raw = src->raw != 0;
+    s->joined = src->joined;
+    s->joined_len = src->joined_len;
+    s->offsets = src->offsets;
+    int forms = (src->bufs != NULL || src->lens != NULL) + (src->batch != NULL) +
+                (src->joined != NULL || src->offsets != NULL);
+    if (forms != 1)
+        return -EINVAL;
+    if (src->batch == NULL && src->raw)
+        return -EINVAL;
+    if (src->bufs != NULL || src->lens != NULL)
+        return src->bufs != NULL && src->lens != NULL ? 0 : -EINVAL;
+    if (src->joined != NULL || src->offsets != NULL)
+        return src->joined != NULL && src->offsets != NULL ? 0 : -EINVAL;
+    return 0;
 }
 
 /* coalesce.c: how many packets from i on merge into one super-packet (>= 1),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import TYPE_CHECKING, Any, NamedTuple, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Union, cast
 
 from . import errors
 from ._native import ffi, lib
@@ -120,6 +120,10 @@ def from_buffer(obj: BytesLike, writable: bool) -> CData:
     if writable:
         return ffi.from_buffer(obj, require_writable=True)
     return ffi.from_buffer(obj)
+
+
+# The first n bytes of a C buffer as a new ``bytes``, bound directly (read_packet).
+copy_bytes = cast("Callable[[CData, int], bytes]", ffi.unpack)
 
 
 def copy_out(buf: CData, size: int) -> bytes:
@@ -410,6 +414,20 @@ def packet_arrays(views: list[CData]) -> tuple[TTPackets, CData, CData]:
     packets.lens = lens
     packets.count = len(views)
     return packets, bufs, lens
+
+
+def joined_packets(joined: bytes, offsets: list[int]) -> tuple[TTPackets, CData, CData]:
+    """The ``struct tt_packets`` of ``len(offsets) - 1`` packets laid one after the
+    other in ``joined`` (packet i at offsets[i]..offsets[i + 1]), and the view of
+    ``joined`` and the offsets array, which the caller keeps while it is used."""
+    view = ffi.from_buffer(joined)
+    array = ffi.new("size_t[]", offsets)
+    packets = cast("TTPackets", ffi.new("struct tt_packets *"))
+    packets.joined = view
+    packets.joined_len = len(joined)
+    packets.offsets = array
+    packets.count = len(offsets) - 1
+    return packets, view, array
 
 
 def buffer_view(buf: CData) -> memoryview:

@@ -100,6 +100,9 @@ class TTPackets(Protocol):
     count: int
     raw: int
     batch: TTBatch | cffi.FFI.CData
+    joined: cffi.FFI.CData
+    joined_len: int
+    offsets: cffi.FFI.CData
 
 class TTQueue(Protocol):
     """``struct tt_queue *`` (csrc/cdef/io.h)."""
@@ -117,6 +120,8 @@ class TTQueue(Protocol):
     rx_next: int
     tx_buf: cffi.FFI.CData
     tx_buf_len: int
+    rx_busy: int
+    tx_busy: int
 
 class _Lib:
     # cdef/device.h

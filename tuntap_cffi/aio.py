@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any, Callable
 
 from .batch import PacketBatch
-from .errors import InterfaceClosedError
+from .errors import BatchWriteError, InterfaceClosedError
 from .interface import Interface, Writable
 from .interface import open as open_interface
 from .packet import DevKind, Packet
@@ -170,16 +170,13 @@ class AsyncInterface:
         start = 0
         while True:
             try:
-                return written + self._iface._write_batch_from(
-                    packets, start, 0.0, bool(self._iface.offload)
-                )
-            except TimeoutError as exc:
-                written += getattr(exc, "written", 0)
-                start = getattr(exc, "index", start)
-            except Exception as exc:
-                if hasattr(exc, "written"):
+                return written + self._iface.write_batch(packets, timeout=0, start=start)
+            except BatchWriteError as exc:
+                if not isinstance(exc, TimeoutError):
                     exc.written += written
-                raise
+                    raise
+                written += exc.written
+                start = exc.index
             await self._writable.wait(self._iface.fileno())
 
     def close(self) -> None:

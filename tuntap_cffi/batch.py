@@ -10,6 +10,7 @@ that stays valid until the next read into the batch.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,8 @@ from .errors import TunTapError
 from .packet import DevKind, Packet, packet_from_verdict
 
 if TYPE_CHECKING:
-    from ._native import TTBatch, TTPackets
+    from ._native import TTBatch, TTPackets, TTWriteStatus
+    from .offload import Offload
 
 __all__ = ["DEFAULT_CAPACITY", "MAX_BATCH_BYTES", "MIN_SLOT_SIZE", "PacketBatch"]
 
@@ -288,3 +290,47 @@ def _check_total(capacity: int, slot_size: int) -> None:
             f"a batch of {capacity} slots of {slot_size} bytes is larger than "
             f"{MAX_BATCH_BYTES} bytes; use fewer or smaller slots"
         )
+
+
+# -- what a queue's read_batch and write_batch take from a batch -----------------
+
+
+def slots_for_reading(batch: object, kind: DevKind, largest: int, name: str, raw: int) -> TTBatch:
+    """The C batch that a read from device ``name`` fills (sized, or checked, for
+    packets of up to ``largest`` bytes; ``raw``: header + packet slots)."""
+    if not isinstance(batch, PacketBatch):
+        raise TypeError(f"read_batch takes a PacketBatch, not {type(batch).__name__}")
+    c = batch._c
+    ready = c is not None and not raw and not batch._raw and batch._kind is kind
+    if ready and (batch._slot_size or 0) > largest:
+        assert c is not None
+        return c
+    return batch._for_reading(kind, largest, name, bool(raw))
+
+
+def slots_for_writing(
+    batch: PacketBatch, kind: DevKind, offload: Offload, name: str
+) -> TTPackets | None:
+    """The slots of ``batch`` that a write to device ``name`` sends; None when it holds none."""
+    if batch._raw and not offload:
+        raise ValueError(
+            f"write_batch on {name}: the batch holds virtio-net headers "
+            "(read with segment=False); only a device opened with offload=True takes it"
+        )
+    return batch._for_writing(kind, name)
+
+
+def write_status(batch: PacketBatch) -> TTWriteStatus:
+    """Where the last write of ``batch`` stopped (allocated once, with the batch)."""
+    return batch._status
+
+
+_thread_state = threading.local()
+
+
+def thread_batch(capacity: int) -> PacketBatch:
+    """A batch of ``capacity`` slots for this thread alone (read_packets' own)."""
+    batch: PacketBatch | None = getattr(_thread_state, "batch", None)
+    if batch is None or batch.capacity != capacity:
+        batch = _thread_state.batch = PacketBatch(capacity)
+    return batch

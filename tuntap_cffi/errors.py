@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .packet import Packet
 
 __all__ = [
+    "BatchWriteError",
     "DeviceBusyError",
     "DeviceMismatchError",
     "ErrJumboPacket",
@@ -32,6 +33,7 @@ __all__ = [
     "ShortWriteError",
     "TruncatedPacketError",
     "TunTapError",
+    "batch_stopped",
     "os_error",
 ]
 
@@ -226,3 +228,49 @@ class NamespaceRestoreError(TunTapError, OSError):
 
     def __init__(self, err: int, message: str) -> None:
         super().__init__(err, message)
+
+
+class BatchWriteError(TunTapError):
+    """``write_batch`` stopped at a packet: ``index`` is its position (its slot for
+    a batch), ``written`` how many packets went out before it.
+
+    Never raised alone: the exception is also an instance of what
+    ``write_packet`` raises for that packet (``JumboPacketError``,
+    ``NotIPPacketError``, ``TimeoutError``, ``InterfaceClosedError``, another
+    ``OSError`` ...), with its message and attributes, so ``except
+    JumboPacketError`` catches it as before and ``except BatchWriteError``
+    catches every stopped batch. Resume with ``write_batch(..., start=index)``.
+    """
+
+    written: int
+    index: int
+
+
+_stopped_types: dict[type[BaseException], type[BatchWriteError]] = {}
+
+
+def batch_stopped(exc: BaseException, written: int, index: int) -> BatchWriteError:
+    """``exc`` (what the packet at ``index`` raised) as the BatchWriteError of the batch.
+
+    Its class derives from both BatchWriteError and ``type(exc)`` (one class
+    per type, made once); its args, attributes and OSError fields are exc's.
+    """
+    base = type(exc)
+    if isinstance(exc, BatchWriteError):
+        stopped = exc
+    else:
+        cls = _stopped_types.get(base)
+        if cls is None:
+            cls = type(f"BatchWrite{base.__name__}", (BatchWriteError, base), {})
+            cls.__module__ = __name__
+            _stopped_types[base] = cls
+        if isinstance(exc, OSError):
+            stopped = cls.__new__(cls, exc.errno, exc.strerror, exc.filename)
+        else:
+            stopped = cls.__new__(cls, *exc.args)
+        stopped.args = exc.args
+        stopped.__dict__.update(exc.__dict__)
+        stopped.__traceback__ = exc.__traceback__
+    stopped.written = written
+    stopped.index = index
+    return stopped

@@ -41,7 +41,10 @@ struct tt_write_status {
     int32_t refused;
 };
 
-/* What tt_queue_write writes: count (pointer, length) pairs, or (batch not
+/* What tt_queue_write writes: count (pointer, length) pairs; or (joined not
+ * NULL) count packets one after the other in joined, packet i at
+ * [offsets[i], offsets[i + 1]) (count + 1 offsets, none past joined_len: so
+ * a list of packets costs one buffer, not one per packet); or (batch not
  * NULL) the well-formed slots of a batch, in order.  raw: the slots hold a
  * virtio-net header before each packet (a tt_queue_read with raw = 1) and
  * go out as they are, headers included. */
@@ -51,6 +54,9 @@ struct tt_packets {
     uint32_t count;
     int32_t raw;
     const struct tt_batch *batch;
+    const char *joined;
+    size_t joined_len;
+    const size_t *offsets;
 };
 
 /* Offloads: an offload queue (IFF_VNET_HDR) puts a 10-byte struct
@@ -89,6 +95,12 @@ struct tt_queue {
     /* Room to build the super-packets of a coalescing write in. */
     char *tx_buf;
     size_t tx_buf_len;
+    /* Held by the call using rx_* (a segmenting read) or tx_buf (a coalescing
+     * write), taken and given back atomically by C alone: another read finds
+     * the queue busy (-EBUSY, nothing done), another write goes without
+     * coalescing. */
+    int32_t rx_busy;
+    int32_t tx_busy;
 };
 
 /* Waits until fd is readable (or writable), wakefd fires, or timeout_ms
