@@ -59,10 +59,11 @@ def test_an_error_about_no_interface_has_no_filename() -> None:
 def test_the_library_builds_oserrors_only_through_os_error() -> None:
     """Every OSError the package builds goes through errors.os_error (or a subclass of ours)."""
     package = os.path.dirname(tuntap.__file__)
-    for file in sorted(os.listdir(package)):
-        if file.endswith(".py") and file != "errors.py":
-            with open(os.path.join(package, file)) as f:
-                assert "OSError(" not in f.read(), file
+    for folder, _dirs, files in os.walk(package):
+        for file in sorted(files):
+            if file.endswith(".py") and file != "errors.py":
+                with open(os.path.join(folder, file)) as f:
+                    assert "OSError(" not in f.read(), os.path.join(folder, file)
 
 
 # -- real failures ---------------------------------------------------------------------------

@@ -1,0 +1,101 @@
+"""Bindings of ``csrc/cdef/device.h``: opening and operating TUN/TAP devices, and
+the read-side classification of one packet."""
+
+from __future__ import annotations
+
+import os
+
+from .._native import ffi, lib
+from .common import BytesLike, check
+
+IFNAME_MAX = lib.TT_IFNAME_MAX
+KIND_TUN = lib.TT_KIND_TUN
+KIND_TAP = lib.TT_KIND_TAP
+PKT_OK = lib.TT_PKT_OK
+PKT_SHORT_READ = lib.TT_PKT_SHORT_READ
+PKT_TRUNCATED = lib.TT_PKT_TRUNCATED
+PKT_NOT_IP = lib.TT_PKT_NOT_IP
+PROTO_SHIFT = lib.TT_PACK_PROTO_SHIFT
+VERDICT_SHIFT = lib.TT_PACK_VERDICT_SHIFT
+BODY_MASK = (1 << PROTO_SHIFT) - 1
+PROTO_MASK = 0xFFFF
+
+# (buf, len, kind) -> packed classification, bound directly.
+classify_raw = lib.tt_classify
+
+
+def unpack(packed: int) -> tuple[int, int, int]:
+    """Split a packed classification into (verdict, protocol, body length)."""
+    return (
+        packed >> VERDICT_SHIFT,
+        (packed >> PROTO_SHIFT) & PROTO_MASK,
+        packed & BODY_MASK,
+    )
+
+
+def classify(data: BytesLike, kind: int) -> tuple[int, int, int]:
+    """Apply the seed's read-side rules to ``data``: (verdict, protocol, body length)."""
+    if isinstance(data, bytes):
+        packed = classify_raw(data, len(data), kind)
+    else:
+        view = ffi.from_buffer(data)
+        packed = classify_raw(view, len(view), kind)
+    return unpack(check(packed, "classify", "packet"))
+
+
+def open_clone(path: str) -> int:
+    """Open the TUN/TAP clone device; returns the new fd."""
+    return lib.tt_open_clone(os.fsencode(path))
+
+
+def set_iff(fd: int, name: str, kind: int, extra_flags: int) -> tuple[int, str]:
+    """TUNSETIFF: attach ``fd`` to device ``name``; returns (-errno or 0, kernel's name)."""
+    name_out = ffi.new("char[]", IFNAME_MAX + 1)
+    result = lib.tt_set_iff(fd, name.encode("ascii"), kind, extra_flags, name_out, IFNAME_MAX + 1)
+    raw = ffi.string(name_out)
+    assert isinstance(raw, bytes)
+    return result, raw.decode("ascii", "replace")
+
+
+def set_nonblocking(fd: int, name: str) -> None:
+    """Put ``fd`` in non-blocking mode (waits happen in poll, with a wake-up fd)."""
+    check(lib.tt_set_nonblocking(fd), "set O_NONBLOCK", name)
+
+
+def new_wake_fd(name: str) -> int:
+    """Create the eventfd that wakes every waiter of an interface when it closes."""
+    return check(lib.tt_eventfd(), "eventfd", name)
+
+
+def wake(wakefd: int, name: str) -> None:
+    """Fire the wake-up fd: every present and future wait returns -ECANCELED."""
+    check(lib.tt_wake(wakefd), "wake", name)
+
+
+def close_fd(fd: int, name: str) -> None:
+    """Close an fd (never retried: Linux has released it even on EINTR)."""
+    check(lib.tt_close(fd), "close", name)
+
+
+MAX_QUEUES = lib.TT_MAX_QUEUES
+IFF_MULTI_QUEUE = lib.IFF_MULTI_QUEUE
+
+
+def set_persist(fd: int, persist: bool) -> int:
+    """TUNSETPERSIST: keep the device after its last fd closes (or not); 0 or -errno."""
+    return lib.tt_set_persist(fd, int(persist))
+
+
+def set_owner(fd: int, uid: int) -> int:
+    """TUNSETOWNER: the uid that may attach without CAP_NET_ADMIN; 0 or -errno."""
+    return lib.tt_set_owner(fd, uid)
+
+
+def set_group(fd: int, gid: int) -> int:
+    """TUNSETGROUP: the group whose members may attach without CAP_NET_ADMIN; 0 or -errno."""
+    return lib.tt_set_group(fd, gid)
+
+
+def set_queue(fd: int, attach: bool) -> int:
+    """TUNSETQUEUE: attach or detach this queue of a multi-queue device; 0 or -errno."""
+    return lib.tt_set_queue(fd, int(attach))

@@ -1,0 +1,124 @@
+"""Bindings of ``csrc/cdef/io.h``: the packet I/O of one queue (csrc/queue.c)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple, cast
+
+from .._native import ffi, lib
+
+if TYPE_CHECKING:
+    from .._native import TTBatch, TTPackets, TTQueue, TTWriteStatus
+    from .common import CData
+
+# The shim waits at most this long per call, so that a signal that arrives
+# just before a wait starts is still handled (Ctrl-C within 100 ms).
+WAIT_SLICE_MS = 50
+
+BATCH_MAX_CAPACITY = lib.TT_BATCH_MAX_CAPACITY
+BATCH_MAX_SLOT = lib.TT_BATCH_MAX_SLOT
+NULL: CData = ffi.NULL
+VNET_HDR_LEN = lib.TT_VNET_HDR_LEN
+GSO_MAX = lib.TT_GSO_MAX
+RX_PENDING_SIZE = lib.TT_RX_PENDING_SIZE
+
+# The I/O calls, bound directly so the hot path pays no extra Python frame;
+# each takes the queue first and returns >= 0 or -errno:
+# (queue, buf, len, timeout_ms) -> packed classification of one packet read;
+# (queue, buf, len, timeout_ms) -> packet bytes written (queue.refused says
+# which write rule an -EINVAL broke); (queue, batch, raw, timeout_ms) -> slots
+# filled; (queue, packets, start, coalesce, timeout_ms, status) -> packets
+# written by this call, with where and why it stopped in ``status``.
+queue_recv = lib.tt_queue_recv
+queue_send = lib.tt_queue_send
+queue_read = lib.tt_queue_read
+queue_write = lib.tt_queue_write
+
+
+class Queue(NamedTuple):
+    """A ``struct tt_queue`` and the buffers it points at (keep all of them)."""
+
+    c: TTQueue
+    rx_buf: CData | None
+    tx_buf: CData | None
+
+
+def new_queue(fd: int, wakefd: int, kind: int, offload: int, write_limit: int) -> Queue:
+    """The state of one open queue, allocated once; ``offload``: TUN_F_* bits, 0 plain."""
+    queue = cast("TTQueue", ffi.new("struct tt_queue *"))
+    queue.fd = fd
+    queue.wakefd = wakefd
+    queue.kind = kind
+    queue.offload = offload
+    queue.write_limit = write_limit
+    rx_buf = tx_buf = None
+    if offload:
+        rx_buf = ffi.new("char[]", RX_PENDING_SIZE)
+        tx_buf = ffi.new("char[]", RX_PENDING_SIZE)
+        queue.rx_buf, queue.rx_buf_len = rx_buf, RX_PENDING_SIZE
+        queue.tx_buf, queue.tx_buf_len = tx_buf, RX_PENDING_SIZE
+    return Queue(queue, rx_buf, tx_buf)
+
+
+def new_batch(capacity: int, slot_size: int, kind: int) -> tuple[TTBatch, CData, CData]:
+    """Allocate a batch once: (struct tt_batch, its slot buffer, its results array).
+
+    The caller keeps all three: the struct only points at the other two.
+    """
+    buf = ffi.new("char[]", capacity * slot_size)
+    results = ffi.new("int64_t[]", capacity)
+    batch = cast("TTBatch", ffi.new("struct tt_batch *"))
+    batch.buf = buf
+    batch.buf_len = capacity * slot_size
+    batch.slot_size = slot_size
+    batch.results = results
+    batch.capacity = capacity
+    batch.kind = kind
+    return batch, buf, results
+
+
+def batch_packets(batch: TTBatch) -> TTPackets:
+    """The ``struct tt_packets`` that writes the well-formed slots of ``batch``."""
+    packets = cast("TTPackets", ffi.new("struct tt_packets *"))
+    packets.batch = batch
+    return packets
+
+
+def new_write_status() -> TTWriteStatus:
+    """Where a batch write stopped (``struct tt_write_status``)."""
+    return cast("TTWriteStatus", ffi.new("struct tt_write_status *"))
+
+
+# A zero-copy C view of any bytes-like object (TypeError for anything else),
+# bound directly: write_batch takes one per packet.
+view_of = ffi.from_buffer
+
+
+def packet_arrays(views: list[CData]) -> tuple[TTPackets, CData, CData]:
+    """The ``struct tt_packets`` of the packets ``views`` point at, and its
+    (pointers, lengths) arrays, which the caller keeps while it is used."""
+    bufs = ffi.new("char *[]", views)
+    lens = ffi.new("size_t[]", list(map(len, views)))
+    packets = cast("TTPackets", ffi.new("struct tt_packets *"))
+    packets.bufs = bufs
+    packets.lens = lens
+    packets.count = len(views)
+    return packets, bufs, lens
+
+
+def joined_packets(joined: bytes, offsets: list[int]) -> tuple[TTPackets, CData, CData]:
+    """The ``struct tt_packets`` of ``len(offsets) - 1`` packets laid one after the
+    other in ``joined`` (packet i at offsets[i]..offsets[i + 1]), and the view of
+    ``joined`` and the offsets array, which the caller keeps while it is used."""
+    view = ffi.from_buffer(joined)
+    array = ffi.new("size_t[]", offsets)
+    packets = cast("TTPackets", ffi.new("struct tt_packets *"))
+    packets.joined = view
+    packets.joined_len = len(joined)
+    packets.offsets = array
+    packets.count = len(offsets) - 1
+    return packets, view, array
+
+
+def buffer_view(buf: CData) -> memoryview:
+    """A writable zero-copy ``memoryview`` of a whole C buffer."""
+    return memoryview(ffi.buffer(buf))
