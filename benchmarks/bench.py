@@ -604,7 +604,8 @@ def describe(args: argparse.Namespace) -> str:
     version = platform.python_version()
     if impl == "PyPy":
         version += f" (PyPy {'.'.join(map(str, sys.pypy_version_info[:3]))})"  # type: ignore[attr-defined]
-    usable = len(os.sched_getaffinity(0))
+    # PyPy's os has no sched_getaffinity.
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     return (
         f"{datetime.datetime.now().astimezone().isoformat(timespec='minutes')}, {impl} "
         f"{version} ({sys.executable}), Linux {platform.release()} {platform.machine()}, "
