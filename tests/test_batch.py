@@ -812,8 +812,18 @@ def test_the_benchmark_smoke_run_prints_its_tables() -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    for row in ("| C read() loop |", "| read_batch |", "| C write() loop |", "| write_batch |"):
+    rows = (
+        "| C read() loop |",
+        "| read_batch |",
+        "| read_packet(buf) |",
+        "| lib.tt_queue_recv (bare cffi call) |",
+        "| C write() loop |",
+        "| write_batch |",
+        "| lib.tt_queue_send (bare cffi call) |",
+    )
+    for row in rows:
         assert row in result.stdout
+    assert "warm up first" in result.stdout
     # Only this run's namespaces: other benchmark runs may share the machine.
     match = re.search(r"namespaces (ttbench-[0-9a-f]+-)\*", result.stdout)
     assert match is not None, result.stdout
