@@ -63,7 +63,7 @@ def ready(word: str = "ready") -> None:
 def raw_queue(iface: object) -> object:
     """The ``struct tt_queue`` of an open Interface: a private attribute, reached
     here only so that the bare-call rows measure the floor cffi itself sets."""
-    return iface._queue  # type: ignore[attr-defined]
+    return iface._q  # type: ignore[attr-defined]
 
 
 # -- ingress --------------------------------------------------------------------
