@@ -29,9 +29,13 @@ class Lifetime:
     """
 
     # The usage count is a list because append and pop are atomic: a call
-    # registers before it looks at _closing, and close() sets _closing before
-    # it looks at the users, so one of the two always sees the other without
-    # a lock on the per-packet path (a lock there cost more than the read).
+    # registers before it looks at ``closing``, and close() sets ``closing``
+    # before it looks at the users, so one of the two always sees the other
+    # without a lock on the per-packet path (a lock there cost more than the
+    # read). The packet calls' common case does what enter() and leave() do
+    # inline, which saves two method calls (about 100 ns a packet on CPython):
+    # ``users.append(op)``, then if ``closing``: ``leave()`` and raise;
+    # ``users.pop()``, then if ``closing``: ``left()``.
 
     def __init__(
         self,
@@ -43,14 +47,14 @@ class Lifetime:
         self._release = release
         self._wake = wake
         self._lock = threading.RLock()
-        self._users: list[str] = []  # one entry per call using the fds
-        self._closing = False
+        self.users: list[str] = []  # one entry per call using the fds
+        self.closing = False
         self._released = False
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` has been called (the fds may still be in use)."""
-        return self._closing
+        return self.closing
 
     @property
     def released(self) -> bool:
@@ -59,20 +63,25 @@ class Lifetime:
 
     def enter(self, operation: str) -> None:
         """Count one more user; raises InterfaceClosedError (naming ``operation``) once closed."""
-        self._users.append(operation)
-        if self._closing:
+        self.users.append(operation)
+        if self.closing:
             self.leave()
             raise InterfaceClosedError(self.name, operation)
 
     def leave(self) -> None:
         """Count one user less; the last one out after close() releases."""
-        self._users.pop()
-        if self._closing and not self._users:
+        self.users.pop()
+        if self.closing:
+            self.left()
+
+    def left(self) -> None:
+        """After a user left a closed lifetime: release if it was the last one."""
+        if not self.users:
             self._release_once()
 
     def check_open(self, operation: str) -> None:
         """Raise InterfaceClosedError (naming ``operation``) once closed; counts no user."""
-        if self._closing:
+        if self.closing:
             raise InterfaceClosedError(self.name, operation)
 
     def close(self) -> None:
@@ -81,12 +90,12 @@ class Lifetime:
         Closing twice is harmless.
         """
         with self._lock:
-            if self._closing:
+            if self.closing:
                 return
-            self._closing = True
+            self.closing = True
             if self._wake is not None:
                 self._wake()
-            busy = bool(self._users)
+            busy = bool(self.users)
         if not busy:
             self._release_once()
 

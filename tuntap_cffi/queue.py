@@ -173,19 +173,38 @@ class Queue:
                 rules for what was read (see ``parse_packet``).
             OSError: the device failed (e.g. it was deleted).
         """
-        if buffer is not None or timeout is not None:
+        if timeout is not None:
             return self._read_packet(buffer, deadline_of(timeout))
-        pool = self._scratch
-        scratch = pool.pop() if pool else _lowlevel.new_buffer(SCRATCH_SIZE)
-        self._enter("read_packet")
+        if buffer is None:
+            pool = self._scratch
+            cbuf = pool.pop() if pool else _lowlevel.new_buffer(SCRATCH_SIZE)
+            size = SCRATCH_SIZE
+        elif type(buffer) is bytearray and buffer:
+            cbuf = _from_buffer(buffer)
+            size = len(buffer)
+        else:
+            return self._read_packet(buffer, None)
+        lifetime = self._lifetime
+        users = lifetime.users
+        users.append("read_packet")
         try:
-            packed = _recv(self._q, scratch, SCRATCH_SIZE, _SLICE)
+            if lifetime.closing:
+                raise InterfaceClosedError(self._name, "read_packet")
+            packed = _recv(self._q, cbuf, size, _SLICE)
             if packed < 0:
-                packed = self._recv_waiting(scratch, SCRATCH_SIZE, None, packed)
-            body = _copy(scratch, packed & _BODY)
+                packed = self._recv_waiting(cbuf, size, None, packed)
+                if packed == -errno.ENOBUFS:
+                    assert buffer is not None  # only a caller's buffer is too small
+                    return self._read_cut(memoryview(buffer), None)
+            if buffer is None:
+                body: Body = _copy(cbuf, packed & _BODY)
+                pool.append(cbuf)
+            else:
+                body = memoryview(buffer)[: packed & _BODY]
         finally:
-            pool.append(scratch)
-            self._leave()
+            users.pop()
+            if lifetime.closing:
+                lifetime.left()
         if packed >> _VERDICT_SHIFT:
             return self._classified(body, packed)
         return Packet(body, (packed >> _PROTO_SHIFT) & 0xFFFF, self._kind)
@@ -261,13 +280,19 @@ class Queue:
             self._write_packet(body, deadline_of(timeout))
             return
         size = len(body)
-        self._enter("write_packet")
+        lifetime = self._lifetime
+        users = lifetime.users
+        users.append("write_packet")
         try:
+            if lifetime.closing:
+                raise InterfaceClosedError(self._name, "write_packet")
             result = _send(self._q, body, size, _SLICE)
             if result < 0:
                 result = self._send_waiting(body, body, size, None, result)
         finally:
-            self._leave()
+            users.pop()
+            if lifetime.closing:
+                lifetime.left()
         if result != size:
             raise ShortWriteError(f"write_packet on {self._name}: wrote {result} of {size} bytes")
 
