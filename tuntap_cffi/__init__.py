@@ -34,6 +34,7 @@ from . import netns
 from .aio import AsyncInterface
 from .batch import PacketBatch
 from .errors import (
+    BatchWriteError,
     DeviceBusyError,
     DeviceMismatchError,
     ErrJumboPacket,
@@ -49,9 +50,10 @@ from .errors import (
     TruncatedPacketError,
     TunTapError,
 )
-from .interface import Interface, open, open_queues  # noqa: A004 - the seed's Open
+from .interface import Interface
 from .link import Link
 from .offload import Offload
+from .opening import open, open_queues  # noqa: A004 - the seed's Open
 from .packet import ETH_P_IP, ETH_P_IPV6, DevKind, DevTap, DevTun, Packet, parse_packet
 from .pcap import PcapWriter
 
@@ -63,6 +65,7 @@ __all__ = [
     "ETH_P_IP",
     "ETH_P_IPV6",
     "AsyncInterface",
+    "BatchWriteError",
     "DevKind",
     "DevTap",
     "DevTun",

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from .batch import PacketBatch
 from .errors import BatchWriteError, InterfaceClosedError
 from .interface import Interface, Writable
-from .interface import open as open_interface
+from .opening import open as open_interface
 from .packet import DevKind, Packet
 
 __all__ = ["AsyncInterface"]

@@ -308,6 +308,25 @@ def slots_for_reading(batch: object, kind: DevKind, largest: int, name: str, raw
     return batch._for_reading(kind, largest, name, bool(raw))
 
 
+def ready_to_read(batch: object, kind: DevKind, largest: int) -> TTBatch | None:
+    """The C batch of ``batch`` when a plain read from a device of ``kind`` (whose
+    packets are at most ``largest`` bytes) can fill it as it is: read_batch's
+    common case. None when it must be checked, sized or refused first."""
+    if type(batch) is not PacketBatch or batch._raw or batch._kind is not kind:
+        return None
+    return batch._c if (batch._slot_size or 0) > largest else None
+
+
+def ready_to_write(batch: object, kind: DevKind) -> tuple[TTPackets, TTWriteStatus] | None:
+    """The slots and status of ``batch`` when a write to a device of ``kind`` can send
+    them as they are: write_batch's common case (a relay). None otherwise."""
+    if type(batch) is PacketBatch and batch._kind is kind and not batch._raw:
+        packets = batch._packets
+        if packets is not None:
+            return packets, batch._status
+    return None
+
+
 def slots_for_writing(
     batch: PacketBatch, kind: DevKind, offload: Offload, name: str
 ) -> TTPackets | None:

@@ -1,7 +1,9 @@
-"""What ``write_batch`` and ``read_batch`` need besides the C call: their options,
-the C view of what is written, and the exceptions of a batch that stopped.
+"""``BatchQueue``: a queue's batch calls (``read_batch``, ``read_packets``,
+``write_batch``), and what they need besides the C call: their options and the
+C view of what is written.
 
-Pure functions of their arguments; the calls themselves are ``Queue``'s.
+A batch is one crossing into C for many packets: the slots of a
+``PacketBatch`` (allocated once), or a list of packets joined into one buffer.
 """
 
 from __future__ import annotations
@@ -9,20 +11,32 @@ from __future__ import annotations
 import errno
 from collections.abc import Iterable, Sequence
 from itertools import accumulate
-from typing import TYPE_CHECKING, NamedTuple, Union, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from . import _lowlevel
-from .batch import PacketBatch, slots_for_writing, write_status
-from .errors import JumboPacketError, NotIPPacketError, TruncatedPacketError
+from .batch import (
+    MAX_CAPACITY,
+    PacketBatch,
+    ready_to_read,
+    ready_to_write,
+    slots_for_reading,
+    slots_for_writing,
+    thread_batch,
+    write_status,
+)
+from .errors import InterfaceClosedError, ShortWriteError, TunTapError, batch_stopped
 from .offload import Offload
-from .packet import ETH_HEADER_LEN, Body, DevKind, Packet
+from .packet import Body, DevKind, Packet
+from .queue import RETRYABLE, Queue, Timeout, Writable, deadline_of, slice_ms
+
+_read = _lowlevel.queue_read
+_write = _lowlevel.queue_write
+_SLICE = _lowlevel.WAIT_SLICE_MS
 
 if TYPE_CHECKING:
-    from ._native import TTPackets, TTWriteStatus
+    from ._native import TTBatch, TTPackets, TTWriteStatus
 
-__all__ = ["WriteJob", "coalescing", "raw_reads", "refusal", "write_job"]
-
-Writable = Union[Packet, bytes, bytearray, memoryview]
+__all__ = ["BatchQueue", "WriteJob", "coalescing", "raw_reads", "write_job"]
 
 
 class WriteJob(NamedTuple):
@@ -130,30 +144,187 @@ def _not_writable(bodies: Sequence[object]) -> TypeError:
     return TypeError("write_batch takes Packets or bytes-like objects")
 
 
-def refusal(
-    err: int, refused: int | None, body: Writable, limit: int, name: str, kind: DevKind
-) -> Exception | None:
-    """The exception for a packet the write rules (in C) refused; None for another error.
+class BatchQueue(Queue):
+    """A queue's batch I/O (the base of :class:`~tuntap_cffi.Interface`)."""
 
-    ``refused`` is the rule's TT_PKT_* verdict (a batch's status says it); None
-    for a single send, whose -EINVAL can only be the rule of this kind of device.
-    """
-    if isinstance(body, Packet):
-        body = body.body
-    size = len(memoryview(body).cast("B"))
-    if err == -errno.EMSGSIZE:
-        return JumboPacketError(
-            f"jumbo packet too large for /dev/tun: {size} bytes > {limit} ({name})"
-        )
-    if err != -errno.EINVAL:
-        return None
-    if refused is None:
-        refused = _lowlevel.PKT_NOT_IP if kind == DevKind.TUN else _lowlevel.PKT_TRUNCATED
-    if refused == _lowlevel.PKT_NOT_IP:
-        return NotIPPacketError()
-    if refused == _lowlevel.PKT_TRUNCATED:
-        return TruncatedPacketError(
-            f"Ethernet frame is truncated: {size} bytes < {ETH_HEADER_LEN}",
-            Packet(body, 0, kind),
-        )
-    return None
+    @property
+    def _coalescing(self) -> bool:
+        """write_batch's default: coalesce on an offload device."""
+        return bool(self._offload)
+
+    def read_batch(
+        self, batch: PacketBatch, *, segment: bool | None = None, timeout: Timeout = None
+    ) -> int:
+        """Read every packet that is ready, up to ``batch.capacity``, in one call into C.
+
+        Waits like :meth:`read_packet` for the first; a malformed packet is
+        reported by its slot (``batch.errors()``) and does not stop the rest.
+        On an offload device super-packets are split into ordinary packets
+        (``segment=True``, the default; one with more segments than free slots
+        continues in the next read); ``segment=False`` keeps each as the kernel
+        gave it, with its header (``batch.vnet_header(i)``), for a relay to
+        another offload device.
+
+        Returns:
+            The number of packets read, 1..capacity; 0 only when ``timeout``
+            passed with nothing ready.
+
+        Raises:
+            ValueError: slots too small for this device, or ``segment`` for a
+                device without offloads.
+            TypeError: ``batch`` is not a PacketBatch, ``segment`` not a bool.
+            InterfaceClosedError, OSError: as for read_packet.
+        """
+        if segment is None and timeout is None:
+            ready = ready_to_read(batch, self._kind, self._write_limit)
+            if ready is not None:
+                lifetime = self._lifetime
+                users = lifetime.users
+                users.append("read_batch")
+                try:
+                    if lifetime.closing:
+                        raise InterfaceClosedError(self._name, "read_batch")
+                    result = _read(self._q, ready, 0, _SLICE)
+                    if result < 0:
+                        result = self._read_waiting(ready, 0, None, result)
+                    return result
+                finally:
+                    users.pop()
+                    if lifetime.closing:
+                        lifetime.left()
+        raw = raw_reads(segment, self._offload, self._name)
+        slots = slots_for_reading(batch, self._kind, self._write_limit, self._name, raw)
+        deadline = deadline_of(timeout)
+        self._enter("read_batch")
+        try:
+            return self._read_waiting(
+                slots, raw, deadline, _read(self._q, slots, raw, slice_ms(deadline))
+            )
+        finally:
+            self._leave()
+
+    def _read_waiting(self, slots: TTBatch, raw: int, deadline: float | None, result: int) -> int:
+        """The wait loop of read_batch after a C call that read nothing (0: timed out)."""
+        while result < 0:
+            try:
+                wait = self._retry(result, deadline, "read_batch")
+            except TimeoutError:
+                return 0
+            result = _read(self._q, slots, raw, wait)
+        return result
+
+    def read_packets(self, max_packets: int = 64, *, timeout: Timeout = None) -> list[Packet]:
+        """Read up to ``max_packets`` ready packets as Packets (bodies copied).
+
+        Waits like :meth:`read_packet`; ``[]`` when ``timeout`` passed with
+        nothing ready. Malformed packets are left out (:meth:`read_batch` and
+        ``PacketBatch.errors()`` show them).
+        """
+        if isinstance(max_packets, bool) or not isinstance(max_packets, int):
+            raise TypeError(f"max_packets must be an int, not {type(max_packets).__name__}")
+        if not 1 <= max_packets <= MAX_CAPACITY:
+            raise ValueError(f"max_packets must be between 1 and {MAX_CAPACITY}, not {max_packets}")
+        batch = thread_batch(max_packets)
+        if self.read_batch(batch, timeout=timeout) == 0:
+            return []
+        return [Packet(bytes(p.body), p.protocol, p.kind) for p in batch.packets()]
+
+    def write_batch(
+        self,
+        packets: PacketBatch | Iterable[Writable],
+        *,
+        coalesce: bool | None = None,
+        timeout: Timeout = None,
+        start: int = 0,
+    ) -> int:
+        """Write packets in order in one call into C; how many were written.
+
+        Args:
+            packets: a PacketBatch (its well-formed packets are forwarded as
+                they are: a relay) or an iterable of Packets and bytes-like objects.
+            coalesce: on an offload device (default on there), consecutive TCP
+                segments the kernel's GRO would merge go out as one super-packet;
+                the count still counts the packets given.
+            timeout: seconds to wait at most while the device cannot take more.
+            start: the position to begin at (a stopped batch's ``.index``, to resume it).
+
+        Raises:
+            TypeError: an item is not a Packet or bytes-like (nothing written),
+                ``coalesce`` not a bool.
+            ValueError: a batch read from another kind of device, a raw offload
+                batch for a device without offloads, ``coalesce`` for a device
+                without offloads, or a bad ``start``.
+            BatchWriteError: the batch stopped at a packet. It is also an instance
+                of what write_packet raises for that packet (JumboPacketError,
+                TimeoutError, ...), with ``.written`` (packets that went out
+                before it) and ``.index`` (its position, its slot for a batch).
+        """
+        if coalesce is None and timeout is None and start == 0 and type(start) is int:
+            ready = ready_to_write(packets, self._kind)
+            if ready is not None and not self._lifetime.closing:
+                # A relay's write: one C call, and done when nothing stopped it.
+                lifetime = self._lifetime
+                users = lifetime.users
+                users.append("write_batch")
+                try:
+                    slots, status = ready
+                    result = _write(self._q, slots, 0, self._coalescing, _SLICE, status)
+                finally:
+                    users.pop()
+                    if lifetime.closing:
+                        lifetime.left()
+                if result >= 0 and status.error == 0:
+                    return result
+                if result >= 0:  # stopped part-way: go on from there
+                    job = write_job(
+                        packets, 0, self._coalescing, self._kind, self._offload, self._name
+                    )
+                    assert job is not None
+                    return self._write_loop(job, status.next, result, None)
+        merge = coalescing(coalesce, self._offload, self._name)
+        deadline = deadline_of(timeout)
+        job = write_job(packets, start, merge, self._kind, self._offload, self._name)
+        if job is None:
+            self._lifetime.check_open("write_batch")
+            return 0
+        return self._write_loop(job, job.start, 0, deadline)
+
+    def _write_loop(self, job: WriteJob, start: int, written: int, deadline: float | None) -> int:
+        """write_batch from packet ``start`` on, ``written`` having gone out before it."""
+        try:
+            self._enter("write_batch")
+        except InterfaceClosedError as exc:
+            raise batch_stopped(exc, written, start) from None
+        try:
+            status = job.status
+            wait = slice_ms(deadline)
+            while True:
+                result = _write(self._q, job.packets, start, job.coalesce, wait, status)
+                if result < 0:
+                    raise self._error(-result, "write_batch")
+                written += result
+                err = status.error
+                if err == 0:
+                    return written
+                start = status.next
+                if err == -errno.EMSGSIZE and self._limit_grew():
+                    continue
+                if err not in RETRYABLE:
+                    raise self._packet_write_error(status, job.source[start])
+                wait = self._retry(err, deadline, "write_batch")
+        except (TunTapError, OSError) as exc:
+            raise batch_stopped(exc, written, start) from None
+        finally:
+            self._leave()
+
+    def _packet_write_error(self, status: TTWriteStatus, body: Writable) -> Exception:
+        """What write_packet would raise for the packet a batch stopped at."""
+        refusal = self._refusal(status.error, status.refused, body)
+        if refusal is not None:
+            return refusal
+        if status.error == -errno.EIO and status.partial:
+            size = len(memoryview(body.body if isinstance(body, Packet) else body).cast("B"))
+            return ShortWriteError(
+                f"write_batch on {self._name}: wrote {status.partial} of {size} bytes"
+            )
+        return self._error(-status.error, "write_batch")

@@ -10,7 +10,7 @@ from typing import TextIO
 from .demo import run_demo
 from .errors import DeviceMismatchError, TunTapError
 from .interface import Interface
-from .interface import open as open_interface
+from .opening import open as open_interface
 from .packet import DevKind, Packet
 from .pcap import PcapWriter
 

@@ -29,8 +29,8 @@ from typing import TextIO
 from . import netns
 from .errors import TunTapError
 from .interface import Interface
-from .interface import open as open_interface
 from .link import Link
+from .opening import open as open_interface
 from .packet import (
     ETH_P_IP,
     ETH_P_IPV6,

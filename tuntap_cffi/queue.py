@@ -19,14 +19,20 @@ from __future__ import annotations
 import errno
 import math
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Optional, Union
+import weakref
+from typing import Optional, Union
 
-from . import _lowlevel, batch_io
-from .batch import MAX_CAPACITY, PacketBatch, slots_for_reading, thread_batch
-from .errors import InterfaceClosedError, ShortWriteError, TunTapError, batch_stopped, os_error
+from . import _lowlevel
+from .errors import (
+    InterfaceClosedError,
+    JumboPacketError,
+    NotIPPacketError,
+    ShortWriteError,
+    TruncatedPacketError,
+    os_error,
+)
 from .lifetime import Lifetime
-from .link import Link
+from .link import Link, MtuCallback
 from .offload import Offload
 from .packet import (
     ETH_HEADER_LEN,
@@ -38,10 +44,15 @@ from .packet import (
     packet_from_verdict,
 )
 
-if TYPE_CHECKING:
-    from ._native import TTWriteStatus
-
-__all__ = ["DEFAULT_WRITE_LIMIT", "Queue", "Timeout", "Writable"]
+__all__ = [
+    "DEFAULT_WRITE_LIMIT",
+    "RETRYABLE",
+    "Queue",
+    "Timeout",
+    "Writable",
+    "deadline_of",
+    "slice_ms",
+]
 
 DEFAULT_WRITE_LIMIT = 1600  # the Go seed's limit, raised with the MTU
 # Big enough for any packet a device delivers (64 KiB IP packet plus an
@@ -60,7 +71,8 @@ _SLICE = _lowlevel.WAIT_SLICE_MS
 _BODY = _lowlevel.BODY_MASK
 _PROTO_SHIFT = _lowlevel.PROTO_SHIFT
 _VERDICT_SHIFT = _lowlevel.VERDICT_SHIFT
-_RETRY = (-errno.EAGAIN, -errno.EINTR)
+# What a C call answers when it only ran out of its wait slice: try again.
+RETRYABLE = (-errno.EAGAIN, -errno.EINTR)
 # Another thread holds the queue's pending super-packet (offload queues): how
 # long to let it finish before trying again.
 _BUSY_PAUSE = 0.0005
@@ -83,6 +95,19 @@ def slice_ms(deadline: float | None) -> int:
         return _SLICE
     remaining = deadline - time.monotonic()
     return 0 if remaining <= 0 else min(_SLICE, math.ceil(remaining * 1000))
+
+
+def follow_mtu(queue: weakref.ref[Queue]) -> MtuCallback:
+    """A Link's MTU callback that keeps the queue's write limit in step (holding the
+    queue weakly, so an unreferenced interface is still collected, and warned about,
+    at once)."""
+
+    def mtu_changed(mtu: int) -> None:
+        target = queue()
+        if target is not None:
+            target._mtu_changed(mtu)
+
+    return mtu_changed
 
 
 class Queue:
@@ -143,7 +168,7 @@ class Queue:
         """After a C call that did nothing: raise, or the wait slice to try again with."""
         if result == -errno.EBUSY:
             time.sleep(_BUSY_PAUSE)
-        elif result not in _RETRY:
+        elif result not in RETRYABLE:
             raise self._error(-result, operation)
         if self._lifetime.closed:
             raise InterfaceClosedError(self._name, operation)
@@ -340,138 +365,29 @@ class Queue:
             result = _send(self._q, data, size, wait)
         return result
 
-    # -- batches ---------------------------------------------------------------
-
-    def read_batch(
-        self, batch: PacketBatch, *, segment: bool | None = None, timeout: Timeout = None
-    ) -> int:
-        """Read every packet that is ready, up to ``batch.capacity``, in one call into C.
-
-        Waits like :meth:`read_packet` for the first; a malformed packet is
-        reported by its slot (``batch.errors()``) and does not stop the rest.
-        On an offload device super-packets are split into ordinary packets
-        (``segment=True``, the default; one with more segments than free slots
-        continues in the next read); ``segment=False`` keeps each as the kernel
-        gave it, with its header (``batch.vnet_header(i)``), for a relay to
-        another offload device.
-
-        Returns:
-            The number of packets read, 1..capacity; 0 only when ``timeout``
-            passed with nothing ready.
-
-        Raises:
-            ValueError: slots too small for this device, or ``segment`` for a
-                device without offloads.
-            TypeError: ``batch`` is not a PacketBatch, ``segment`` not a bool.
-            InterfaceClosedError, OSError: as for read_packet.
-        """
-        raw = batch_io.raw_reads(segment, self._offload, self._name)
-        slots = slots_for_reading(batch, self._kind, self._write_limit, self._name, raw)
-        deadline = deadline_of(timeout)
-        self._enter("read_batch")
-        try:
-            result = _lowlevel.queue_read(self._q, slots, raw, slice_ms(deadline))
-            while result < 0:
-                try:
-                    wait = self._retry(result, deadline, "read_batch")
-                except TimeoutError:
-                    return 0
-                result = _lowlevel.queue_read(self._q, slots, raw, wait)
-            return result
-        finally:
-            self._leave()
-
-    def read_packets(self, max_packets: int = 64, *, timeout: Timeout = None) -> list[Packet]:
-        """Read up to ``max_packets`` ready packets as Packets (bodies copied).
-
-        Waits like :meth:`read_packet`; ``[]`` when ``timeout`` passed with
-        nothing ready. Malformed packets are left out (:meth:`read_batch` and
-        ``PacketBatch.errors()`` show them).
-        """
-        if isinstance(max_packets, bool) or not isinstance(max_packets, int):
-            raise TypeError(f"max_packets must be an int, not {type(max_packets).__name__}")
-        if not 1 <= max_packets <= MAX_CAPACITY:
-            raise ValueError(f"max_packets must be between 1 and {MAX_CAPACITY}, not {max_packets}")
-        batch = thread_batch(max_packets)
-        if self.read_batch(batch, timeout=timeout) == 0:
-            return []
-        return [Packet(bytes(p.body), p.protocol, p.kind) for p in batch.packets()]
-
-    def write_batch(
-        self,
-        packets: PacketBatch | Iterable[Writable],
-        *,
-        coalesce: bool | None = None,
-        timeout: Timeout = None,
-        start: int = 0,
-    ) -> int:
-        """Write packets in order in one call into C; how many were written.
-
-        Args:
-            packets: a PacketBatch (its well-formed packets are forwarded as
-                they are: a relay) or an iterable of Packets and bytes-like objects.
-            coalesce: on an offload device (default on there), consecutive TCP
-                segments the kernel's GRO would merge go out as one super-packet;
-                the count still counts the packets given.
-            timeout: seconds to wait at most while the device cannot take more.
-            start: the position to begin at (a stopped batch's ``.index``, to resume it).
-
-        Raises:
-            TypeError: an item is not a Packet or bytes-like (nothing written),
-                ``coalesce`` not a bool.
-            ValueError: a batch read from another kind of device, a raw offload
-                batch for a device without offloads, ``coalesce`` for a device
-                without offloads, or a bad ``start``.
-            BatchWriteError: the batch stopped at a packet. It is also an instance
-                of what write_packet raises for that packet (JumboPacketError,
-                TimeoutError, ...), with ``.written`` (packets that went out
-                before it) and ``.index`` (its position, its slot for a batch).
-        """
-        merge = batch_io.coalescing(coalesce, self._offload, self._name)
-        deadline = deadline_of(timeout)
-        job = batch_io.write_job(packets, start, merge, self._kind, self._offload, self._name)
-        if job is None:
-            self._lifetime.check_open("write_batch")
-            return 0
-        written = 0
-        start = job.start
-        self._enter("write_batch")
-        try:
-            status = job.status
-            wait = slice_ms(deadline)
-            while True:
-                result = _lowlevel.queue_write(
-                    self._q, job.packets, start, job.coalesce, wait, status
-                )
-                if result < 0:
-                    raise self._error(-result, "write_batch")
-                written += result
-                err = status.error
-                if err == 0:
-                    return written
-                start = status.next
-                if err == -errno.EMSGSIZE and self._limit_grew():
-                    continue
-                if err not in _RETRY:
-                    raise self._packet_write_error(status, job.source[start])
-                wait = self._retry(err, deadline, "write_batch")
-        except (TunTapError, OSError) as exc:
-            raise batch_stopped(exc, written, start) from None
-        finally:
-            self._leave()
-
     def _refusal(self, err: int, refused: int | None, body: Writable) -> Exception | None:
-        """The exception for a packet the write rules refused (in C); None for another error."""
-        return batch_io.refusal(err, refused, body, self._write_limit, self._name, self._kind)
+        """The exception for a packet the write rules (in C) refused; None for another error.
 
-    def _packet_write_error(self, status: TTWriteStatus, body: Writable) -> Exception:
-        """What write_packet would raise for the packet a batch stopped at."""
-        refusal = self._refusal(status.error, status.refused, body)
-        if refusal is not None:
-            return refusal
-        if status.error == -errno.EIO and status.partial:
-            size = len(memoryview(body.body if isinstance(body, Packet) else body).cast("B"))
-            return ShortWriteError(
-                f"write_batch on {self._name}: wrote {status.partial} of {size} bytes"
+        ``refused`` is the rule's TT_PKT_* verdict (a batch's status says it);
+        None for a single send, whose -EINVAL can only be this kind's rule.
+        """
+        if isinstance(body, Packet):
+            body = body.body
+        size = len(memoryview(body).cast("B"))
+        if err == -errno.EMSGSIZE:
+            return JumboPacketError(
+                f"jumbo packet too large for /dev/tun: {size} bytes > {self._write_limit} "
+                f"({self._name})"
             )
-        return self._error(-status.error, "write_batch")
+        if err != -errno.EINVAL:
+            return None
+        if refused is None:
+            refused = _lowlevel.PKT_NOT_IP if self._kind == DevKind.TUN else _lowlevel.PKT_TRUNCATED
+        if refused == _lowlevel.PKT_NOT_IP:
+            return NotIPPacketError()
+        if refused == _lowlevel.PKT_TRUNCATED:
+            return TruncatedPacketError(
+                f"Ethernet frame is truncated: {size} bytes < {ETH_HEADER_LEN}",
+                Packet(body, 0, self._kind),
+            )
+        return None
