@@ -130,13 +130,15 @@ def main() -> None:
                 # Builds the package from a clone with `pip install .`: what this
                 # run checks is that the wheels work without a compiler.
                 "--deselect",
-                f"{ROOT / 'tests'}/test_first_run.py::test_readme_first_command_works_in_a_fresh_clone",
+                f"{ROOT / 'tests' / 'test_first_run.py'}::{FRESH_CLONE_TEST}",
                 env=no_compiler,
                 cwd=scratch,
             )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
+
+FRESH_CLONE_TEST = "test_readme_first_command_works_in_a_fresh_clone"
 
 if __name__ == "__main__":
     main()
