@@ -217,7 +217,7 @@ class Interface(BatchQueue):
         """Enable or disable stateless address autoconfiguration. Go: IPv6SLAAC."""
         self._link.set_ipv6_slaac(enabled)
 
-    # -- operating the device: persistence, queues (issue 6) --------------
+    # -- operating the device: persistence, queues -------------------------
 
     @property
     def multi_queue(self) -> bool:
