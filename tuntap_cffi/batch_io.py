@@ -261,14 +261,17 @@ class BatchQueue(Queue):
         """
         if coalesce is None and timeout is None and start == 0 and type(start) is int:
             ready = ready_to_write(packets, self._kind)
-            if ready is not None and not self._lifetime.closing:
+            if ready is not None:
                 # A relay's write: one C call, and done when nothing stopped it.
+                # Closed (before or after registering): the loop below says so.
                 lifetime = self._lifetime
                 users = lifetime.users
                 users.append("write_batch")
                 try:
                     slots, status = ready
-                    result = _write(self._q, slots, 0, self._coalescing, _SLICE, status)
+                    result = -errno.ECANCELED
+                    if not lifetime.closing:
+                        result = _write(self._q, slots, 0, self._coalescing, _SLICE, status)
                 finally:
                     users.pop()
                     if lifetime.closing:
