@@ -64,7 +64,8 @@ def test_a_stopped_batch_is_a_batch_write_error_and_the_packets_own(
 
 
 def test_an_os_error_keeps_its_errno_message_and_interface(tun: tuntap.Interface) -> None:
-    tuntap.Link(tun.name).down()
+    with tuntap.Link(tun.name) as link:
+        link.down()
     with pytest.raises(OSError) as info:
         tun.write_batch([udp(9, b"x")] * 3)
     exc = info.value

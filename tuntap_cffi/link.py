@@ -122,8 +122,11 @@ class Link:
     ) -> None:
         info, netlink, nsfd = _find(name_or_ifindex, netns)
         kind = None if info.tun is None else DevKind(info.tun.kind)
-        lifetime = Lifetime(info.name, self._release)
-        self._setup(Channel(info.name, lifetime, netlink, nsfd, info.ifindex), kind, on_mtu_change)
+        # The release callback holds the channel, not this Link: a Link dropped
+        # unclosed is then collected at once, and its __del__ closes the socket.
+        lifetime = Lifetime(info.name, lambda: channel.release())
+        channel = Channel(info.name, lifetime, netlink, nsfd, info.ifindex)
+        self._setup(channel, kind, on_mtu_change)
         self._owned = False
 
     @classmethod
@@ -144,9 +147,6 @@ class Link:
         self._channel = channel
         self._kind = kind  # None: not a TUN/TAP device
         self._on_mtu_change = on_mtu_change
-
-    def _release(self) -> None:
-        self._channel.release()
 
     @property
     def name(self) -> str:
