@@ -9,7 +9,9 @@ take a minute and a half.
 from __future__ import annotations
 
 import errno
+import gc
 import os
+import platform
 import signal
 import socket
 import threading
@@ -29,6 +31,7 @@ OPEN_CLOSE_CYCLES = 5000 if FULL else 200
 CLOSE_RACE_ROUNDS = 2000 if FULL else 200
 SIGNAL_STORM_PACKETS = 20000 if FULL else 2000
 GROWTH_PACKETS = 1_000_000 if FULL else 100_000
+PYPY = platform.python_implementation() == "PyPy"
 GROW_ADDR, GROW_PEER = "203.0.113.129", "203.0.113.130"
 
 
@@ -271,6 +274,10 @@ def test_a_million_packets_through_batches_grow_nothing_under_a_signal_storm() -
             batch = tuntap.PacketBatch(capacity=128)
             written = read = 0
             baseline: tuple[int, list[int]] | None = None
+            # PyPy's heap keeps growing well into the run (80 MB between a tenth
+            # and a half of a million packets, then flat): measure its second
+            # half there, the last nine tenths on CPython.
+            warmed_up = GROWTH_PACKETS // (2 if PYPY else 10)
             deadline = time.monotonic() + 600
             signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
             while written < GROWTH_PACKETS:
@@ -278,13 +285,15 @@ def test_a_million_packets_through_batches_grow_nothing_under_a_signal_storm() -
                 while read < written:
                     read += iface.read_batch(batch, timeout=5) or 0
                     assert not batch.errors(), batch.errors()
-                if baseline is None and written >= GROWTH_PACKETS // 10:
+                if baseline is None and written >= warmed_up:
+                    gc.collect()
                     baseline = (rss_bytes(), open_fds())
                 assert time.monotonic() < deadline, f"only {written} packets in 600 s"
             signal.setitimer(signal.ITIMER_REAL, 0, 0)
             assert read == written
             assert alarms > 100, "the storm did not happen"
             assert baseline is not None
+            gc.collect()
             grown = rss_bytes() - baseline[0]
             # Under AddressSanitizer freed memory waits in a quarantine (up to
             # 256 MiB), so RSS says nothing about leaks there; LeakSanitizer,
