@@ -300,12 +300,8 @@ def slots_for_reading(batch: object, kind: DevKind, largest: int, name: str, raw
     packets of up to ``largest`` bytes; ``raw``: header + packet slots)."""
     if not isinstance(batch, PacketBatch):
         raise TypeError(f"read_batch takes a PacketBatch, not {type(batch).__name__}")
-    c = batch._c
-    ready = c is not None and not raw and not batch._raw and batch._kind is kind
-    if ready and (batch._slot_size or 0) > largest:
-        assert c is not None
-        return c
-    return batch._for_reading(kind, largest, name, bool(raw))
+    ready = None if raw else ready_to_read(batch, kind, largest)
+    return ready if ready is not None else batch._for_reading(kind, largest, name, bool(raw))
 
 
 def ready_to_read(batch: object, kind: DevKind, largest: int) -> TTBatch | None:
