@@ -9,12 +9,12 @@
  *
  * The parser never trusts a length from the kernel: every header and every
  * attribute is copied out with memcpy after checking that it lies inside
- * the datagram, so a malformed reply is -EBADMSG, never an out-of-bounds
- * read (nor an unaligned one).  tt_nl_parse_reply is the same parser on
- * caller bytes, for tests and fuzzers.
+ * the datagram (nlmsg.h, nlmsg.c), so a malformed reply is -EBADMSG, never
+ * an out-of-bounds read (nor an unaligned one).  tt_nl_parse_reply is the
+ * same parser on caller bytes, for tests and fuzzers.
  */
 #define _GNU_SOURCE
-#include "tuntap.h"
+#include "nlmsg.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -42,109 +42,10 @@ _Static_assert(sizeof(struct nlmsghdr) == NLMSG_HDRLEN, "nlmsghdr");
 
 enum {
     RECV_TIMEOUT_S = 5,        /* the kernel answers at once; this only bounds a bug */
-    MAX_DATAGRAMS = 1 << 16,   /* per request, so that no loop is unbounded */
-    REQUEST_WORDS = 256        /* 1 KiB: ample for one request and its attributes */
+    MAX_DATAGRAMS = 1 << 16    /* per request, so that no loop is unbounded */
 };
-
-/* ---- building requests ------------------------------------------------ */
-
-struct request {
-    uint32_t words[REQUEST_WORDS]; /* uint32_t: netlink's 4-byte alignment */
-    size_t len;
-};
-
-static void req_init(struct request *req, uint16_t type, uint16_t flags,
-                     const void *body, size_t body_len)
-{
-    struct nlmsghdr hdr = {
-        .nlmsg_type = type,
-        .nlmsg_flags = (uint16_t)(NLM_F_REQUEST | NLM_F_ACK | flags),
-    };
-    memset(req->words, 0, sizeof(req->words));
-    memcpy(req->words, &hdr, sizeof(hdr));
-    memcpy((char *)req->words + NLMSG_HDRLEN, body, body_len);
-    req->len = NLMSG_HDRLEN + NLMSG_ALIGN(body_len);
-}
-
-static int req_attr(struct request *req, uint16_t type, const void *data, size_t len)
-{
-    size_t room = sizeof(req->words) - req->len;
-    if (len > room || RTA_SPACE(len) > room)
-        return -EMSGSIZE;
-    struct rtattr attr = { .rta_len = (unsigned short)RTA_LENGTH(len), .rta_type = type };
-    char *at = (char *)req->words + req->len;
-    memcpy(at, &attr, sizeof(attr));
-    if (len)
-        memcpy(at + RTA_LENGTH(0), data, len);
-    req->len += RTA_SPACE(len);
-    return 0;
-}
-
-static int req_u32(struct request *req, uint16_t type, uint32_t value)
-{
-    return req_attr(req, type, &value, sizeof(value));
-}
 
 /* ---- parsing replies -------------------------------------------------- */
-
-struct attr_iter {
-    const uint8_t *base;
-    size_t len;
-    size_t off;
-};
-
-/* 1: the next attribute is in *type, *data, *dlen; 0: no more; -EBADMSG. */
-static int next_attr(struct attr_iter *it, uint16_t *type, const uint8_t **data,
-                     size_t *dlen)
-{
-    if (it->off >= it->len)
-        return 0;
-    size_t left = it->len - it->off;
-    struct rtattr attr;
-    if (left < sizeof(attr))
-        return -EBADMSG;
-    memcpy(&attr, it->base + it->off, sizeof(attr));
-    if (attr.rta_len < sizeof(attr) || attr.rta_len > left)
-        return -EBADMSG;
-    *type = (uint16_t)(attr.rta_type & NLA_TYPE_MASK);
-    *data = it->base + it->off + sizeof(attr);
-    *dlen = attr.rta_len - sizeof(attr);
-    size_t step = RTA_ALIGN((size_t)attr.rta_len);
-    it->off += step < left ? step : left;
-    return 1;
-}
-
-/* Attributes of a message start after its fixed header, aligned. */
-static int attrs_after(struct attr_iter *it, const uint8_t *payload, size_t plen,
-                       size_t fixed)
-{
-    size_t start = NLMSG_ALIGN(fixed);
-    if (start > plen)
-        return -EBADMSG;
-    it->base = payload + start;
-    it->len = plen - start;
-    it->off = 0;
-    return 0;
-}
-
-static int get_u32(const uint8_t *data, size_t dlen, uint32_t *out)
-{
-    if (dlen != sizeof(*out))
-        return -EBADMSG;
-    memcpy(out, data, sizeof(*out));
-    return 0;
-}
-
-/* Copies a string attribute, stopping at its NUL; cut to fit `out`. */
-static void copy_string(char *out, size_t out_len, const uint8_t *data, size_t dlen)
-{
-    const uint8_t *nul = memchr(data, 0, dlen);
-    size_t n = nul ? (size_t)(nul - data) : dlen;
-    if (n >= out_len)
-        n = out_len - 1;
-    memcpy(out, data, n);
-    out[n] = '\0';
-}
 
 /* The extended-ack attributes that follow an error or NLMSG_DONE. */
 static int parse_ext_ack(const uint8_t *tlvs, size_t len, struct tt_nl_reply *r)
@@ -226,247 +127,26 @@ static int parse_done(const uint8_t *p, size_t plen, uint16_t hflags, struct tt_
     return r->expect == TT_NL_EXPECT_ADDRS ? 1 : -EPROTO;
 }
 
-static int get_u8(const uint8_t *data, size_t dlen, uint8_t *out)
-{
-    if (dlen != sizeof(*out))
-        return -EBADMSG;
-    *out = data[0];
-    return 0;
-}
-
-/* A u8 attribute of IFLA_INFO_DATA that sets `bit` of tun_flags when non-zero. */
-static int get_tun_bit(const uint8_t *data, size_t dlen, uint32_t bit, uint32_t *flags)
-{
-    uint8_t value;
-    if (get_u8(data, dlen, &value) < 0)
-        return -EBADMSG;
-    if (value)
-        *flags |= bit;
-    return 0;
-}
-
-/* IFLA_INFO_DATA of a "tun" link: IFLA_TUN_* (drivers/net/tun.c, tun_fill_info). */
-static int parse_tun_info(const uint8_t *p, size_t len, struct tt_link_info *link)
-{
-    struct attr_iter it = { .base = p, .len = len };
-    uint32_t flags = TT_TUN_INFO;
-    int got_type = 0;
-    uint16_t type;
-    const uint8_t *data;
-    size_t dlen;
-    int more;
-    while ((more = next_attr(&it, &type, &data, &dlen)) > 0) {
-        int bad = 0;
-        uint8_t tun_type;
-        switch (type) {
-        case IFLA_TUN_OWNER:
-            bad = get_u32(data, dlen, &link->tun_owner);
-            flags |= TT_TUN_HAS_OWNER;
-            break;
-        case IFLA_TUN_GROUP:
-            bad = get_u32(data, dlen, &link->tun_group);
-            flags |= TT_TUN_HAS_GROUP;
-            break;
-        case IFLA_TUN_TYPE:
-            if (get_u8(data, dlen, &tun_type) < 0)
-                return -EBADMSG;
-            if (tun_type == IFF_TUN)
-                link->tun_type = TT_KIND_TUN;
-            else if (tun_type == IFF_TAP)
-                link->tun_type = TT_KIND_TAP;
-            else
-                return -EBADMSG;
-            got_type = 1;
-            break;
-        case IFLA_TUN_PI:
-            bad = get_tun_bit(data, dlen, TT_TUN_PI, &flags);
-            break;
-        case IFLA_TUN_VNET_HDR:
-            bad = get_tun_bit(data, dlen, TT_TUN_VNET_HDR, &flags);
-            break;
-        case IFLA_TUN_PERSIST:
-            bad = get_tun_bit(data, dlen, TT_TUN_PERSIST, &flags);
-            break;
-        case IFLA_TUN_MULTI_QUEUE:
-            bad = get_tun_bit(data, dlen, TT_TUN_MULTI_QUEUE, &flags);
-            break;
-        case IFLA_TUN_NUM_QUEUES:
-            bad = get_u32(data, dlen, &link->tun_queues);
-            break;
-        case IFLA_TUN_NUM_DISABLED_QUEUES:
-            bad = get_u32(data, dlen, &link->tun_disabled_queues);
-            break;
-        default:
-            break;
-        }
-        if (bad < 0)
-            return bad;
-    }
-    if (more < 0)
-        return more;
-    if (!got_type)
-        return -EBADMSG; /* every kernel that sends IFLA_INFO_DATA for tun names the type */
-    link->tun_flags = flags;
-    return 0;
-}
-
-/* IFLA_LINKINFO: the kind, and for a "tun" link the details of IFLA_INFO_DATA.
- * A repeated IFLA_LINKINFO replaces all that an earlier one said. */
-static int parse_linkinfo(const uint8_t *p, size_t len, struct tt_link_info *link)
-{
-    struct attr_iter it = { .base = p, .len = len };
-    memset(link->kind, 0, sizeof(link->kind));
-    link->tun_flags = 0;
-    link->tun_type = 0;
-    link->tun_owner = 0;
-    link->tun_group = 0;
-    link->tun_queues = 0;
-    link->tun_disabled_queues = 0;
-    const uint8_t *info = NULL;
-    size_t info_len = 0;
-    uint16_t type;
-    const uint8_t *data;
-    size_t dlen;
-    int more;
-    while ((more = next_attr(&it, &type, &data, &dlen)) > 0) {
-        if (type == IFLA_INFO_KIND) {
-            copy_string(link->kind, sizeof(link->kind), data, dlen);
-        } else if (type == IFLA_INFO_DATA) {
-            info = data;
-            info_len = dlen;
-        }
-    }
-    if (more < 0)
-        return more;
-    /* The kind may come after the data: look at the data once both are known. */
-    if (info == NULL || strcmp(link->kind, "tun") != 0)
-        return 0;
-    return parse_tun_info(info, info_len, link);
-}
 
 static int parse_link(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
 {
-    struct ifinfomsg ifi;
-    if (plen < sizeof(ifi))
-        return -EBADMSG;
     if (r->flags & TT_NL_GOT_LINK)
         return -EPROTO; /* one link was asked for */
-    memcpy(&ifi, p, sizeof(ifi));
-
-    struct tt_link_info link;
-    memset(&link, 0, sizeof(link));
-    link.ifindex = ifi.ifi_index;
-    link.flags = ifi.ifi_flags;
-    link.type = ifi.ifi_type;
-
-    struct attr_iter it;
-    if (attrs_after(&it, p, plen, sizeof(ifi)) < 0)
-        return -EBADMSG;
-    uint16_t type;
-    const uint8_t *data;
-    size_t dlen;
-    int more;
-    while ((more = next_attr(&it, &type, &data, &dlen)) > 0) {
-        int bad = 0;
-        switch (type) {
-        case IFLA_MTU:
-            bad = get_u32(data, dlen, &link.mtu);
-            break;
-        case IFLA_TXQLEN:
-            bad = get_u32(data, dlen, &link.txqlen);
-            break;
-        case IFLA_ADDRESS:
-            if (dlen > sizeof(link.hwaddr))
-                return -EBADMSG;
-            memcpy(link.hwaddr, data, dlen);
-            link.hwaddr_len = (uint32_t)dlen;
-            break;
-        case IFLA_IFNAME:
-            if (strnlen((const char *)data, dlen) >= sizeof(link.name))
-                return -EBADMSG;
-            copy_string(link.name, sizeof(link.name), data, dlen);
-            break;
-        case IFLA_LINKINFO:
-            bad = parse_linkinfo(data, dlen, &link);
-            break;
-        default:
-            break;
-        }
-        if (bad < 0)
-            return bad;
-    }
-    if (more < 0)
-        return more;
-    r->link = link;
+    int bad = tt_nlmsg_link(p, plen, &r->link);
+    if (bad < 0)
+        return bad;
     r->flags |= TT_NL_GOT_LINK;
     return 0;
 }
 
 static int parse_addr(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
 {
-    struct ifaddrmsg ifa;
-    if (plen < sizeof(ifa))
-        return -EBADMSG;
-    memcpy(&ifa, p, sizeof(ifa));
-    if ((int32_t)ifa.ifa_index != r->ifindex)
-        return 0;
-    size_t alen;
-    unsigned max_prefix;
-    if (ifa.ifa_family == AF_INET) {
-        alen = 4;
-        max_prefix = 32;
-    } else if (ifa.ifa_family == AF_INET6) {
-        alen = 16;
-        max_prefix = 128;
-    } else {
-        return 0;
-    }
-    if (ifa.ifa_prefixlen > max_prefix)
-        return -EBADMSG;
-
     struct tt_addr entry;
-    memset(&entry, 0, sizeof(entry));
-    entry.ifindex = (int32_t)ifa.ifa_index;
-    entry.family = ifa.ifa_family;
-    entry.prefixlen = ifa.ifa_prefixlen;
-    entry.scope = ifa.ifa_scope;
-    entry.flags = ifa.ifa_flags;
-
-    struct attr_iter it;
-    if (attrs_after(&it, p, plen, sizeof(ifa)) < 0)
-        return -EBADMSG;
-    const uint8_t *local = NULL, *address = NULL;
-    uint16_t type;
-    const uint8_t *data;
-    size_t dlen;
-    int more;
-    while ((more = next_attr(&it, &type, &data, &dlen)) > 0) {
-        switch (type) {
-        case IFA_LOCAL:
-        case IFA_ADDRESS:
-            if (dlen != alen)
-                return -EBADMSG;
-            if (type == IFA_LOCAL)
-                local = data;
-            else
-                address = data;
-            break;
-        case IFA_FLAGS:
-            if (get_u32(data, dlen, &entry.flags) < 0)
-                return -EBADMSG;
-            break;
-        default:
-            break;
-        }
-    }
-    if (more < 0)
-        return more;
-    /* IFA_LOCAL is the interface's own address; IFA_ADDRESS a peer's when both differ. */
-    const uint8_t *own = local ? local : address;
-    if (own == NULL)
-        return -EBADMSG;
-    memcpy(entry.addr, own, alen);
-
+    int got = tt_nlmsg_addr(p, plen, &entry);
+    if (got <= 0)
+        return got;
+    if (entry.ifindex != r->ifindex)
+        return 0; /* another interface's */
     if (r->addrs_found == UINT32_MAX)
         return -EOVERFLOW;
     if (r->addrs_found < r->addrs_max)
