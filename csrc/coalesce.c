@@ -1,38 +1,56 @@
-/* coalesce.c - TCP coalescing on bytes: consecutive segments of one flow
- * that the kernel's GRO would merge become one super-packet with a
- * virtio-net header.  No fd is touched here.
+/* coalesce.c - coalescing on bytes: the packets of one flow that the
+ * kernel's GRO would merge become one super-packet with a virtio-net header
+ * (TCP segments; UDP datagrams when the device takes USO).  No fd is
+ * touched here.
+ *
+ * A plan starts at one packet and gathers the packets of its flow that
+ * follow it.  Grouping passes over the packets of other flows (up to
+ * TT_COALESCE_LOOKAHEAD positions); it stops at anything of its own flow
+ * that does not merge, at a packet whose flow it cannot tell (it might be
+ * its own), and at a packet the write rules would refuse, so no flow is
+ * reordered and a refusal still stops the write where it is.
  */
 #include "checksum.h"
 #include "tti.h"
 
 #include <linux/virtio_net.h>
 
-/* A TCP segment the kernel's GRO could merge with its neighbours. */
-struct tcpseg {
+/* A TCP segment or UDP datagram that could be merged with its neighbours. */
+struct seg {
     const unsigned char *p;
     size_t len, l3, hlen, payload;
-    uint32_t seq;
-    unsigned flags;
-    int v6;
+    uint32_t seq; /* TCP */
+    unsigned flags; /* TCP */
+    int v6, udp;
 };
 
-static int parse_tcpseg(const unsigned char *p, size_t len, struct tcpseg *t)
+/* The IP header of a merge candidate: l3 and v6 set, or 0. */
+static int parse_ip(const unsigned char *p, size_t len, unsigned proto, struct seg *t)
 {
-    if (len < 40)
+    if (len < 28)
         return 0;
     if ((p[0] >> 4) == 4) {
-        if (p[0] != 0x45 || get16(p + 2) != len || (get16(p + 6) & 0x3fff) || p[9] != IPPROTO_TCP_)
+        if (p[0] != 0x45 || get16(p + 2) != len || (get16(p + 6) & 0x3fff) || p[9] != proto)
             return 0;
         t->l3 = 20;
         t->v6 = 0;
     } else if ((p[0] >> 4) == 6) {
-        if (len < 60 || get16(p + 4) + 40u != len || p[6] != IPPROTO_TCP_)
+        if (len < 48 || get16(p + 4) + 40u != len || p[6] != proto)
             return 0;
         t->l3 = 40;
         t->v6 = 1;
     } else {
         return 0;
     }
+    t->p = p;
+    t->len = len;
+    return 1;
+}
+
+static int parse_tcpseg(const unsigned char *p, size_t len, struct seg *t)
+{
+    if (!parse_ip(p, len, IPPROTO_TCP_, t) || len < t->l3 + 20)
+        return 0;
     size_t doff = (size_t)(p[t->l3 + 12] >> 4) * 4;
     if (doff < 20 || t->l3 + doff >= len)
         return 0;
@@ -40,136 +58,220 @@ static int parse_tcpseg(const unsigned char *p, size_t len, struct tcpseg *t)
     if (!(t->flags & TCP_ACK) ||
         (t->flags & (TCP_FIN | TCP_SYN | TCP_RST | TCP_URG | TCP_CWR | 0x40)))
         return 0;
-    t->p = p;
-    t->len = len;
+    t->udp = 0;
     t->hlen = t->l3 + doff;
     t->payload = len - t->hlen;
     t->seq = get32(p + t->l3 + 4);
     return 1;
 }
 
-/* Do the segment's IPv4 header checksum and TCP checksum hold (as the
- * kernel checks them on input)? */
-static int tcpseg_checksums_ok(const struct tcpseg *t)
+/* A UDP datagram with a payload and a checksum (one without, 0, would come
+ * out of the kernel's segmentation with one, so it is never merged). */
+static int parse_udpdg(const unsigned char *p, size_t len, struct seg *t)
+{
+    if (!parse_ip(p, len, IPPROTO_UDP_, t))
+        return 0;
+    if (get16(p + t->l3 + 4) != len - t->l3 || get16(p + t->l3 + 6) == 0)
+        return 0;
+    t->udp = 1;
+    t->flags = 0;
+    t->seq = 0;
+    t->hlen = t->l3 + 8;
+    t->payload = len - t->hlen;
+    return t->payload > 0;
+}
+
+static int parse_seg(const unsigned char *p, size_t len, struct seg *t)
+{
+    return parse_tcpseg(p, len, t) || parse_udpdg(p, len, t);
+}
+
+/* Do the packet's IPv4 header checksum and L4 checksum hold (as the kernel
+ * checks them on input)? */
+static int checksums_ok(const struct seg *t)
 {
     if (!t->v6 && csum_fold(csum_add(t->p, t->l3, 0)) != 0xffff)
         return 0;
     size_t l4_len = t->len - t->l3;
-    uint64_t sum = pseudo_sum(t->p, t->v6, IPPROTO_TCP_, l4_len);
+    unsigned proto = t->udp ? IPPROTO_UDP_ : IPPROTO_TCP_;
+    uint64_t sum = pseudo_sum(t->p, t->v6, proto, l4_len);
     return csum_fold(csum_add(t->p + t->l3, l4_len, sum)) == 0xffff;
 }
 
-/* Can b follow a (whose payload is gso_size) in the same super-packet? */
-static int mergeable(const struct tcpseg *a, const struct tcpseg *b)
+/* Are the IP headers of a and b the same but for length, checksum and (IPv4)
+ * an ID one more?  The kernel numbers the segments of a super-packet id,
+ * id+1, ...: only such a run comes out with the IDs it was sent with. */
+static int same_ip(const struct seg *a, const struct seg *b)
 {
-    if (a->v6 != b->v6 || a->hlen != b->hlen || (a->flags & TCP_PSH))
-        return 0;
-    if (b->seq != a->seq + (uint32_t)a->payload || b->payload > a->payload)
-        return 0;
     const unsigned char *x = a->p, *y = b->p;
-    if (a->v6) {
-        if (memcmp(x, y, 4) || memcmp(x + 6, y + 6, 34))
-            return 0;
-    } else {
-        if (memcmp(x, y, 2) || memcmp(x + 6, y + 6, 4) || memcmp(x + 12, y + 12, 8))
-            return 0;
-        /* The kernel numbers the segments of a super-packet id, id+1, ...:
-         * only such a run comes out with the IDs it was sent with. */
-        if (get16(y + 4) != ((get16(x + 4) + 1) & 0xffff))
-            return 0;
-    }
-    x += a->l3;
-    y += b->l3;
+    if (a->v6)
+        return memcmp(x, y, 4) == 0 && memcmp(x + 6, y + 6, 34) == 0;
+    if (memcmp(x, y, 2) || memcmp(x + 6, y + 6, 4) || memcmp(x + 12, y + 12, 8))
+        return 0;
+    return get16(y + 4) == ((get16(x + 4) + 1) & 0xffff);
+}
+
+/* Can cur follow prev in the super-packet that first starts? */
+static int mergeable(const struct seg *first, const struct seg *prev, const struct seg *cur)
+{
+    if (prev->v6 != cur->v6 || prev->udp != cur->udp || prev->hlen != cur->hlen)
+        return 0;
+    /* Every segment but the last carries gso_size bytes; the last may carry fewer. */
+    if (prev->payload != first->payload || cur->payload > first->payload)
+        return 0;
+    if (!same_ip(prev, cur))
+        return 0;
+    const unsigned char *x = prev->p + prev->l3, *y = cur->p + cur->l3;
+    if (cur->udp)
+        return memcmp(x, y, 4) == 0; /* the ports */
+    if ((prev->flags & TCP_PSH) || cur->seq != prev->seq + (uint32_t)prev->payload)
+        return 0;
     /* Ports, ack, data offset, window, urgent pointer, options; flags but PSH. */
     if (memcmp(x, y, 4) || memcmp(x + 8, y + 8, 5) || memcmp(x + 14, y + 14, 2) ||
-        memcmp(x + 18, y + 18, a->hlen - a->l3 - 18))
+        memcmp(x + 18, y + 18, prev->hlen - prev->l3 - 18))
         return 0;
     return ((x[13] ^ y[13]) & ~TCP_PSH) == 0;
 }
 
-/* How many packets from i on merge into one super-packet (>= 1). */
-static uint32_t run_length(const struct source *s, uint32_t i, uint32_t end, size_t write_limit,
-                           size_t room)
+/* What tells one flow from another: addresses, protocol, ports. */
+struct flow {
+    uint8_t v6, proto, ports[4], addrs[32];
+};
+
+/* The packet's flow: 1, or 0 when it cannot be told (not IP, an IPv4
+ * fragment, IPv6 extension headers): such a packet might be of any flow. */
+static int flow_of(const unsigned char *p, size_t len, struct flow *f)
+{
+    memset(f, 0, sizeof(*f));
+    size_t l3;
+    if (len >= 20 && (p[0] >> 4) == 4) {
+        l3 = (size_t)(p[0] & 15) * 4;
+        if (l3 < 20 || l3 > len || (get16(p + 6) & 0x3fff))
+            return 0;
+        f->proto = p[9];
+        memcpy(f->addrs, p + 12, 8);
+    } else if (len >= 40 && (p[0] >> 4) == 6) {
+        l3 = 40;
+        f->v6 = 1;
+        f->proto = p[6];
+        memcpy(f->addrs, p + 8, 32);
+        /* hop-by-hop, routing, fragment, ESP, AH, destination options, mobility */
+        static const uint8_t ext[] = { 0, 43, 44, 50, 51, 60, 135, 139, 140 };
+        if (memchr(ext, f->proto, sizeof(ext)) != NULL)
+            return 0;
+    } else {
+        return 0;
+    }
+    if (f->proto == IPPROTO_TCP_ || f->proto == IPPROTO_UDP_) {
+        if (len < l3 + 4)
+            return 0;
+        memcpy(f->ports, p + l3, 4);
+    }
+    return 1;
+}
+
+uint32_t tti_coalesce_plan(const struct source *s, uint32_t i, uint32_t end, int group,
+                           const uint8_t *sent, unsigned offload, size_t write_limit,
+                           size_t room, uint32_t *members)
 {
     const unsigned char *p;
     size_t len;
-    struct tcpseg first, prev, cur;
-    if (source_get(s, i, &p, &len) != 1 || len > write_limit || !parse_tcpseg(p, len, &first))
+    struct seg first, prev, cur;
+    struct flow flow, other;
+    members[0] = i;
+    if (source_get(s, i, &p, &len) != 1 || len > write_limit || !parse_seg(p, len, &first))
         return 1;
+    if (first.udp && !(offload & (first.v6 ? TT_TUN_F_USO6 : TT_TUN_F_USO4)))
+        return 1;
+    flow_of(p, len, &flow);
     prev = first;
     size_t total = first.len;
     uint32_t n = 1;
-    while (i + n < end && prev.payload == first.payload) {
-        if (source_get(s, i + n, &p, &len) != 1 || len > write_limit ||
-            !parse_tcpseg(p, len, &cur) || !mergeable(&prev, &cur))
+    for (uint32_t j = i + 1; j < end && n < TT_COALESCE_MAX && j - i <= TT_COALESCE_LOOKAHEAD;
+         j++) {
+        if (sent != NULL && sent[j])
+            continue; /* out already, in an earlier super-packet of its own flow */
+        int got = source_get(s, j, &p, &len);
+        if (got < 0 || (got == 0 && !group))
+            break;
+        if (got == 0)
+            continue; /* a bad slot of a batch: never written */
+        if (len > write_limit || !flow_of(p, len, &other))
+            break;
+        if (memcmp(&other, &flow, sizeof(flow)) != 0) {
+            if (!group)
+                break;
+            continue;
+        }
+        if (!parse_seg(p, len, &cur) || !mergeable(&first, &prev, &cur))
             break;
         if (total + cur.payload > TT_GSO_MAX || TT_VNET_HDR_LEN + total + cur.payload > room)
             break;
-        /* The super-packet gets a new checksum: merge only segments whose own
+        /* The super-packet gets a new checksum: merge only packets whose own
          * checksums hold, or corrupt bytes would go on as good ones.  The
          * first is checked only once it has a partner (alone it goes out as
          * it came). */
-        if (n == 1 && !tcpseg_checksums_ok(&first))
+        if (n == 1 && !checksums_ok(&first))
             return 1;
-        if (!tcpseg_checksums_ok(&cur))
+        if (!checksums_ok(&cur))
             break;
         total += cur.payload;
         prev = cur;
-        n++;
+        members[n++] = j;
     }
     return n;
 }
 
-/* Builds the super-packet of packets i..i+n-1 in out; its length with header. */
-static size_t build_super(const struct source *s, uint32_t i, uint32_t n, unsigned char *out)
+size_t tti_coalesce_build(const struct source *s, const uint32_t *members, uint32_t n,
+                          unsigned char *out)
 {
     const unsigned char *p;
     size_t len;
-    struct tcpseg first, last;
+    struct seg first, last;
     memset(&first, 0, sizeof(first));
     memset(&last, 0, sizeof(last));
-    source_get(s, i, &p, &len);
-    parse_tcpseg(p, len, &first);
+    source_get(s, members[0], &p, &len);
+    parse_seg(p, len, &first);
     unsigned char *pkt = out + TT_VNET_HDR_LEN;
     memcpy(pkt, p, first.hlen);
     size_t at = first.hlen;
     for (uint32_t k = 0; k < n; k++) {
-        source_get(s, i + k, &p, &len);
-        parse_tcpseg(p, len, &last);
+        source_get(s, members[k], &p, &len);
+        parse_seg(p, len, &last);
         memcpy(pkt + at, p + last.hlen, last.payload);
         at += last.payload;
     }
-    pkt[first.l3 + 13] = (unsigned char)last.flags;
     if (first.v6) {
         put16(pkt + 4, (uint16_t)(at - 40));
     } else {
         put16(pkt + 2, (uint16_t)at);
         ipv4_header_csum(pkt, 20);
     }
-    /* The kernel completes the checksum from the pseudo-header's sum. */
-    uint16_t partial = csum_fold(pseudo_sum(pkt, first.v6, IPPROTO_TCP_, at - first.l3));
-    memcpy(pkt + first.l3 + 16, &partial, 2);
+    /* The kernel completes the checksum from the pseudo-header's sum (the
+     * UDP length being the whole super-packet's, which it adjusts per
+     * segment). */
+    size_t l4_len = at - first.l3;
+    unsigned proto = first.udp ? IPPROTO_UDP_ : IPPROTO_TCP_;
+    unsigned check_at = first.udp ? 6 : 16;
+    if (first.udp)
+        put16(pkt + first.l3 + 4, (uint16_t)l4_len);
+    else
+        pkt[first.l3 + 13] = (unsigned char)last.flags;
+    uint16_t partial = csum_fold(pseudo_sum(pkt, first.v6, proto, l4_len));
+    memcpy(pkt + first.l3 + check_at, &partial, 2);
     struct virtio_net_hdr h;
     memset(&h, 0, sizeof(h));
     h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    h.gso_type = first.v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+    if (first.udp)
+        h.gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+    else
+        h.gso_type = first.v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
     h.hdr_len = (uint16_t)first.hlen;
     h.gso_size = (uint16_t)first.payload;
     h.csum_start = (uint16_t)first.l3;
-    h.csum_offset = 16;
+    h.csum_offset = (uint16_t)check_at;
     memcpy(out, &h, sizeof(h));
     return TT_VNET_HDR_LEN + at;
-}
-
-uint32_t tti_coalesce_run(const struct source *s, uint32_t i, uint32_t end, size_t write_limit,
-                          size_t room)
-{
-    return run_length(s, i, end, write_limit, room);
-}
-
-size_t tti_coalesce_build(const struct source *s, uint32_t i, uint32_t n, unsigned char *out)
-{
-    return build_super(s, i, n, out);
 }
 
 /* ---- the entry points on bytes (tests, fuzzing) ------------------------- */
@@ -184,22 +286,32 @@ static int array_source(const struct tt_packets *src, uint32_t start, struct sou
     return 0;
 }
 
-int tt_coalesce_run(const struct tt_packets *src, uint32_t start, size_t write_limit, size_t room)
+int tt_coalesce_plan(const struct tt_packets *src, uint32_t start, int group, uint32_t offload,
+                     size_t write_limit, size_t room, uint32_t *members, uint32_t members_len)
 {
     struct source s;
     int r = array_source(src, start, &s);
-    return r < 0 ? r : (int)run_length(&s, start, src->count, write_limit, room);
+    if (r < 0 || members == NULL || members_len < TT_COALESCE_MAX)
+        return -EINVAL;
+    return (int)tti_coalesce_plan(&s, start, src->count, group != 0, NULL, offload,
+                                  write_limit, room, members);
 }
 
-int64_t tt_coalesce_build(const struct tt_packets *src, uint32_t start, uint32_t n, char *out,
-                          size_t out_len)
+int64_t tt_coalesce_build(const struct tt_packets *src, const uint32_t *members, uint32_t n,
+                          uint32_t offload, char *out, size_t out_len)
 {
     struct source s;
-    int r = array_source(src, start, &s);
-    if (r < 0 || out == NULL || n < 2 || n > src->count - start)
+    if (members == NULL || out == NULL || n < 2 || n > TT_COALESCE_MAX)
         return -EINVAL;
-    /* Only what run_length accepts is built: that bounds every copy by out_len. */
-    if (run_length(&s, start, src->count, (size_t)-1, out_len) < n)
+    int r = array_source(src, members[0], &s);
+    if (r < 0)
+        return r;
+    /* Only what a plan accepts is built (its first n members): that bounds
+     * every copy by out_len. */
+    uint32_t planned[TT_COALESCE_MAX];
+    uint32_t got = tti_coalesce_plan(&s, members[0], src->count, 1, NULL, offload, (size_t)-1,
+                                     out_len, planned);
+    if (got < n || memcmp(planned, members, n * sizeof(*members)) != 0)
         return -EINVAL;
-    return (int64_t)build_super(&s, start, n, (unsigned char *)out);
+    return (int64_t)tti_coalesce_build(&s, members, n, (unsigned char *)out);
 }

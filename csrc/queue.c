@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <linux/if_tun.h>
 #include <poll.h>
+#include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -348,11 +349,12 @@ static void status_start(struct tt_write_status *st, uint32_t start)
     st->refused = 0;
 }
 
-/* Writes packet i of s (and, coalescing, those that merge with it); the
- * input packets it covered, or 0 with the failure recorded in st. */
+/* Writes packet i of s (and, coalescing, those that merge with it, whose
+ * positions go to members); the input packets it covered, or 0 with the
+ * failure recorded in st. */
 static uint32_t write_one(struct tt_queue *q, const struct source *s, uint32_t i, uint32_t end,
                           const unsigned char *p, size_t len, int coalesce, int timeout_ms,
-                          int *may_wait, struct tt_write_status *st)
+                          int *may_wait, struct tt_write_status *st, uint32_t *members)
 {
     struct iovec iov[2];
     int iovcnt = 1;
@@ -370,10 +372,11 @@ static uint32_t write_one(struct tt_queue *q, const struct source *s, uint32_t i
             iov[0].iov_len = len;
         } else {
             if (coalesce)
-                run = tti_coalesce_run(s, i, end, q->write_limit, q->tx_buf_len);
+                run = tti_coalesce_plan(s, i, end, st->sent != NULL, st->sent, q->offload,
+                                        q->write_limit, q->tx_buf_len, members);
             if (run > 1) {
                 iov[0].iov_base = q->tx_buf;
-                iov[0].iov_len = tti_coalesce_build(s, i, run, (unsigned char *)q->tx_buf);
+                iov[0].iov_len = tti_coalesce_build(s, members, run, (unsigned char *)q->tx_buf);
             } else {
                 iov[0].iov_base = (void *)empty_hdr;
                 iov[0].iov_len = TT_VNET_HDR_LEN;
@@ -410,6 +413,8 @@ int tt_queue_write(struct tt_queue *q, const struct tt_packets *src, uint32_t st
     }
     if (start > count || ((s.raw || coalesce) && q->offload == 0))
         return -EINVAL;
+    if (st->sent != NULL && st->sent_len < count)
+        return -EINVAL;
     /* One coalescing write at a time builds in tx_buf; another goes unmerged. */
     if (coalesce && __atomic_exchange_n(&q->tx_busy, 1, __ATOMIC_ACQUIRE))
         coalesce = 0;
@@ -423,13 +428,22 @@ static int write_source(struct tt_queue *q, const struct source *src, uint32_t s
                         uint32_t count, int coalesce, int timeout_ms, struct tt_write_status *st)
 {
     const struct source s = *src;
+    uint8_t *sent = st->sent;
     status_start(st, start);
+    if (sent != NULL && start == 0)
+        memset(sent, 0, count);
     int may_wait = 1;
+    uint32_t members[TT_COALESCE_MAX];
     uint32_t i = start;
     while (i < count) {
         const unsigned char *p;
         size_t len;
         st->next = i;
+        if (sent != NULL && sent[i]) {
+            sent[i] = 0; /* out already, with its flow */
+            i++;
+            continue;
+        }
         int got = source_get(&s, i, &p, &len);
         if (got == 0) {
             i++; /* a bad slot was reported by the read; it is not forwarded */
@@ -439,11 +453,18 @@ static int write_source(struct tt_queue *q, const struct source *src, uint32_t s
             st->error = got;
             return (int)st->written;
         }
-        uint32_t run = write_one(q, &s, i, count, p, len, coalesce, timeout_ms, &may_wait, st);
+        uint32_t run =
+            write_one(q, &s, i, count, p, len, coalesce, timeout_ms, &may_wait, st, members);
         if (run == 0)
             return (int)st->written;
         st->written += run;
-        i += run;
+        if (sent == NULL) {
+            i += run; /* the run was consecutive */
+            continue;
+        }
+        for (uint32_t k = 1; k < run; k++)
+            sent[members[k]] = 1;
+        i++;
     }
     st->next = count;
     return (int)st->written;

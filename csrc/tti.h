@@ -95,11 +95,17 @@ static inline int source_of(const struct tt_packets *src, struct source *s)
     return 0;
 }
 
-/* coalesce.c: how many packets from i on merge into one super-packet (>= 1),
- * and the super-packet of packets i..i+n-1 built in out (its length with
- * the virtio-net header). */
-uint32_t tti_coalesce_run(const struct source *s, uint32_t i, uint32_t end, size_t write_limit,
-                          size_t room);
-size_t tti_coalesce_build(const struct source *s, uint32_t i, uint32_t n, unsigned char *out);
+/* coalesce.c: the positions of the packets that go out with packet i in one
+ * super-packet (members[0] = i, ascending; TT_COALESCE_MAX entries of room)
+ * and how many (>= 1; 1: it goes alone).  group: pass over other flows'
+ * packets (then sent, if not NULL, marks packets already out, to pass over
+ * too); otherwise only consecutive packets merge.  tti_coalesce_build builds
+ * the super-packet of a plan's first n members in out; its length with the
+ * virtio-net header. */
+uint32_t tti_coalesce_plan(const struct source *s, uint32_t i, uint32_t end, int group,
+                           const uint8_t *sent, unsigned offload, size_t write_limit,
+                           size_t room, uint32_t *members);
+size_t tti_coalesce_build(const struct source *s, const uint32_t *members, uint32_t n,
+                          unsigned char *out);
 
 #endif

@@ -73,6 +73,38 @@ def tcp_packet(
     return head + body
 
 
+def udp_packet(
+    v6: bool,
+    payload: bytes,
+    *,
+    sport: int = 4000,
+    ip_id: int = 0,
+    df: bool = True,
+    corrupt: bool = False,
+    no_checksum: bool = False,
+) -> bytes:
+    """A UDP datagram (PEER_IN -> PEER_OUT, port 5000) with correct checksums, or with one
+    payload byte flipped after them, or (IPv4) with no UDP checksum at all (0)."""
+    src, dst = (PEER6_IN, PEER6_OUT) if v6 else (PEER_IN, PEER_OUT)
+    family = socket.AF_INET6 if v6 else socket.AF_INET
+    s, d = socket.inet_pton(family, src), socket.inet_pton(family, dst)
+    body = struct.pack("!HHHH", sport, 5000, 8 + len(payload), 0) + payload
+    if v6:
+        pseudo = s + d + struct.pack("!IxxxB", len(body), 17)
+    else:
+        pseudo = s + d + struct.pack("!BBH", 0, 17, len(body))
+    check = 0 if no_checksum else (dpkt.in_cksum(pseudo + body) or 0xFFFF)
+    body = body[:6] + struct.pack("!H", check) + body[8:]
+    if corrupt and payload:
+        body = body[:-1] + bytes([body[-1] ^ 0x5A])
+    if v6:
+        return struct.pack("!IHBB", 6 << 28, len(body), 17, 64) + s + d + body
+    head = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(body), ip_id, 0x4000 if df else 0, 64, 17, 0)
+    head += s + d
+    head = head[:10] + struct.pack("!H", dpkt.in_cksum(head)) + head[12:]
+    return head + body
+
+
 @contextlib.contextmanager
 def forward_path() -> Iterator[tuple[tuntap.Interface, tuntap.Interface]]:
     """An offload TUN whose packets the kernel forwards out of a plain TUN."""
@@ -90,28 +122,33 @@ def forward_path() -> Iterator[tuple[tuntap.Interface, tuntap.Interface]]:
         yield a, c
 
 
-def collect(c: tuntap.Interface, expected: int, seconds: float = 3.0) -> list[bytes]:
-    """The TCP packets that come out of ``c`` until ``expected`` arrived or time ran out,
-    and any that follow within 50 ms (a packet duplicated or split further)."""
+def collect(
+    c: tuntap.Interface, expected: int, seconds: float = 3.0, proto: int = 6
+) -> list[bytes]:
+    """The TCP (or ``proto``) packets that come out of ``c`` until ``expected`` arrived
+    or time ran out, and any that follow within 50 ms (a packet duplicated or split
+    further)."""
     got: list[bytes] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         for packet in c.read_packets(64, timeout=0.05 if len(got) >= expected else 0.1):
             body = bytes(packet.body)
-            if body[6 if body[0] >> 4 == 6 else 9] == 6:
+            if body[6 if body[0] >> 4 == 6 else 9] == proto:
                 got.append(body)
         if len(got) >= expected:
             extra = [bytes(p.body) for p in c.read_packets(64, timeout=0.05)]
-            got += [b for b in extra if b[6 if b[0] >> 4 == 6 else 9] == 6]
+            got += [b for b in extra if b[6 if b[0] >> 4 == 6 else 9] == proto]
             break
     return got
 
 
-def as_sent_alone(a: tuntap.Interface, c: tuntap.Interface, packets: list[bytes]) -> list[bytes]:
+def as_sent_alone(
+    a: tuntap.Interface, c: tuntap.Interface, packets: list[bytes], proto: int = 6
+) -> list[bytes]:
     """What comes out when every packet is written by itself: nothing can be merged."""
     for packet in packets:
         a.write_packet(packet)
-    return collect(c, len(packets))
+    return collect(c, len(packets), proto=proto)
 
 
 def flows(packets: list[bytes]) -> dict[bytes, list[bytes]]:
@@ -125,8 +162,9 @@ def flows(packets: list[bytes]) -> dict[bytes, list[bytes]]:
     return out
 
 
-def merged_into_super_packets(packets: list[bytes]) -> int:
-    """How many super-packets ``write_batch`` makes of ``packets`` (read raw by an offload TUN)."""
+def merged_into_super_packets(packets: list[bytes], proto: int = 6) -> int:
+    """How many super-packets ``write_batch`` makes of ``packets`` (IPv4 without options,
+    TCP without options or UDP), read raw by an offload TUN."""
     with tuntap.open("cra%d", offload=True) as a, tuntap.open("crb%d", offload=True) as b:
         for iface, net in ((a, IN_NET), (b, OUT_NET)):
             disable_ipv6(iface.name)
@@ -136,14 +174,15 @@ def merged_into_super_packets(packets: list[bytes]) -> int:
             f.write("1")
         assert a.write_batch(packets) == len(packets)
         batch = PacketBatch(64)
-        expected = sum(len(p) - 40 for p in packets)  # TCP/IPv4 payload, no options
+        headers = 40 if proto == 6 else 28
+        expected = sum(len(p) - headers for p in packets)
         seen, payload = 0, 0
         deadline = time.monotonic() + 3
         while payload < expected and time.monotonic() < deadline:
             for index in range(b.read_batch(batch, segment=False, timeout=0.1)):
-                if batch[index][9] == 6:
+                if batch[index][9] == proto:
                     seen += 1
-                    payload += len(batch[index]) - 40
+                    payload += len(batch[index]) - headers
         return seen
 
 

@@ -121,21 +121,38 @@ def test_coalescing_checks_its_arguments() -> None:
     for start, count in ((0, 1), (0, 3), (1, 2), (2, 0)):
         assert _lowlevel.coalesce_build(packets, start, count)[0] == einval, (start, count)
     assert _lowlevel.coalesce_build(packets, 0, 2, out_len=0)[0] == einval
+    # A build takes a plan's members only: in order, from a plan, at most its length.
+    for members in ([1, 0], [0, 0], [0, 2], [0, 1, 1]):
+        assert _lowlevel.coalesce_build(packets, 0, 0, members=members)[0] == einval, members
     source, _bufs, _lens = _lowlevel.packet_arrays([ffi.from_buffer(p) for p in packets])
     out = ffi.new("char[]", 4096)
-    assert lib.tt_coalesce_run(ffi.NULL, 0, 1600, 4096) == einval
-    assert lib.tt_coalesce_build(ffi.NULL, 0, 2, out, 4096) == einval
-    assert lib.tt_coalesce_build(source, 0, 2, ffi.NULL, 4096) == einval
-    assert lib.tt_coalesce_run(source, 0, 1600, 4096) == 2
+    members = ffi.new("uint32_t[]", [0, 1] + [0] * (_lowlevel.COALESCE_MAX - 2))
+    every = _lowlevel.ALL_OFFLOADS
+
+    def plan(src: object, room: int = _lowlevel.COALESCE_MAX) -> int:
+        return lib.tt_coalesce_plan(src, 0, 1, every, 1600, 4096, members, room)
+
+    def build(src: object, n: int = 2, into: object = out) -> int:
+        return lib.tt_coalesce_build(src, members, n, every, into, 4096)
+
+    assert plan(ffi.NULL) == einval
+    assert plan(source, room=_lowlevel.COALESCE_MAX - 1) == einval  # too little room for members
+    assert lib.tt_coalesce_plan(source, 0, 1, every, 1600, 4096, ffi.NULL, 64) == einval
+    assert build(ffi.NULL) == einval
+    assert build(source, into=ffi.NULL) == einval
+    assert build(source, n=_lowlevel.COALESCE_MAX + 1) == einval
+    assert lib.tt_coalesce_build(source, ffi.NULL, 2, every, out, 4096) == einval
+    assert plan(source) == 2
+    assert build(source) > 0
     for field, value in (("bufs", ffi.NULL), ("lens", ffi.NULL), ("raw", 1)):
         saved = getattr(source, field)
         setattr(source, field, value)
-        assert lib.tt_coalesce_run(source, 0, 1600, 4096) == einval, field
-        assert lib.tt_coalesce_build(source, 0, 2, out, 4096) == einval, field
+        assert plan(source) == einval, field
+        assert build(source) == einval, field
         setattr(source, field, saved)
     batch, _buf, _results = _lowlevel.new_batch(2, 2048, _lowlevel.KIND_TUN)
     source.batch = batch  # the entry points on bytes take arrays only
-    assert lib.tt_coalesce_run(source, 0, 1600, 4096) == einval
+    assert plan(source) == einval
 
 
 @settings(max_examples=200, deadline=None)

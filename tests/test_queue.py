@@ -161,7 +161,8 @@ def test_the_c_write_checks_a_joined_source() -> None:
         half = ffi.new("struct tt_packets *")
         half.joined, half.count = view, 2
         assert lib.tt_queue_write(q, half, 0, 0, 0, status) == -errno.EINVAL
-        assert lib.tt_coalesce_run(half, 0, 1600, 4096) == -errno.EINVAL
+        members = ffi.new("uint32_t[]", _lowlevel.COALESCE_MAX)
+        assert lib.tt_coalesce_plan(half, 0, 1, 0, 1600, 4096, members, 64) == -errno.EINVAL
 
 
 # -- one offload queue, several threads -------------------------------------------

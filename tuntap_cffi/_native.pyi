@@ -91,6 +91,8 @@ class TTWriteStatus(Protocol):
     error: int
     partial: int
     refused: int
+    sent: cffi.FFI.CData
+    sent_len: int
 
 class TTPackets(Protocol):
     """``struct tt_packets *`` (csrc/cdef/io.h)."""
@@ -260,11 +262,27 @@ class _Lib:
         results: cffi.FFI.CData,
         total: cffi.FFI.CData,
     ) -> int: ...
-    def tt_coalesce_run(
-        self, src: TTPackets | cffi.FFI.CData, start: int, write_limit: int, room: int
+    TT_COALESCE_MAX: int
+    TT_COALESCE_LOOKAHEAD: int
+    def tt_coalesce_plan(
+        self,
+        src: TTPackets | cffi.FFI.CData,
+        start: int,
+        group: int,
+        offload: int,
+        write_limit: int,
+        room: int,
+        members: cffi.FFI.CData,
+        members_len: int,
     ) -> int: ...
     def tt_coalesce_build(
-        self, src: TTPackets | cffi.FFI.CData, start: int, n: int, out: _Buffer, out_len: int
+        self,
+        src: TTPackets | cffi.FFI.CData,
+        members: cffi.FFI.CData,
+        n: int,
+        offload: int,
+        out: _Buffer,
+        out_len: int,
     ) -> int: ...
     def tt_checksum(self, buf: _Buffer, len_: int) -> int: ...
     # cdef/netns.h

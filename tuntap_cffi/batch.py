@@ -71,6 +71,7 @@ class PacketBatch:
         "_packets",
         "_raw",
         "_results",
+        "_sent",
         "_sized_by_default",
         "_slot_size",
         "_status",
@@ -100,6 +101,9 @@ class PacketBatch:
         self._results: _lowlevel.CData | None = None
         self._view: memoryview | None = None
         self._status = _lowlevel.new_write_status()
+        # Which slots went out ahead of their turn, merged with their flow: a
+        # write resumed at a stopped one's index passes over them.
+        self._sent = _lowlevel.add_sent_marks(self._status, capacity)
         if slot_size is not None:
             self._allocate(slot_size)
 

@@ -111,6 +111,8 @@ def write_job(
     if not packets:
         return None
     status = _lowlevel.new_write_status()
+    # Marks let a coalescing write merge a flow's packets past other flows'.
+    marks = _lowlevel.add_sent_marks(status, len(packets)) if coalesce else None
     # The common case, a list of bytes-like objects: one buffer holds them all,
     # so no Python object or C view is made per packet.
     try:
@@ -121,14 +123,19 @@ def write_job(
         offsets = list(accumulate(map(len, packets), initial=0))
         if offsets[-1] == len(joined):  # a memoryview of wider items would not add up
             c, view, array = _lowlevel.joined_packets(joined, offsets)
-            return WriteJob(c, status, packets, start, coalesce, (joined, view, array))
+            return WriteJob(c, status, packets, start, coalesce, (joined, view, array, marks))
     bodies = [item.body if isinstance(item, Packet) else item for item in packets]
     try:
         views = [_lowlevel.view_of(body) for body in bodies]
     except TypeError:
         raise _not_writable(bodies) from None
     c, bufs, lens = _lowlevel.packet_arrays(views)
-    return WriteJob(c, status, bodies, start, coalesce, (views, bufs, lens))
+    return WriteJob(c, status, bodies, start, coalesce, (views, bufs, lens, marks))
+
+
+def _unwritten(job: WriteJob, start: int) -> tuple[int, ...]:
+    """The positions of the job's packets from ``start`` on that did not go out."""
+    return _lowlevel.unwritten(job.status, start, len(job.source))
 
 
 def _not_writable(bodies: Sequence[object]) -> TypeError:
@@ -297,7 +304,7 @@ class BatchQueue(Queue):
         try:
             self._enter("write_batch")
         except InterfaceClosedError as exc:
-            raise batch_stopped(exc, written, start) from None
+            raise batch_stopped(exc, written, start, _unwritten(job, start)) from None
         try:
             status = job.status
             wait = slice_ms(deadline)
@@ -316,7 +323,7 @@ class BatchQueue(Queue):
                     raise self._packet_write_error(status, job.source[start])
                 wait = self._retry(err, deadline, "write_batch")
         except (TunTapError, OSError) as exc:
-            raise batch_stopped(exc, written, start) from None
+            raise batch_stopped(exc, written, start, _unwritten(job, start)) from None
         finally:
             self._leave()
 

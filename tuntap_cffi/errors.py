@@ -232,24 +232,32 @@ class NamespaceRestoreError(TunTapError, OSError):
 
 class BatchWriteError(TunTapError):
     """``write_batch`` stopped at a packet: ``index`` is its position (its slot for
-    a batch), ``written`` how many packets went out before it.
+    a batch), ``written`` how many packets went out, and ``unwritten`` the
+    positions from ``index`` on that did not (every packet before ``index``
+    went out; after it, a coalescing write may have sent a flow's packets
+    ahead, merged into a super-packet, so ``unwritten`` is exact).
 
     Never raised alone: the exception is also an instance of what
     ``write_packet`` raises for that packet (``JumboPacketError``,
     ``NotIPPacketError``, ``TimeoutError``, ``InterfaceClosedError``, another
     ``OSError`` ...), with its message and attributes, so ``except
     JumboPacketError`` catches it as before and ``except BatchWriteError``
-    catches every stopped batch. Resume with ``write_batch(..., start=index)``.
+    catches every stopped batch. Resume with ``write_batch(..., start=index)``:
+    a batch remembers which of its slots went out ahead and passes over them;
+    for a list, write ``[packets[i] for i in err.unwritten]``.
     """
 
     written: int
     index: int
+    unwritten: tuple[int, ...]
 
 
 _stopped_types: dict[type[BaseException], type[BatchWriteError]] = {}
 
 
-def batch_stopped(exc: BaseException, written: int, index: int) -> BatchWriteError:
+def batch_stopped(
+    exc: BaseException, written: int, index: int, unwritten: tuple[int, ...]
+) -> BatchWriteError:
     """``exc`` (what the packet at ``index`` raised) as the BatchWriteError of the batch.
 
     Its class derives from both BatchWriteError and ``type(exc)`` (one class
@@ -273,4 +281,5 @@ def batch_stopped(exc: BaseException, written: int, index: int) -> BatchWriteErr
         stopped.__traceback__ = exc.__traceback__
     stopped.written = written
     stopped.index = index
+    stopped.unwritten = unwritten
     return stopped

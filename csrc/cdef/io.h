@@ -39,6 +39,15 @@ struct tt_write_status {
     int32_t error;
     uint32_t partial;
     int32_t refused;
+    /* Optional (NULL: none), sent_len >= the packets' count: marks of the
+     * packets from `next` on that already went out, merged into a
+     * super-packet of their flow ahead of a packet of another flow.  A
+     * write passes over a marked packet (clearing its mark) and a write from
+     * position 0 clears them all first; so a write resumed at `next`, in
+     * this call or a later one, writes exactly what did not go out.  Without
+     * them a coalescing write merges only consecutive packets. */
+    uint8_t *sent;
+    uint32_t sent_len;
 };
 
 /* What tt_queue_write writes: count (pointer, length) pairs; or (joined not
@@ -138,8 +147,11 @@ int tt_queue_read(struct tt_queue *q, struct tt_batch *b, int raw, int timeout_m
  * The packets of src from position start, in order, under the write rules
  * of tt_queue_send; stops at the first that fails, saying where and why in
  * *st.  Waits for room at most once per call.  coalesce (offload queues):
- * consecutive TCP segments that GRO would merge go out as one super-packet
- * (st counts the packets given).  Packets written by this call, or -errno.
+ * the TCP segments (and with USO the UDP datagrams) of a flow that GRO would
+ * merge go out as one super-packet (st counts the packets given); with
+ * st->sent, a flow's packets merge past other flows' packets, which follow
+ * the super-packet: each flow keeps its order.  Packets written by this
+ * call, or -errno.
  */
 int tt_queue_write(struct tt_queue *q, const struct tt_packets *src, uint32_t start,
                    int coalesce, int timeout_ms, struct tt_write_status *st);

@@ -94,6 +94,24 @@ def new_write_status() -> TTWriteStatus:
     return cast("TTWriteStatus", ffi.new("struct tt_write_status *"))
 
 
+def add_sent_marks(status: TTWriteStatus, count: int) -> CData:
+    """Gives ``status`` marks for ``count`` packets (what lets a coalescing write
+    group by flow); the caller keeps the returned array alive as long as status."""
+    marks = ffi.new("uint8_t[]", max(count, 1))
+    status.sent = marks
+    status.sent_len = count
+    return marks
+
+
+def unwritten(status: TTWriteStatus, start: int, count: int) -> tuple[int, ...]:
+    """The positions from ``start`` to ``count`` that a stopped write did not send:
+    all of them, but for those its marks say went out with their flow."""
+    if status.sent == ffi.NULL or start >= count:
+        return tuple(range(start, count))
+    marks = bytes(ffi.buffer(status.sent, count))
+    return tuple(i for i in range(start, count) if not marks[i])
+
+
 # A zero-copy C view of any bytes-like object (TypeError for anything else),
 # bound directly: write_batch takes one per packet.
 view_of = ffi.from_buffer
