@@ -2,7 +2,7 @@
 
 Such a device speaks virtio-net headers (``IFF_VNET_HDR``): the kernel hands
 it TCP and UDP super-packets of up to 64 KiB and takes them back, and
-``csrc/offload.c`` splits and merges them (see the README, "Offloads").
+``csrc/segment.c`` and ``csrc/coalesce.c`` split and merge them (see the README, "Offloads").
 """
 
 from __future__ import annotations
