@@ -22,7 +22,9 @@ measuring loop on warm-up packets that are never counted, so that PyPy is
 measured with its JIT warm.
 3. relay: iperf3 TCP between two namespaces joined only by a user-space relay
    between two TUNs, 1 and 4 streams; and the same namespaces joined by a veth
-   pair (the kernel's ceiling).
+   pair (the kernel's ceiling). Then, through the plain and offload relays, UDP
+   from 1 and 4 senders that hand the kernel 44 datagrams of 1,400 bytes per
+   call (UDP_SEGMENT), to a socket with UDP_GRO: Gbit/s of payload delivered.
 4. queues: the batch relay between two multi-queue TUNs (made in the two
    namespaces with ``netns=``), one worker per queue: one queue, two queues
    with a thread each, two queues with a process each; 1 and 4 streams.
@@ -57,7 +59,7 @@ from pathlib import Path
 from workers import BARE_RECV, BARE_SEND, MARKER, MARKER_IP_LEN, READ_SIZE
 
 HERE = Path(__file__).resolve().parent
-C_PROGRAMS = ("sender", "reader", "writer", "receiver", "relay")
+C_PROGRAMS = ("sender", "reader", "writer", "receiver", "relay", "gso_sender", "gro_receiver")
 ADDR, PEER = "198.51.100.1", "198.51.100.2"
 PAYLOAD = 18  # small datagrams: 46-byte IP packets
 EGRESS_PORT = 9000
@@ -75,9 +77,12 @@ READERS = (
 )
 WRITERS = ("C write() loop", "os.write", "python-pytun", BARE_SEND, "write_packet", "write_batch")
 RELAYS = ("C relay", "python-pytun relay", "read_batch/write_batch relay")
-# Offload rows (issue 5): devices with virtio-net headers.
+# Offload rows: devices with virtio-net headers.
 C_OFFLOAD = "C offload relay (raw)"
 OFFLOAD_RELAYS = (C_OFFLOAD, "offload raw relay", "offload segmenting+coalescing relay")
+# The relays that also carry the UDP GSO workload (a plain relay, the offload ones).
+UDP_RELAYS = ("C relay", *OFFLOAD_RELAYS)
+UDP_PORT, UDP_SEGMENT, UDP_SEGMENTS = 5301, 1400, 44  # 61,600 bytes per send
 # (row, queues, processes): each process serves queues // processes queues.
 QUEUE_RELAYS = (
     ("batch relay, 1 queue", 1, 1),
@@ -378,6 +383,21 @@ def iperf(h: Harness, ns: str, server: str, streams: int, seconds: float) -> flo
     return float(json.loads(out)["end"]["sum_received"]["bits_per_second"])
 
 
+def udp_gso(h: Harness, ns_a: str, ns_b: str, senders: int, seconds: float) -> float:
+    """Bits/s of UDP payload delivered to a socket in ns_b from ``senders`` processes
+    in ns_a, each sending 44 datagrams of 1,400 bytes per call with UDP_SEGMENT."""
+    receiver = h.start(
+        ns_b, [*h.command("gro_receiver"), RELAY_B, str(UDP_PORT), str(seconds + 10)]
+    )
+    wait_ready(receiver)
+    argv = [RELAY_B, str(UDP_PORT), str(seconds), str(UDP_SEGMENT), str(UDP_SEGMENTS)]
+    procs = [h.start(ns_a, [*h.command("gso_sender"), *argv]) for _ in range(senders)]
+    for proc in procs:
+        h.finish(proc, seconds + 10)
+    received, elapsed = h.finish(receiver, seconds + 15).split()
+    return int(received) * 8 / max(float(elapsed), 1e-3)
+
+
 def relay(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
     ns_r, ns_a, ns_b = h.netns("rr"), h.netns("ra"), h.netns("rb")
     results: dict[str, Figures] = {}
@@ -403,6 +423,11 @@ def relay(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
             for _ in range(args.runs):
                 figures.add(f"p{streams}", iperf(h, ns_a, RELAY_B, streams, args.iperf_seconds))
         kill(server)
+        if kind in UDP_RELAYS:
+            for senders in (1, 4):
+                for _ in range(args.runs):
+                    bits = udp_gso(h, ns_a, ns_b, senders, args.iperf_seconds)
+                    figures.add(f"u{senders}", bits)
         kill(proc)  # its TUNs go with it
     figures = results["veth (kernel ceiling)"] = Figures()
     run(
@@ -572,6 +597,27 @@ def relay_table(results: dict[str, Figures]) -> str:
     return "\n".join(lines)
 
 
+def udp_table(results: dict[str, Figures]) -> str:
+    c, c_offload = results[RELAYS[0]], results.get(C_OFFLOAD)
+    lines = [
+        "| relay | 1 sender Gbit/s | 4 senders Gbit/s | vs C (1 / 4) | vs C offload (1 / 4) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, f in results.items():
+        if not f.values.get("u1"):
+            continue
+        vs_c = " / ".join(ratio(f.median(k), c.median(k)) for k in ("u1", "u4"))
+        vs_o = (
+            " / ".join(ratio(f.median(k), c_offload.median(k)) for k in ("u1", "u4"))
+            if c_offload
+            else "-"
+        )
+        lines.append(
+            f"| {name} | {f.spread('u1', 1e9, 2)} | {f.spread('u4', 1e9, 2)} | {vs_c} | {vs_o} |"
+        )
+    return "\n".join(lines)
+
+
 def queues_table(results: dict[str, Figures]) -> str:
     one = results[QUEUE_RELAYS[0][0]]
     lines = [
@@ -668,10 +714,15 @@ def main(argv: list[str] | None = None) -> int:
                     "",
                 ]
             if "relay" in args.only:
+                relays = relay(h, args)
                 tables += [
                     "### Relay (TCP through TUN -> relay -> TUN)",
                     "",
-                    relay_table(relay(h, args)),
+                    relay_table(relays),
+                    "",
+                    "### Relay, UDP (UDP_SEGMENT sender through TUN -> relay -> TUN)",
+                    "",
+                    udp_table(relays),
                     "",
                 ]
             if "queues" in args.only:
