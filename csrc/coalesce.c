@@ -135,7 +135,7 @@ static int mergeable(const struct seg *first, const struct seg *prev, const stru
 
 /* What tells one flow from another: addresses, protocol, ports. */
 struct flow {
-    uint8_t v6, proto, ports[4], addrs[32];
+    uint8_t v6, proto, ports[4], addrs[32], pad[2];
 };
 
 /* The packet's flow: 1, or 0 when it cannot be told (not IP, an IPv4
@@ -170,14 +170,110 @@ static int flow_of(const unsigned char *p, size_t len, struct flow *f)
     return 1;
 }
 
-uint32_t tti_coalesce_plan(const struct source *s, uint32_t i, uint32_t end, int group,
-                           const uint8_t *sent, unsigned offload, size_t write_limit,
-                           size_t room, uint32_t *members)
+/* A flow as one number: 0 and 1 are kept for "cannot be told" and "not a
+ * packet" (a bad slot of a batch). */
+enum { FLOW_UNKNOWN = 0, FLOW_NONE = 1 };
+
+static uint32_t flow_hash(const struct flow *f)
+{
+    uint32_t words[sizeof(*f) / 4];
+    _Static_assert(sizeof(*f) % 4 == 0, "struct flow is whole words");
+    memcpy(words, f, sizeof(words));
+    uint64_t h = 0x9e3779b97f4a7c15u;
+    for (size_t k = 0; k < sizeof(words) / 4; k++)
+        h = (h ^ words[k]) * 0xff51afd7ed558ccdu;
+    uint32_t folded = (uint32_t)(h >> 32) ^ (uint32_t)h;
+    return folded < 2 ? folded + 2 : folded;
+}
+
+/* The flow number of packet j (what the write rules refuse counts as
+ * unknown: nothing merges past it). */
+static uint32_t flow_number(const struct source *s, uint32_t j, size_t write_limit)
 {
     const unsigned char *p;
     size_t len;
-    struct seg first, prev, cur;
-    struct flow flow, other;
+    struct flow f;
+    int got = source_get(s, j, &p, &len);
+    if (got == 0)
+        return FLOW_NONE;
+    if (got < 0 || len > write_limit || !flow_of(p, len, &f))
+        return FLOW_UNKNOWN;
+    return flow_hash(&f);
+}
+
+void tti_flows_start(struct tti_flows *c, uint32_t start)
+{
+    c->computed = start;
+    c->last_unknown = 0;
+    memset(c->head_pos, 0, sizeof(c->head_pos));
+}
+
+/* Numbers positions up to `upto` (each once, in order) and links each to the
+ * next one of its number. */
+static void flows_extend(struct tti_flows *c, const struct source *s, uint32_t upto,
+                         size_t write_limit)
+{
+    for (uint32_t j = c->computed; j < upto; j++) {
+        uint32_t slot = j % TTI_FLOWS_CACHED, h = flow_number(s, j, write_limit);
+        c->next[slot] = 0;
+        c->unknown_before[slot] = c->last_unknown;
+        if (h == FLOW_UNKNOWN) {
+            c->last_unknown = j + 1;
+        } else if (h != FLOW_NONE) {
+            uint32_t head = h % TTI_FLOW_HEADS, last = c->head_pos[head];
+            /* Link from the last position of this number if it is still held
+             * (a slot taken by another number just ends a chain early). */
+            if (last != 0 && c->head_flow[head] == h && j - (last - 1) < TTI_FLOWS_CACHED)
+                c->next[(last - 1) % TTI_FLOWS_CACHED] = j + 1;
+            c->head_flow[head] = h;
+            c->head_pos[head] = j + 1;
+        }
+    }
+    if (upto > c->computed)
+        c->computed = upto;
+}
+
+/* Takes packet j into first's super-packet after prev (1), or not (0; *stop
+ * set when j is of first's flow, or of no flow that can be told, so nothing
+ * after it may merge either). */
+static int take(const struct source *s, uint32_t j, const struct flow *flow,
+                const struct seg *first, struct seg *prev, size_t *total, size_t write_limit,
+                size_t room, uint32_t n, int *stop)
+{
+    const unsigned char *p;
+    size_t len;
+    struct flow other;
+    struct seg cur;
+    *stop = 1;
+    if (source_get(s, j, &p, &len) != 1 || len > write_limit || !flow_of(p, len, &other))
+        return 0;
+    *stop = 0;
+    if (memcmp(&other, flow, sizeof(other)) != 0)
+        return 0; /* another flow of the same number */
+    *stop = 1;
+    if (!parse_seg(p, len, &cur) || !mergeable(first, prev, &cur))
+        return 0;
+    if (*total + cur.payload > TT_GSO_MAX || TT_VNET_HDR_LEN + *total + cur.payload > room)
+        return 0;
+    /* The super-packet gets a new checksum: merge only packets whose own
+     * checksums hold, or corrupt bytes would go on as good ones.  The first
+     * is checked only once it has a partner (alone it goes out as it came). */
+    if ((n == 1 && !checksums_ok(first)) || !checksums_ok(&cur))
+        return 0;
+    *stop = 0;
+    *total += cur.payload;
+    *prev = cur;
+    return 1;
+}
+
+uint32_t tti_coalesce_plan(const struct source *s, uint32_t i, uint32_t end, int group,
+                           const uint8_t *sent, unsigned offload, size_t write_limit,
+                           size_t room, struct tti_flows *cache, uint32_t *members)
+{
+    const unsigned char *p;
+    size_t len;
+    struct seg first, prev;
+    struct flow flow;
     members[0] = i;
     if (source_get(s, i, &p, &len) != 1 || len > write_limit || !parse_seg(p, len, &first))
         return 1;
@@ -187,37 +283,32 @@ uint32_t tti_coalesce_plan(const struct source *s, uint32_t i, uint32_t end, int
     prev = first;
     size_t total = first.len;
     uint32_t n = 1;
-    for (uint32_t j = i + 1; j < end && n < TT_COALESCE_MAX && j - i <= TT_COALESCE_LOOKAHEAD;
-         j++) {
-        if (sent != NULL && sent[j])
-            continue; /* out already, in an earlier super-packet of its own flow */
-        int got = source_get(s, j, &p, &len);
-        if (got < 0 || (got == 0 && !group))
-            break;
-        if (got == 0)
-            continue; /* a bad slot of a batch: never written */
-        if (len > write_limit || !flow_of(p, len, &other))
-            break;
-        if (memcmp(&other, &flow, sizeof(flow)) != 0) {
-            if (!group)
+    int stop = 0;
+    uint32_t last = end - i - 1 > TT_COALESCE_LOOKAHEAD ? i + TT_COALESCE_LOOKAHEAD : end - 1;
+    if (!group) {
+        /* Consecutive packets only. */
+        for (uint32_t j = i + 1; j <= last && n < TT_COALESCE_MAX && !stop; j++) {
+            if (!take(s, j, &flow, &first, &prev, &total, write_limit, room, n, &stop))
                 break;
-            continue;
+            members[n++] = j;
         }
-        if (!parse_seg(p, len, &cur) || !mergeable(&first, &prev, &cur))
-            break;
-        if (total + cur.payload > TT_GSO_MAX || TT_VNET_HDR_LEN + total + cur.payload > room)
-            break;
-        /* The super-packet gets a new checksum: merge only packets whose own
-         * checksums hold, or corrupt bytes would go on as good ones.  The
-         * first is checked only once it has a partner (alone it goes out as
-         * it came). */
-        if (n == 1 && !checksums_ok(&first))
-            return 1;
-        if (!checksums_ok(&cur))
-            break;
-        total += cur.payload;
-        prev = cur;
-        members[n++] = j;
+        return n;
+    }
+    /* Along the chain of the first's flow number, so that other flows'
+     * packets cost nothing; an unknown flow between ends it. */
+    flows_extend(cache, s, last + 1, write_limit);
+    uint32_t j = cache->next[i % TTI_FLOWS_CACHED];
+    while (j != 0 && j - 1 <= last && n < TT_COALESCE_MAX) {
+        uint32_t at = j - 1, slot = at % TTI_FLOWS_CACHED;
+        if (cache->unknown_before[slot] > i)
+            break; /* a packet of unknown flow lies between */
+        if (sent == NULL || !sent[at]) {
+            if (take(s, at, &flow, &first, &prev, &total, write_limit, room, n, &stop))
+                members[n++] = at;
+            else if (stop)
+                break;
+        }
+        j = cache->next[slot];
     }
     return n;
 }
@@ -293,8 +384,10 @@ int tt_coalesce_plan(const struct tt_packets *src, uint32_t start, int group, ui
     int r = array_source(src, start, &s);
     if (r < 0 || members == NULL || members_len < TT_COALESCE_MAX)
         return -EINVAL;
+    struct tti_flows cache;
+    tti_flows_start(&cache, start);
     return (int)tti_coalesce_plan(&s, start, src->count, group != 0, NULL, offload,
-                                  write_limit, room, members);
+                                  write_limit, room, &cache, members);
 }
 
 int64_t tt_coalesce_build(const struct tt_packets *src, const uint32_t *members, uint32_t n,
@@ -309,8 +402,10 @@ int64_t tt_coalesce_build(const struct tt_packets *src, const uint32_t *members,
     /* Only what a plan accepts is built (its first n members): that bounds
      * every copy by out_len. */
     uint32_t planned[TT_COALESCE_MAX];
+    struct tti_flows cache;
+    tti_flows_start(&cache, members[0]);
     uint32_t got = tti_coalesce_plan(&s, members[0], src->count, 1, NULL, offload, (size_t)-1,
-                                     out_len, planned);
+                                     out_len, &cache, planned);
     if (got < n || memcmp(planned, members, n * sizeof(*members)) != 0)
         return -EINVAL;
     return (int64_t)tti_coalesce_build(&s, members, n, (unsigned char *)out);

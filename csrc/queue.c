@@ -354,7 +354,8 @@ static void status_start(struct tt_write_status *st, uint32_t start)
  * failure recorded in st. */
 static uint32_t write_one(struct tt_queue *q, const struct source *s, uint32_t i, uint32_t end,
                           const unsigned char *p, size_t len, int coalesce, int timeout_ms,
-                          int *may_wait, struct tt_write_status *st, uint32_t *members)
+                          int *may_wait, struct tt_write_status *st, struct tti_flows *flows,
+                          uint32_t *members)
 {
     struct iovec iov[2];
     int iovcnt = 1;
@@ -373,7 +374,7 @@ static uint32_t write_one(struct tt_queue *q, const struct source *s, uint32_t i
         } else {
             if (coalesce)
                 run = tti_coalesce_plan(s, i, end, st->sent != NULL, st->sent, q->offload,
-                                        q->write_limit, q->tx_buf_len, members);
+                                        q->write_limit, q->tx_buf_len, flows, members);
             if (run > 1) {
                 iov[0].iov_base = q->tx_buf;
                 iov[0].iov_len = tti_coalesce_build(s, members, run, (unsigned char *)q->tx_buf);
@@ -434,6 +435,9 @@ static int write_source(struct tt_queue *q, const struct source *src, uint32_t s
         memset(sent, 0, count);
     int may_wait = 1;
     uint32_t members[TT_COALESCE_MAX];
+    struct tti_flows flows;
+    if (coalesce)
+        tti_flows_start(&flows, start);
     uint32_t i = start;
     while (i < count) {
         const unsigned char *p;
@@ -453,8 +457,8 @@ static int write_source(struct tt_queue *q, const struct source *src, uint32_t s
             st->error = got;
             return (int)st->written;
         }
-        uint32_t run =
-            write_one(q, &s, i, count, p, len, coalesce, timeout_ms, &may_wait, st, members);
+        uint32_t run = write_one(q, &s, i, count, p, len, coalesce, timeout_ms, &may_wait, st,
+                                 &flows, members);
         if (run == 0)
             return (int)st->written;
         st->written += run;
