@@ -306,7 +306,7 @@ def test_a_stopped_write_says_exactly_what_did_not_go_out_and_resumes_exactly() 
     says packets 1, 3 and 5 did not go out, and the resumed write sends just those."""
     packets = interleaved(False, 2, 3)  # A0 B0 A1 B1 A2 B2, 100-byte payloads
     read_end, write_end = os.pipe2(os.O_NONBLOCK)
-    wake = os.eventfd(0, os.EFD_NONBLOCK)
+    wake, never = os.pipe()  # a wake-up fd that never fires (os.eventfd is 3.10+)
     try:
         fcntl.fcntl(write_end, 1031, 4096)  # F_SETPIPE_SZ: one page
         super_len = 10 + 40 + 3 * 100
@@ -324,5 +324,5 @@ def test_a_stopped_write_says_exactly_what_did_not_go_out_and_resumes_exactly() 
         assert len(os.read(read_end, 65536)) == super_len  # B's, once: A's are not repeated
         assert _lowlevel.unwritten(status, 0, len(packets)) == tuple(range(6))  # marks cleared
     finally:
-        for fd in (read_end, write_end, wake):
+        for fd in (read_end, write_end, wake, never):
             os.close(fd)
