@@ -21,6 +21,8 @@ SOURCES = ["device.c", "classify.c", "netlink.c", "nlmsg.c"]
 SOURCES += ["queue.c", "segment.c", "coalesce.c", "checksum.c"]
 # Operating devices: persistence, owner, queues, namespaces.
 SOURCES += ["devctl.c", "netns.c"]
+# Adopting an fd opened elsewhere.
+SOURCES += ["adopt.c"]
 STRICT_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"]
 
 # Extra flags for instrumented builds only (sanitizers, coverage), e.g. the

@@ -31,6 +31,7 @@ except ModuleNotFoundError as _missing:
     raise ImportError(_advice, name=_missing.name, path=_package) from _missing
 
 from . import netns
+from .adopting import from_fd
 from .aio import AsyncInterface
 from .batch import PacketBatch
 from .errors import (
@@ -90,6 +91,7 @@ __all__ = [
     "TruncatedPacketError",
     "TunTapError",
     "__version__",
+    "from_fd",
     "netns",
     "open",
     "open_queues",
