@@ -1,4 +1,4 @@
-"""Handing a device to another process: ``from_fd``.
+"""Handing a device to another process: ``from_fd``, ``send_interface``, ``receive_interface``.
 
 The fds adopted here are opened the way other code opens them (``fcntl.ioctl``
 TUNSETIFF on /dev/net/tun, with the kernel's own constants); the kernel's
@@ -9,17 +9,24 @@ documentation addresses only.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import socket
 import struct
 import subprocess
+import sys
+import textwrap
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from netutil import (
+    NOBODY,
     TUN_ADDR,
     TUN_PEER,
     ip_json,
@@ -306,3 +313,347 @@ def test_from_fd_of_a_closed_fd_is_ebadf() -> None:
     with no_fd_left(), pytest.raises(OSError, match=f"from_fd\\({r}\\): Bad file") as info:
         tuntap.from_fd(r)
     assert info.value.errno == 9
+
+
+# -- send_interface / receive_interface --------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [socket.SOCK_STREAM, socket.SOCK_SEQPACKET, socket.SOCK_DGRAM])
+def test_an_interface_sent_over_a_socketpair_arrives_whole(kind: int) -> None:
+    with no_fd_left():
+        ours, theirs = socket.socketpair(socket.AF_UNIX, kind)
+        with ours, theirs, tuntap.open("snd%d", DevKind.TUN) as sent:
+            tuntap.send_interface(ours, sent)
+            with tuntap.receive_interface(theirs, timeout=5) as got:
+                assert (got.name, got.kind, got.offload) == (sent.name, sent.kind, Offload(0))
+                assert got.fileno() != sent.fileno() and not sent.closed
+                configure(got)
+                assert write_udp(got, b"through the received fd") == b"through the received fd"
+                assert read_udp(sent, b"read by the sender's copy").protocol == 0x0800
+
+
+def test_an_offload_queue_and_a_multi_queue_one_arrive_as_such() -> None:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours, theirs, tuntap.open("sof%d", DevKind.TUN, offload=True) as sent:
+        tuntap.send_interface(ours, sent)
+        with tuntap.receive_interface(theirs, timeout=5) as got:
+            assert got.offload == sent.offload and Offload.TSO4 in got.offload
+        queues = tuntap.open_queues("smq%d", DevKind.TUN, count=2)
+        try:
+            tuntap.send_interface(ours, queues[1])
+            with tuntap.receive_interface(theirs, timeout=5) as got:
+                assert got.multi_queue and got.name == queues[0].name
+        finally:
+            for queue in queues:
+                queue.close()
+
+
+def test_two_interfaces_sent_back_to_back_on_a_stream_arrive_one_by_one() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs, tuntap.open("bb%d") as first, tuntap.open("bb%d", DevKind.TAP) as second:
+        tuntap.send_interface(ours, first)
+        tuntap.send_interface(ours, second)
+        a = tuntap.receive_interface(theirs, timeout=5)
+        b = tuntap.receive_interface(theirs, timeout=5)
+        with a, b:
+            assert [(a.name, a.kind), (b.name, b.kind)] == [
+                (first.name, DevKind.TUN),
+                (second.name, DevKind.TAP),
+            ]
+
+
+# A child that drops to nobody before it receives the device, proves it could
+# not have opened one, then moves one packet each way and cannot configure.
+UNPRIVILEGED = """
+    import json, os, socket, sys
+    import tuntap_cffi as tuntap
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    reply = bytes.fromhex(sys.argv[2])
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+    report = {"uid": os.getuid()}
+    try:
+        tuntap.open("mine%d").close()
+    except PermissionError:
+        report["open"] = "PermissionError"
+    iface = tuntap.receive_interface(sock, timeout=10)
+    report.update(name=iface.name, kind=iface.kind.name, mtu=iface.mtu)
+    sock.sendall(b"R")
+    assert sock.recv(1) == b"G"  # the parent has closed its copy and sent a packet
+    for _ in range(20):
+        packet = iface.read_packet(timeout=10)
+        if bytes(packet.body).endswith(b"to the child"):
+            break
+    report["read"] = str(packet.dip)
+    iface.write_packet(reply)
+    try:
+        iface.add_address("192.0.2.9/24")
+    except PermissionError:
+        report["add_address"] = "PermissionError"
+    iface.close()
+    print(json.dumps(report), flush=True)
+""".replace("NOBODY", str(NOBODY))
+
+
+def test_a_root_parent_hands_a_device_to_an_unprivileged_child() -> None:
+    parent, child_end = socket.socketpair()
+    iface = tuntap.open("sep%d", DevKind.TUN)
+    with parent, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        configure(iface)
+        udp.bind((TUN_ADDR, 0))
+        udp.settimeout(10)
+        reply = ipv4_udp(TUN_PEER, TUN_ADDR, 7, udp.getsockname()[1], b"from the child")
+        child_args = [str(child_end.fileno()), reply.hex()]
+        child = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(UNPRIVILEGED), *child_args],
+            pass_fds=[child_end.fileno()],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        child_end.close()
+        try:
+            tuntap.send_interface(parent, iface)
+            parent.settimeout(10)
+            assert parent.recv(1) == b"R"
+            name = iface.name
+            iface.close()  # the parent's copy first: the child's goes on
+            assert name in link_names()
+            udp.sendto(b"to the child", (TUN_PEER, 9))
+            parent.sendall(b"G")
+            assert udp.recvfrom(2048) == (b"from the child", (TUN_PEER, 7))
+            out, err = child.communicate(timeout=30)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.communicate(timeout=30)
+    assert child.returncode == 0, err
+    assert json.loads(out) == {
+        "uid": NOBODY,
+        "open": "PermissionError",
+        "name": name,
+        "kind": "TUN",
+        "mtu": 1500,
+        "read": TUN_PEER,
+        "add_address": "PermissionError",
+    }
+    assert name not in link_names()  # the child's close was the last
+
+
+# -- what a receiver refuses, and the fds it then closes ---------------------------------
+
+
+def body(
+    name: str, kind: int = 0, flags: int = 0, version: int = 1, magic: bytes = b"TTIF"
+) -> bytes:
+    """A message body as the handoff module documents it."""
+    return struct.pack("!4sBBBB16s", magic, version, kind, flags, 0, name.encode())
+
+
+def send_raw(sock: socket.socket, data: bytes, fds: list[int]) -> None:
+    rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+    sock.sendmsg([data], rights)
+
+
+def test_a_message_built_by_hand_to_the_documented_format_is_received() -> None:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours, theirs, tuntap.open("hand%d", DevKind.TAP) as sent:
+        send_raw(ours, body(sent.name, kind=1), [sent.fileno()])
+        with tuntap.receive_interface(theirs, timeout=5) as got:
+            assert (got.name, got.kind) == (sent.name, DevKind.TAP)
+
+
+BAD_MESSAGES = {
+    "no fd": (lambda tun, pipe: (b"hello", []), ValueError, "carried no file descriptor"),
+    "two fds": (lambda tun, pipe: (body(tun.name), [tun.fileno(), pipe]), ValueError, "carried 2"),
+    "17 fds": (
+        lambda tun, pipe: (body(tun.name), [tun.fileno()] + [pipe] * 16),
+        ValueError,
+        "more file descriptors than the one expected",
+    ),
+    "another magic": (
+        lambda tun, pipe: (body(tun.name, magic=b"XXXX"), [tun.fileno()]),
+        ValueError,
+        "not a tuntap-cffi interface message",
+    ),
+    "version 2": (
+        lambda tun, pipe: (body(tun.name, version=2), [tun.fileno()]),
+        ValueError,
+        "of version 2; this library reads version 1",
+    ),
+    "too long": (
+        lambda tun, pipe: (body(tun.name) + b"x", [tun.fileno()]),
+        ValueError,
+        "has 25 bytes; version 1 has 24",
+    ),
+    "much too long": (
+        lambda tun, pipe: (body(tun.name) + bytes(300), [tun.fileno()]),
+        ValueError,
+        "longer than 256 bytes",
+    ),
+    "unknown kind": (
+        lambda tun, pipe: (body(tun.name, kind=7), [tun.fileno()]),
+        ValueError,
+        "unknown kind of device",
+    ),
+    "unknown flags": (
+        lambda tun, pipe: (body(tun.name, flags=0x80), [tun.fileno()]),
+        ValueError,
+        "unknown flags",
+    ),
+    "no name": (lambda tun, pipe: (body(""), [tun.fileno()]), ValueError, "no valid interface"),
+    "another name": (
+        lambda tun, pipe: (body("other0"), [tun.fileno()]),
+        tuntap.DeviceMismatchError,
+        r"names other0 \(TUN\), but the fd it carried is attached to bad\d+ \(TUN\)",
+    ),
+    "another kind": (
+        lambda tun, pipe: (body(tun.name, kind=1), [tun.fileno()]),
+        tuntap.DeviceMismatchError,
+        r"\(TAP\), but the fd it carried is attached to bad\d+ \(TUN\)",
+    ),
+    "a pipe": (
+        lambda tun, pipe: (body(tun.name), [pipe]),
+        OSError,
+        r"receive_interface \(fd \d+ received\): .* is pipe:",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_MESSAGES))
+def test_a_bad_message_is_refused_and_every_fd_it_carried_is_closed(case: str) -> None:
+    make, error, message = BAD_MESSAGES[case]
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    r, w = os.pipe()
+    with ours, theirs, tuntap.open("bad%d", DevKind.TUN) as tun:
+        assert tun.mtu  # its netlink socket open before the count
+        data, fds = make(tun, r)
+        with no_fd_left():
+            send_raw(ours, data, fds)
+            with pytest.raises(error, match=message):
+                tuntap.receive_interface(theirs, timeout=5)
+        assert fcntl.fcntl(tun.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK  # untouched, working
+    os.close(r)
+    os.close(w)
+
+
+def test_receive_interface_waits_no_longer_than_its_timeout_and_sees_the_peer_go() -> None:
+    ours, theirs = socket.socketpair()
+    with theirs:
+        with ours, no_fd_left():
+            start = time.monotonic()
+            with pytest.raises(TimeoutError, match=r"no interface arrived within 0\.2 s"):
+                tuntap.receive_interface(theirs, timeout=0.2)
+            assert 0.15 < time.monotonic() - start < 2
+        with no_fd_left(), pytest.raises(EOFError, match="peer closed the socket"):
+            tuntap.receive_interface(theirs, timeout=5)
+
+
+def test_send_interface_to_a_peer_that_is_gone_names_the_call_and_keeps_the_interface() -> None:
+    ours, theirs = socket.socketpair()
+    theirs.close()
+    with ours, tuntap.open("gone%d") as iface:
+        assert iface.mtu == 1500
+        with no_fd_left(), pytest.raises(BrokenPipeError, match=f"send_interface on {iface.name}"):
+            tuntap.send_interface(ours, iface)
+        assert not iface.closed and iface.read_packets(timeout=0) == []
+
+
+def closed_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX)
+    sock.close()
+    return sock
+
+
+def closed_interface() -> tuntap.Interface:
+    iface = tuntap.open("shut%d")
+    iface.close()
+    return iface
+
+
+BAD_CALLS = [
+    ("receive: not a socket", lambda s, i, inet: tuntap.receive_interface(3), TypeError, "not int"),
+    (
+        "receive: not a Unix socket",
+        lambda s, i, inet: tuntap.receive_interface(inet),
+        ValueError,
+        r"needs a Unix socket \(AF_UNIX\), not AF_INET",
+    ),
+    (
+        "receive: a closed socket",
+        lambda s, i, inet: tuntap.receive_interface(closed_socket()),
+        OSError,
+        "receive_interface: Bad file descriptor .the socket is closed",
+    ),
+    (
+        "receive: negative timeout",
+        lambda s, i, inet: tuntap.receive_interface(s, timeout=-1),
+        ValueError,
+        ">= 0",
+    ),
+    (
+        "receive: timeout a str",
+        lambda s, i, inet: tuntap.receive_interface(s, timeout="1"),
+        TypeError,
+        "number of seconds",
+    ),
+    (
+        "send: not a socket",
+        lambda s, i, inet: tuntap.send_interface(None, i),
+        TypeError,
+        "NoneType",
+    ),
+    (
+        "send: not a Unix socket",
+        lambda s, i, inet: tuntap.send_interface(inet, i),
+        ValueError,
+        "not AF_INET$",
+    ),
+    (
+        "send: a closed socket",
+        lambda s, i, inet: tuntap.send_interface(closed_socket(), i),
+        OSError,
+        "send_interface: Bad file descriptor",
+    ),
+    (
+        "send: not an Interface",
+        lambda s, i, inet: tuntap.send_interface(s, 5),
+        TypeError,
+        "not int",
+    ),
+    (
+        "send: a closed Interface",
+        lambda s, i, inet: tuntap.send_interface(s, closed_interface()),
+        tuntap.InterfaceClosedError,
+        "send_interface on closed interface shut",
+    ),
+]
+
+
+@pytest.mark.parametrize("case,call,error,message", BAD_CALLS, ids=[c[0] for c in BAD_CALLS])
+def test_bad_arguments_are_refused_before_anything_is_sent_or_received(
+    case: str, call: Any, error: type, message: str
+) -> None:
+    ours, theirs = socket.socketpair()
+    inet = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with ours, theirs, inet, tuntap.open("args%d") as iface:
+        assert iface.mtu  # its netlink socket open before the count
+        with no_fd_left(), pytest.raises(error, match=message):
+            call(theirs, iface, inet)
+        ours.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            ours.recv(1)  # nothing was sent
+
+
+def test_send_interface_to_a_full_socket_times_out_as_the_socket_says() -> None:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with ours, theirs, tuntap.open("full%d") as iface:
+        ours.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            for _ in range(100_000):
+                ours.send(b"x" * 1024)
+        ours.settimeout(0.1)
+        with pytest.raises(TimeoutError, match=f"send_interface on {iface.name}: "):
+            tuntap.send_interface(ours, iface)
+        assert not iface.closed

@@ -51,6 +51,7 @@ from .errors import (
     TruncatedPacketError,
     TunTapError,
 )
+from .handoff import receive_interface, send_interface
 from .interface import Interface
 from .link import Link
 from .offload import Offload
@@ -96,4 +97,6 @@ __all__ = [
     "open",
     "open_queues",
     "parse_packet",
+    "receive_interface",
+    "send_interface",
 ]
