@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from netutil import (
     NOBODY,
     TUN_ADDR,
@@ -362,6 +364,21 @@ def test_two_interfaces_sent_back_to_back_on_a_stream_arrive_one_by_one() -> Non
             ]
 
 
+def test_using_fd_keeps_the_fd_open_through_a_close_until_the_block_ends() -> None:
+    iface = tuntap.open("use%d")
+    name = iface.name
+    with iface.using_fd() as fd:
+        assert fd == iface.fileno()
+        iface.close()
+        assert iface.closed and name in link_names()
+        os.fstat(fd)  # still ours: nothing can re-use the number yet
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        os.fstat(fd)
+    assert name not in link_names()
+    with pytest.raises(tuntap.InterfaceClosedError, match=f"sendmsg on closed interface {name}"):
+        iface.using_fd("sendmsg").__enter__()
+
+
 # A child that drops to nobody before it receives the device, proves it could
 # not have opened one, then moves one packet each way and cannot configure.
 UNPRIVILEGED = """
@@ -657,3 +674,35 @@ def test_send_interface_to_a_full_socket_times_out_as_the_socket_says() -> None:
         with pytest.raises(TimeoutError, match=f"send_interface on {iface.name}: "):
             tuntap.send_interface(ours, iface)
         assert not iface.closed
+
+
+VALID = body("hyp0")
+
+
+def one_byte_changed(index: int, value: int) -> bytes:
+    return VALID[:index] + bytes([value]) + VALID[index + 1 :]
+
+
+MUTATED = st.one_of(
+    st.binary(max_size=300),
+    st.builds(one_byte_changed, st.integers(0, len(VALID) - 1), st.integers(0, 255)),
+    st.builds(lambda n: VALID[:n], st.integers(0, len(VALID) - 1)),
+    st.builds(lambda extra: VALID + extra, st.binary(min_size=1, max_size=40)),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(MUTATED)
+def test_any_body_is_refused_unless_it_names_the_device_and_no_fd_is_ever_left(data: bytes) -> None:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours, theirs, tuntap.open("hyp0") as tun:
+        assert tun.mtu
+        with no_fd_left():
+            send_raw(ours, data, [tun.fileno()])
+            try:
+                tuntap.receive_interface(theirs, timeout=5).close()
+                adopted = True
+            except (ValueError, tuntap.DeviceMismatchError):
+                adopted = False
+        assert adopted == (data == VALID)
+        assert tun.read_packets(timeout=0) == []  # the sender's copy works on
