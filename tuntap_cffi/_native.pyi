@@ -311,6 +311,8 @@ class _Lib:
     TUN_F_CSUM: int
     TUN_F_TSO4: int
     TUN_F_TSO6: int
+    MSG_NOSIGNAL: int
+    MSG_CMSG_CLOEXEC: int
 
 ffi: cffi.FFI
 lib: _Lib

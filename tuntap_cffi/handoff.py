@@ -121,12 +121,14 @@ def send_interface(sock: socket.socket, iface: Interface) -> None:
         body = _encode(device)
         rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))]
         try:
-            sent = sock.sendmsg([body], rights, socket.MSG_NOSIGNAL)
+            sent = sock.sendmsg([body], rights, _lowlevel.MSG_NOSIGNAL)
             if sent < len(body):  # a stream socket may take part (the fd went with it)
-                sock.sendall(body[sent:], socket.MSG_NOSIGNAL)
+                sock.sendall(body[sent:], _lowlevel.MSG_NOSIGNAL)
         except OSError as exc:
-            # A socket's own timeout (settimeout) raises TimeoutError with no errno.
-            err = exc.errno or (errno.ETIMEDOUT if isinstance(exc, TimeoutError) else errno.EIO)
+            # A socket's own timeout (settimeout) has no errno; before Python 3.10
+            # socket.timeout is not yet TimeoutError.
+            timed_out = isinstance(exc, (TimeoutError, socket.timeout))
+            err = exc.errno or (errno.ETIMEDOUT if timed_out else errno.EIO)
             raise os_error(err, "send_interface", iface.name, hint="") from None
 
 
@@ -161,7 +163,7 @@ def _receive(
 ) -> tuple[bytes, list[int], int]:
     """One message: (body, fds installed, flags); waits until ``deadline``."""
     space = socket.CMSG_SPACE(_FDS_ROOM * _INT_SIZE)
-    flags = socket.MSG_CMSG_CLOEXEC | socket.MSG_DONTWAIT
+    flags = _lowlevel.MSG_CMSG_CLOEXEC | socket.MSG_DONTWAIT
     while True:
         _wait_readable(sock, deadline, timeout)
         try:

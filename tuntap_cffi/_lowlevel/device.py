@@ -139,6 +139,11 @@ def fd_device(fd: int) -> tuple[int, FdDevice | None]:
     )
 
 
+# The flags send_interface and receive_interface pass (not in PyPy's socket module).
+MSG_NOSIGNAL = lib.MSG_NOSIGNAL
+MSG_CMSG_CLOEXEC = lib.MSG_CMSG_CLOEXEC
+
+
 def device_netns(fd: int) -> int:
     """TUNGETDEVNETNS: a new fd of the device's network namespace, or -errno."""
     return lib.tt_device_netns(fd)
