@@ -21,6 +21,8 @@ SOURCES = ["device.c", "classify.c", "netlink.c", "nlmsg.c"]
 SOURCES += ["queue.c", "segment.c", "coalesce.c", "checksum.c"]
 # Operating devices: persistence, owner, queues, namespaces.
 SOURCES += ["devctl.c", "netns.c"]
+# Adopting an fd opened elsewhere.
+SOURCES += ["adopt.c"]
 STRICT_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"]
 
 # Extra flags for instrumented builds only (sanitizers, coverage), e.g. the
@@ -34,7 +36,10 @@ KERNEL_CONSTANTS = ["IFF_TUN", "IFF_TAP", "IFF_NO_PI", "IFF_MULTI_QUEUE", "IFF_V
 KERNEL_CONSTANTS += ["IFF_UP", "IFA_F_NODAD", "IFA_F_TENTATIVE", "RTN_LOCAL"]
 # ... and those of the offloads (the USO bits come from cdef/io.h: old headers lack them).
 KERNEL_CONSTANTS += ["TUN_F_CSUM", "TUN_F_TSO4", "TUN_F_TSO6"]
+# ... and the flags of the handoff's sendmsg/recvmsg (PyPy's socket module lacks them).
+KERNEL_CONSTANTS += ["MSG_NOSIGNAL", "MSG_CMSG_CLOEXEC"]
 PREAMBLE_HEADERS = ["linux/if_tun.h", "linux/if.h", "linux/if_addr.h", "linux/rtnetlink.h"]
+PREAMBLE_HEADERS += ["sys/socket.h"]
 
 
 def cdef_text() -> str:

@@ -8,6 +8,7 @@ test the same calls in depth.
 from __future__ import annotations
 
 import io
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -29,6 +30,7 @@ class Devices:
     tap: tuntap.Interface
     closed: tuntap.Interface
     batch: PacketBatch
+    unix: socket.socket  # one end of a socketpair, for the handoff calls
 
 
 @pytest.fixture
@@ -39,7 +41,9 @@ def dev() -> Iterator[Devices]:
         # Open the netlink sockets now (they are opened on first use and kept),
         # so they are part of the fds counted before each call.
         assert tun.mtu and tap.mtu
-        yield Devices(tun, tap, closed, PacketBatch(capacity=4))
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            yield Devices(tun, tap, closed, PacketBatch(capacity=4), ours)
 
 
 Call = Callable[[Devices], Any]
@@ -217,6 +221,29 @@ ROWS: list[tuple[str, Call, type[BaseException], str]] = [
         "truncated /dev/tun read",
     ),
     ("parse_packet: bad kind", lambda d: tuntap.parse_packet(IPV4, 9), ValueError, "kind"),
+    # handing a device to another process
+    ("from_fd: not an int", lambda d: tuntap.from_fd("3"), TypeError, "must be an int"),
+    ("from_fd: negative", lambda d: tuntap.from_fd(-2), ValueError, ">= 0"),
+    ("from_fd: a socket", lambda d: tuntap.from_fd(d.unix.fileno()), OSError, "is socket:"),
+    (
+        "send_interface: not an Interface",
+        lambda d: tuntap.send_interface(d.unix, d.batch),
+        TypeError,
+        "not PacketBatch",
+    ),
+    (
+        "send_interface: closed",
+        lambda d: tuntap.send_interface(d.unix, d.closed),
+        tuntap.InterfaceClosedError,
+        "closed",
+    ),
+    ("receive_interface: not a socket", lambda d: tuntap.receive_interface(0), TypeError, "int"),
+    (
+        "receive_interface: bad timeout",
+        lambda d: tuntap.receive_interface(d.unix, timeout=-1),
+        ValueError,
+        ">= 0",
+    ),
     # capture and asyncio
     ("PcapWriter: bad target", lambda d: PcapWriter(3.5, DevKind.TUN), TypeError, "path"),
     (

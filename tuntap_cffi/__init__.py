@@ -31,6 +31,7 @@ except ModuleNotFoundError as _missing:
     raise ImportError(_advice, name=_missing.name, path=_package) from _missing
 
 from . import netns
+from .adopting import from_fd
 from .aio import AsyncInterface
 from .batch import PacketBatch
 from .errors import (
@@ -50,6 +51,7 @@ from .errors import (
     TruncatedPacketError,
     TunTapError,
 )
+from .handoff import receive_interface, send_interface
 from .interface import Interface
 from .link import Link
 from .offload import Offload
@@ -90,8 +92,11 @@ __all__ = [
     "TruncatedPacketError",
     "TunTapError",
     "__version__",
+    "from_fd",
     "netns",
     "open",
     "open_queues",
     "parse_packet",
+    "receive_interface",
+    "send_interface",
 ]

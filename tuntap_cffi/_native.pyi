@@ -7,6 +7,15 @@ import cffi
 
 _Buffer = bytes | cffi.FFI.CData
 
+class TTFdDevice(Protocol):
+    """``struct tt_fd_device *`` (csrc/cdef/device.h)."""
+
+    name: cffi.FFI.CData
+    tun_type: int
+    tun_flags: int
+    vnet_hdr_sz: int
+    access: int
+
 class TTNl(Protocol):
     """``struct tt_nl *`` (csrc/cdef/netlink.h)."""
 
@@ -156,6 +165,8 @@ class _Lib:
     def tt_set_owner(self, fd: int, uid: int) -> int: ...
     def tt_set_group(self, fd: int, gid: int) -> int: ...
     def tt_set_queue(self, fd: int, attach: int) -> int: ...
+    def tt_fd_device(self, fd: int, out: TTFdDevice | cffi.FFI.CData) -> int: ...
+    def tt_device_netns(self, fd: int) -> int: ...
     # cdef/netlink.h
     TT_NL_EXPECT_ACK: int
     TT_NL_EXPECT_LINK: int
@@ -318,6 +329,8 @@ class _Lib:
     TUN_F_CSUM: int
     TUN_F_TSO4: int
     TUN_F_TSO6: int
+    MSG_NOSIGNAL: int
+    MSG_CMSG_CLOEXEC: int
 
 ffi: cffi.FFI
 lib: _Lib

@@ -29,6 +29,8 @@ __all__ = [
     "Attached",
     "attach",
     "check_count",
+    "clear_offload",
+    "enable_offload",
     "resolve_id",
     "validate_name",
 ]
@@ -302,7 +304,7 @@ def attach(
                 raise open_error(-result, real_name, kind, multi_queue, link)
             real_name = got
             if offload:
-                accepted = _set_offload(fd, real_name)
+                accepted = enable_offload(fd, real_name)
         if netlink is not None:
             netlink.rename(real_name)
         if multi_queue:
@@ -312,7 +314,7 @@ def attach(
         if not offload:
             # A persistent device keeps the offload features of its last user:
             # the kernel would then hand a plain reader 64 KiB super-packets.
-            _clear_offload(fds[0], real_name)
+            clear_offload(fds[0], real_name)
         if uid is not None:
             _lowlevel.check(_lowlevel.set_owner(fds[0], uid), "TUNSETOWNER", real_name)
         if gid is not None:
@@ -338,14 +340,14 @@ def attach(
     return Attached(real_name, fds, wakefds, netns_fds, netlink, accepted)
 
 
-def _clear_offload(fd: int, name: str) -> None:
+def clear_offload(fd: int, name: str) -> None:
     """TUNSETOFFLOAD with no features: the kernel sends only packets that fit the MTU."""
     result = _lowlevel.set_offload(fd, 0)
     if result < 0:
         raise os_error(-result, "TUNSETOFFLOAD (clearing offload features)", name)
 
 
-def _set_offload(fd: int, name: str) -> int:
+def enable_offload(fd: int, name: str) -> int:
     """TUNSETVNETHDRSZ + TUNSETOFFLOAD with every feature we handle: the bits taken."""
     bits = _lowlevel.set_offload(fd, OFFLOAD_WANTED.value)
     if bits < 0:

@@ -85,6 +85,15 @@ HINTS: dict[str, dict[int, str]] = {
     "netns-delete": {errno.EPERM: "needs CAP_SYS_ADMIN"},
     "netns-fd": {0: "not an open fd"},
     "netns-file": {errno.ENOENT: "no such network namespace"},
+    # adopting an fd opened elsewhere (from_fd, receive_interface)
+    "adopt": {
+        errno.EBADF: "not an open fd",
+        errno.ENOTTY: "not a TUN/TAP device: the fd is not open on /dev/net/tun",
+        errno.EBADFD: (
+            "an fd of /dev/net/tun attached to no device: TUNSETIFF was never called "
+            "on it, its device was deleted, or it is a detached queue"
+        ),
+    },
 }
 _FALLBACK = {"write": "device", "lookup": "netlink"}
 

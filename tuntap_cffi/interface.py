@@ -9,9 +9,11 @@ blocked on it and the last one out releases the fds.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import warnings
 import weakref
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Callable
 
@@ -101,6 +103,24 @@ class Interface(BatchQueue):
         """The device fd (non-blocking), e.g. for ``select`` or an event loop."""
         self._lifetime.check_open("fileno")
         return self._fd
+
+    @contextlib.contextmanager
+    def using_fd(self, operation: str = "using_fd") -> Iterator[int]:
+        """The device fd, kept open for the ``with`` block, for a system call of your own.
+
+        A :meth:`close` from another thread meanwhile still wakes the waiters,
+        but the fd is released only when the block ends, so the call inside
+        never reaches a closed (or re-used) fd number; ``send_interface``
+        passes the fd this way.
+
+        Raises:
+            InterfaceClosedError: the interface is closed (naming ``operation``).
+        """
+        self._enter(operation)
+        try:
+            yield self._fd
+        finally:
+            self._leave()
 
     def __repr__(self) -> str:
         state = "closed" if self._lifetime.closed else f"fd={self._fd}"

@@ -53,3 +53,26 @@ int tt_set_owner(int fd, uint32_t uid);
 int tt_set_group(int fd, uint32_t gid);
 /* TUNSETQUEUE: attach (1) or detach (0) the queue of a multi-queue device. */
 int tt_set_queue(int fd, int attach);
+
+/* ---- adopt.c: what an fd opened elsewhere is attached to --------------- */
+
+struct tt_fd_device {
+    char name[16];          /* TUNGETIFF: the device's name, NUL-terminated */
+    uint32_t tun_type;      /* TT_KIND_TUN or TT_KIND_TAP */
+    uint32_t tun_flags;     /* TT_TUN_INFO, and TT_TUN_PI, _VNET_HDR, _PERSIST, _MULTI_QUEUE
+                             * (the bits of cdef/netlink.h) as TUNGETIFF says; TUNGETIFF
+                             * hides TT_TUN_PI unless a socket filter is attached
+                             * (IFF_NOFILTER is IFF_NO_PI's bit), RTM_GETLINK does not */
+    int32_t vnet_hdr_sz;    /* TUNGETVNETHDRSZ: the virtio-net header size (set even
+                             * without TT_TUN_VNET_HDR, and then unused) */
+    int32_t access;         /* how the fd was opened: O_RDONLY, O_WRONLY or O_RDWR */
+};
+
+/* Fill *out for an fd of /dev/net/tun attached to a device.  -ENOTTY (no
+ * ioctl sent) when fd is not open on the clone device (10:200); -EBADFD when
+ * it is but is attached to no device: no TUNSETIFF yet, its device deleted,
+ * or a detached queue; -EBADF for a closed fd. */
+int tt_fd_device(int fd, struct tt_fd_device *out);
+/* TUNGETDEVNETNS: a new fd (close-on-exec) of the attached device's network
+ * namespace, or -errno (-EPERM without CAP_NET_ADMIN in the fd's namespace). */
+int tt_device_netns(int fd);

@@ -4,9 +4,13 @@ the read-side classification of one packet."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from .._native import ffi, lib
 from .common import BytesLike, check
+
+if TYPE_CHECKING:
+    from .._native import TTFdDevice
 
 IFNAME_MAX = lib.TT_IFNAME_MAX
 KIND_TUN = lib.TT_KIND_TUN
@@ -99,3 +103,47 @@ def set_group(fd: int, gid: int) -> int:
 def set_queue(fd: int, attach: bool) -> int:
     """TUNSETQUEUE: attach or detach this queue of a multi-queue device; 0 or -errno."""
     return lib.tt_set_queue(fd, int(attach))
+
+
+class FdDevice(NamedTuple):
+    """What an fd of ``/dev/net/tun`` is attached to (TUNGETIFF, TUNGETVNETHDRSZ)."""
+
+    name: str
+    kind: int  # KIND_TUN or KIND_TAP
+    pi: bool  # packet information headers for sure (see tt_fd_device: False may be wrong)
+    vnet_hdr: bool  # virtio-net headers (IFF_VNET_HDR)
+    persist: bool
+    multi_queue: bool
+    vnet_hdr_size: int  # the header size the kernel reads and writes (with vnet_hdr)
+    access: int  # os.O_RDONLY, os.O_WRONLY or os.O_RDWR
+
+
+def fd_device(fd: int) -> tuple[int, FdDevice | None]:
+    """The device ``fd`` is attached to: (0, its description) or (-errno, None)."""
+    out = cast("TTFdDevice", ffi.new("struct tt_fd_device *"))
+    result = lib.tt_fd_device(fd, out)
+    if result < 0:
+        return result, None
+    raw = ffi.string(out.name)
+    assert isinstance(raw, bytes)
+    flags = out.tun_flags
+    return 0, FdDevice(
+        raw.decode("ascii", "replace"),
+        out.tun_type,
+        bool(flags & lib.TT_TUN_PI),
+        bool(flags & lib.TT_TUN_VNET_HDR),
+        bool(flags & lib.TT_TUN_PERSIST),
+        bool(flags & lib.TT_TUN_MULTI_QUEUE),
+        out.vnet_hdr_sz,
+        out.access,
+    )
+
+
+# The flags send_interface and receive_interface pass (not in PyPy's socket module).
+MSG_NOSIGNAL = lib.MSG_NOSIGNAL
+MSG_CMSG_CLOEXEC = lib.MSG_CMSG_CLOEXEC
+
+
+def device_netns(fd: int) -> int:
+    """TUNGETDEVNETNS: a new fd of the device's network namespace, or -errno."""
+    return lib.tt_device_netns(fd)
