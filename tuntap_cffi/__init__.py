@@ -50,6 +50,7 @@ from .errors import (
     TruncatedPacketError,
     TunTapError,
 )
+from .events import EventKind, LinkEvent, LinkEvents
 from .interface import Interface
 from .link import Link
 from .offload import Offload
@@ -75,10 +76,13 @@ __all__ = [
     "ErrNotIPPacket",
     "ErrShortRead",
     "ErrTruncatedPacket",
+    "EventKind",
     "Interface",
     "InterfaceClosedError",
     "JumboPacketError",
     "Link",
+    "LinkEvent",
+    "LinkEvents",
     "NamespaceRestoreError",
     "NotIPPacketError",
     "Offload",
