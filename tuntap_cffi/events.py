@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
-# queue.py imports link.py, which imports this module: queue's functions are
-# looked up when called, not while the modules are being imported.
+# queue.py imports link.py, which imports this module (and this module queue.py):
+# each looks the other's names up when called, not while they are imported.
 from . import _lowlevel, netns, queue
 from .addresses import IPInterface
 from .channel import Channel
@@ -300,6 +300,11 @@ class LinkEvents:
         return events
 
     # -- fds and lifetime ---------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The device's name (as the Link knew it when the reader started)."""
+        return self._name
 
     @property
     def closed(self) -> bool:

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Callable
 
 from . import _lowlevel
+from . import events as events_module
 from . import netns as netns_module
 from .addresses import (
     AddressLike,
@@ -31,7 +32,6 @@ from .addresses import (
     parse_mac,
 )
 from .channel import Channel
-from .events import LinkEvents
 from .lifetime import Lifetime
 from .netlink import Netlink
 from .netns import NetnsLike
@@ -169,9 +169,9 @@ class Link:
         """The rtnetlink socket, or None while no request has needed one yet."""
         return self._channel.netlink
 
-    def events(self, timeout: float | None = None) -> LinkEvents:
+    def events(self, timeout: float | None = None) -> events_module.LinkEvents:
         """The device's events, as an iterator (:class:`~tuntap_cffi.LinkEvents`)."""
-        return LinkEvents(self._channel, timeout)
+        return events_module.LinkEvents(self._channel, timeout)
 
     def close(self) -> None:
         """Close the socket (once no call uses it); harmless twice.
