@@ -21,12 +21,12 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from netutil import disable_ipv6, ip, ip_addresses, ip_link, open_fds
+from test_link import named_netns  # noqa: F401 - a fixture
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind, EventKind, LinkEvent, LinkEvents
@@ -370,18 +370,7 @@ def test_a_device_deleted_during_an_overrun_is_deleted(iface: tuntap.Interface) 
 # -- another namespace ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def named_netns() -> Iterator[str]:
-    name = f"tt-events-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tuntap.netns.create(name)
-    try:
-        yield name
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tuntap.netns.delete(name)
-
-
-def test_events_of_a_device_in_another_namespace(named_netns: str) -> None:
+def test_events_of_a_device_in_another_namespace(named_netns: str) -> None:  # noqa: F811
     before = open_fds()
     with tuntap.open("evns%d", DevKind.TUN, netns=named_netns) as iface:
         name = iface.name
