@@ -231,6 +231,14 @@ def test_iterating_after_close_ends_at_once(iface: tuntap.Interface) -> None:
         events.next_ready()
 
 
+def test_events_not_taken_are_dropped_by_close(iface: tuntap.Interface) -> None:
+    events = iface.link.events(timeout=1)
+    iface.up()  # one RTM_NEWLINK, two events
+    assert next(events).kind is EventKind.UP
+    events.close()
+    assert list(events) == []
+
+
 def test_events_of_a_closed_link_are_refused(iface: tuntap.Interface) -> None:
     link = iface.link
     iface.close()

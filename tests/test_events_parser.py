@@ -36,8 +36,9 @@ from test_netlink_parser import (
     message,
 )
 
-from tuntap_cffi import _lowlevel
+from tuntap_cffi import EventKind, _lowlevel
 from tuntap_cffi._native import ffi, lib
+from tuntap_cffi.events import LinkState, link_changes
 
 RTM_DELLINK, RTM_DELADDR = 17, 21
 AF_BRIDGE = 7
@@ -224,3 +225,25 @@ def test_arbitrary_bytes_never_misbehave(raw: bytes, room: int) -> None:
 @given(datagrams(), st.integers(0, 8))
 def test_mutated_datagrams_never_misbehave(raw: bytes, room: int) -> None:
     check_records(*parse(raw, room), room)
+
+
+# -- what a link message changes ----------------------------------------------------------
+
+
+def test_link_changes_come_in_the_documented_order() -> None:
+    up = _lowlevel.IFF_UP | _lowlevel.IFF_LOWER_UP
+    before, after = LinkState(0, 1500, "tun0"), LinkState(up, 1400, "vpn0")
+    assert link_changes(before, after) == [
+        EventKind.UP,
+        EventKind.CARRIER_UP,
+        EventKind.MTU,
+        EventKind.RENAMED,
+    ]
+    assert link_changes(after, before) == [
+        EventKind.DOWN,
+        EventKind.CARRIER_DOWN,
+        EventKind.MTU,
+        EventKind.RENAMED,
+    ]
+    running = 0x40  # IFF_RUNNING alone is no carrier change: it follows IFF_LOWER_UP
+    assert link_changes(after, after._replace(flags=up | running)) == []

@@ -205,6 +205,9 @@ class LinkEvents:
 
     def _next(self, deadline: float | None, wait: bool) -> LinkEvent | None:
         with self._lock:
+            if self._lifetime.closed:
+                self._pending.clear()  # closed: what was not taken is dropped
+                raise StopIteration
             while not self._pending:
                 if self._lifetime.closed:
                     raise StopIteration
