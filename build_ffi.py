@@ -23,6 +23,8 @@ SOURCES += ["queue.c", "segment.c", "coalesce.c", "checksum.c"]
 SOURCES += ["devctl.c", "netns.c"]
 # Adopting an fd opened elsewhere.
 SOURCES += ["adopt.c"]
+# Link events: the rtnetlink link and address groups of one device.
+SOURCES += ["events.c"]
 STRICT_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"]
 
 # Extra flags for instrumented builds only (sanitizers, coverage), e.g. the
@@ -34,6 +36,8 @@ EXTRA_LDFLAGS = shlex.split(os.environ.get("TUNTAP_EXTRA_LDFLAGS", ""))
 KERNEL_CONSTANTS = ["IFF_TUN", "IFF_TAP", "IFF_NO_PI", "IFF_MULTI_QUEUE", "IFF_VNET_HDR"]
 # ... and those of netlink.c's configuration calls.
 KERNEL_CONSTANTS += ["IFF_UP", "IFA_F_NODAD", "IFA_F_TENTATIVE", "RTN_LOCAL"]
+# ... and those of the link events (the carrier bit).
+KERNEL_CONSTANTS += ["IFF_LOWER_UP"]
 # ... and those of the offloads (the USO bits come from cdef/io.h: old headers lack them).
 KERNEL_CONSTANTS += ["TUN_F_CSUM", "TUN_F_TSO4", "TUN_F_TSO6"]
 # ... and the flags of the handoff's sendmsg/recvmsg (PyPy's socket module lacks them).

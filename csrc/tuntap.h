@@ -23,5 +23,6 @@
 #include "cdef/io.h"
 #include "cdef/offload.h"
 #include "cdef/netns.h"
+#include "cdef/events.h"
 
 #endif

@@ -51,6 +51,7 @@ from .errors import (
     TruncatedPacketError,
     TunTapError,
 )
+from .events import EventKind, LinkEvent, LinkEvents
 from .handoff import receive_interface, send_interface
 from .interface import Interface
 from .link import Link
@@ -77,10 +78,13 @@ __all__ = [
     "ErrNotIPPacket",
     "ErrShortRead",
     "ErrTruncatedPacket",
+    "EventKind",
     "Interface",
     "InterfaceClosedError",
     "JumboPacketError",
     "Link",
+    "LinkEvent",
+    "LinkEvents",
     "NamespaceRestoreError",
     "NotIPPacketError",
     "Offload",

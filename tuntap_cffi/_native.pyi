@@ -134,6 +134,27 @@ class TTQueue(Protocol):
     rx_busy: int
     tx_busy: int
 
+class TTEvent(Protocol):
+    """``struct tt_event *`` (csrc/cdef/events.h)."""
+
+    kind: int
+    ifindex: int
+    flags: int
+    mtu: int
+    family: int
+    prefixlen: int
+    scope: int
+    reserved: int
+    addr: cffi.FFI.CData
+    name: cffi.FFI.CData
+
+class TTEvents(Protocol):
+    """``struct tt_events *`` (csrc/cdef/events.h)."""
+
+    fd: int
+    wakefd: int
+    ifindex: int
+
 class _Lib:
     # cdef/device.h
     TT_KIND_TUN: int
@@ -316,6 +337,28 @@ class _Lib:
     ) -> int: ...
     def tt_netns_delete(self, path: _Buffer) -> int: ...
     def tt_unshare_netns(self) -> int: ...
+    # cdef/events.h
+    TT_EVENT_LINK: int
+    TT_EVENT_LINK_GONE: int
+    TT_EVENT_ADDR_NEW: int
+    TT_EVENT_ADDR_DEL: int
+    TT_EVENTS_BUF_SIZE: int
+    TT_EVENTS_MIN_MESSAGE: int
+    def tt_events_open(self, ev: TTEvents | cffi.FFI.CData) -> int: ...
+    def tt_events_adopt(self, ev: TTEvents | cffi.FFI.CData, nl: TTNl | cffi.FFI.CData) -> int: ...
+    def tt_events_recv(
+        self,
+        ev: TTEvents | cffi.FFI.CData,
+        buf: _Buffer,
+        buf_len: int,
+        events: TTEvent | cffi.FFI.CData,
+        max_: int,
+        timeout_ms: int,
+    ) -> int: ...
+    def tt_events_parse(
+        self, buf: _Buffer, len_: int, ifindex: int, events: TTEvent | cffi.FFI.CData, max_: int
+    ) -> int: ...
+    def tt_events_close(self, ev: TTEvents | cffi.FFI.CData) -> int: ...
     # kernel constants (build_ffi.py)
     IFF_TUN: int
     IFF_TAP: int
@@ -326,6 +369,7 @@ class _Lib:
     IFA_F_NODAD: int
     IFA_F_TENTATIVE: int
     RTN_LOCAL: int
+    IFF_LOWER_UP: int
     TUN_F_CSUM: int
     TUN_F_TSO4: int
     TUN_F_TSO6: int

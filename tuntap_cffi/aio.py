@@ -3,23 +3,27 @@
 Waits use ``loop.add_reader``/``add_writer`` on the non-blocking fd, never a
 thread. A packet is read only after the fd reported it ready, in the same
 step that returns it, so cancelling an ``await`` (or ``asyncio.timeout``)
-never loses a packet: it is either returned or left in the kernel.
+never loses a packet: it is either returned or left in the kernel. Link
+events (:meth:`AsyncInterface.events`) are awaited the same way, on the
+event reader's own socket.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
 from typing import Any, Callable
 
 from .batch import PacketBatch
 from .errors import BatchWriteError, InterfaceClosedError
+from .events import LinkEvent, LinkEvents
 from .interface import Interface, Writable
 from .opening import open as open_interface
 from .packet import DevKind, Packet
 
-__all__ = ["AsyncInterface"]
+__all__ = ["AsyncInterface", "AsyncLinkEvents"]
 
 
 class _Readiness:
@@ -179,6 +183,14 @@ class AsyncInterface:
                 start = exc.index
             await self._writable.wait(self._iface.fileno())
 
+    def events(self, timeout: float | None = None) -> AsyncLinkEvents:
+        """The device's link events, awaited: ``async for event in aif.events()``.
+
+        What :meth:`Link.events` gives, as an async iterator; ``timeout``
+        bounds the wait for each event (then ``TimeoutError``).
+        """
+        return AsyncLinkEvents(self._iface.link.events(timeout), timeout)
+
     def close(self) -> None:
         """Close the device; every pending await raises InterfaceClosedError."""
         name = self._iface.name
@@ -197,6 +209,81 @@ class AsyncInterface:
             raise StopAsyncIteration from None
 
     async def __aenter__(self) -> AsyncInterface:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncLinkEvents:
+    """The link events of one device as an async iterator (:meth:`AsyncInterface.events`).
+
+    Waits with ``loop.add_reader`` on the reader's socket and on its wake-up
+    eventfd (readable once the reader, its Link or its Interface closes),
+    whose fds it holds open meanwhile; events are read only after that, so
+    cancelling an ``await`` loses none. The iteration ends as the
+    synchronous one does: after ``DELETED``, or once closed.
+    """
+
+    def __init__(self, events: LinkEvents, timeout: float | None) -> None:
+        self._events = events
+        self._timeout = timeout
+
+    @property
+    def events(self) -> LinkEvents:
+        """The synchronous reader underneath."""
+        return self._events
+
+    def __aiter__(self) -> AsyncIterator[LinkEvent]:
+        return self
+
+    async def __anext__(self) -> LinkEvent:
+        loop = asyncio.get_running_loop()
+        deadline = None if self._timeout is None else loop.time() + self._timeout
+        while True:
+            try:
+                event = self._events.next_ready()
+            except StopIteration:
+                raise StopAsyncIteration from None
+            if event is not None:
+                return event
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError(errno.ETIMEDOUT, f"events on {self._events.name}: timed out")
+            await self._readable(loop, remaining)
+
+    async def _readable(self, loop: asyncio.AbstractEventLoop, timeout: float | None) -> None:
+        """Return when the socket or the wake-up fd is readable, or after ``timeout``."""
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def fire() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        try:
+            with self._events.held_fds() as fds:
+                for fd in fds:
+                    loop.add_reader(fd, fire)
+                try:
+                    await asyncio.wait_for(ready, timeout)
+                except asyncio.TimeoutError:
+                    pass  # the caller sees the deadline
+                finally:
+                    for fd in fds:
+                        loop.remove_reader(fd)
+        except InterfaceClosedError:
+            pass  # closed: the next read ends the iteration
+
+    def close(self) -> None:
+        """End the iteration and release the reader's socket."""
+        self._events.close()
+
+    async def __aenter__(self) -> AsyncLinkEvents:
         return self
 
     async def __aexit__(

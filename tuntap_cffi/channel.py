@@ -62,6 +62,11 @@ class Channel:
         """The rtnetlink socket, or None while no request has needed one yet."""
         return self._netlink
 
+    @property
+    def netns_fd(self) -> int:
+        """The device's namespace (an fd held until :meth:`release`), -1 for the caller's."""
+        return self._netns_fd
+
     def release(self) -> None:
         """Close the socket and the namespace fd (by whoever releases the device)."""
         netlink, self._netlink = self._netlink, None

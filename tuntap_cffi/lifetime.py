@@ -50,6 +50,8 @@ class Lifetime:
         self.users: list[str] = []  # one entry per call using the fds
         self.closing = False
         self._released = False
+        self._on_close: dict[int, Callable[[], None]] = {}
+        self._next_token = 0
 
     @property
     def closed(self) -> bool:
@@ -96,8 +98,32 @@ class Lifetime:
             if self._wake is not None:
                 self._wake()
             busy = bool(self.users)
+            callbacks = list(self._on_close.values())
+            self._on_close.clear()
+        for callback in callbacks:
+            callback()
         if not busy:
             self._release_once()
+
+    def on_close(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Also run ``callback`` when this lifetime closes (at once when it is closed).
+
+        For a waiter with fds of its own (a link-event reader), which the
+        close of what it watches must wake too. Returns the function that
+        cancels the callback (harmless once it ran).
+        """
+        with self._lock:
+            if not self.closing:
+                token = self._next_token
+                self._next_token += 1
+                self._on_close[token] = callback
+                return lambda: self._cancel(token)
+        callback()
+        return lambda: None
+
+    def _cancel(self, token: int) -> None:
+        with self._lock:
+            self._on_close.pop(token, None)
 
     def _release_once(self) -> None:
         with self._lock:

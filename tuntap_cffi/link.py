@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Callable
 
 from . import _lowlevel
+from . import events as events_module
 from . import netns as netns_module
 from .addresses import (
     AddressLike,
@@ -168,6 +169,10 @@ class Link:
         """The rtnetlink socket, or None while no request has needed one yet."""
         return self._channel.netlink
 
+    def events(self, timeout: float | None = None) -> events_module.LinkEvents:
+        """The device's events, as an iterator (:class:`~tuntap_cffi.LinkEvents`)."""
+        return events_module.LinkEvents(self._channel, timeout)
+
     def close(self) -> None:
         """Close the socket (once no call uses it); harmless twice.
 
@@ -302,15 +307,12 @@ class Link:
         high = MAX_MTU if self._kind is None else _MAX_MTU[self._kind]
         if not low <= mtu <= high:
             ipv6 = " with IPv6 on" if low == IPV6_MIN_MTU else ""
+            kind = "this device" if self._kind is None else f"a {self._kind.name} device"
             raise ValueError(
-                f"{operation} on {self.name}: MTU {mtu} is outside {low}..{high} "
-                f"for {self._kind_words()}{ipv6}"
+                f"{operation} on {self.name}: MTU {mtu} is outside {low}..{high} for {kind}{ipv6}"
             )
         self._channel.request(operation, lambda nl, index: nl.set_link(index, operation, mtu=mtu))
         self._mtu_changed(mtu)
-
-    def _kind_words(self) -> str:
-        return "this device" if self._kind is None else f"a {self._kind.name} device"
 
     def up(self) -> None:
         """Set the link up. Go: Up."""

@@ -15,6 +15,7 @@ from .._native import ffi as ffi
 from .._native import lib as lib
 from .common import *  # noqa: F403
 from .device import *  # noqa: F403
+from .events import *  # noqa: F403
 from .io import *  # noqa: F403
 from .netlink import *  # noqa: F403
 from .netns import *  # noqa: F403
