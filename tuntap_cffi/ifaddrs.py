@@ -9,6 +9,7 @@ ordinary address both are the own address).
 from __future__ import annotations
 
 import ipaddress
+from typing import Union
 
 from . import _lowlevel
 from .addresses import (
@@ -26,7 +27,8 @@ from .peer import PeerInterface, peer_interface
 
 __all__ = ["PeerLike", "add_address", "address_entries", "del_address", "peer_addresses"]
 
-PeerLike = AddressLike
+# A peer is a plain address: str, 4 or 16 bytes, or an ip_address (no prefix).
+PeerLike = Union[str, bytes, bytearray, IPAddress]
 
 
 def _peer(peer: object, address: IPInterface, where: str) -> IPAddress | None:
