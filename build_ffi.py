@@ -38,6 +38,9 @@ KERNEL_CONSTANTS = ["IFF_TUN", "IFF_TAP", "IFF_NO_PI", "IFF_MULTI_QUEUE", "IFF_V
 KERNEL_CONSTANTS += ["IFF_UP", "IFA_F_NODAD", "IFA_F_TENTATIVE", "RTN_LOCAL"]
 # ... and those of the link events (the carrier bit).
 KERNEL_CONSTANTS += ["IFF_LOWER_UP"]
+# ... and those of the route calls.
+KERNEL_CONSTANTS += ["RT_TABLE_MAIN", "RT_TABLE_LOCAL", "RT_TABLE_UNSPEC", "RTN_UNICAST"]
+KERNEL_CONSTANTS += ["RTPROT_STATIC", "RT_SCOPE_UNIVERSE", "RT_SCOPE_LINK", "RT_SCOPE_NOWHERE"]
 # ... and those of the offloads (the USO bits come from cdef/io.h: old headers lack them).
 KERNEL_CONSTANTS += ["TUN_F_CSUM", "TUN_F_TSO4", "TUN_F_TSO6"]
 # ... and the flags of the handoff's sendmsg/recvmsg (PyPy's socket module lacks them).

@@ -59,6 +59,9 @@ from .offload import Offload
 from .opening import open, open_queues  # noqa: A004 - the seed's Open
 from .packet import ETH_P_IP, ETH_P_IPV6, DevKind, DevTap, DevTun, Packet, parse_packet
 from .pcap import PcapWriter
+from .peer import IPv4PeerInterface, IPv6PeerInterface
+from .routes import Route
+from .stats import LinkStats
 
 del _importlib, _os
 
@@ -79,18 +82,22 @@ __all__ = [
     "ErrShortRead",
     "ErrTruncatedPacket",
     "EventKind",
+    "IPv4PeerInterface",
+    "IPv6PeerInterface",
     "Interface",
     "InterfaceClosedError",
     "JumboPacketError",
     "Link",
     "LinkEvent",
     "LinkEvents",
+    "LinkStats",
     "NamespaceRestoreError",
     "NotIPPacketError",
     "Offload",
     "Packet",
     "PacketBatch",
     "PcapWriter",
+    "Route",
     "ShortReadError",
     "ShortWriteError",
     "TruncatedPacketError",

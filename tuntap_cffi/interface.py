@@ -18,13 +18,13 @@ from types import TracebackType
 from typing import Callable
 
 from . import _lowlevel, devices
-from .addresses import AddressLike, IPInterface, SubnetLike
 from .batch_io import BatchQueue
 from .channel import Channel
 from .devices import CLONE_DEVICE
 from .errors import hint_for, os_error
 from .lifetime import Lifetime
 from .link import Link
+from .link_calls import LinkCalls
 from .netlink import Netlink
 from .offload import NONE, Offload
 from .packet import DevKind
@@ -40,14 +40,14 @@ def _release(fd: int, wakefd: int, name: str, channel: Channel) -> None:
     _lowlevel.close_fd(wakefd, name)
 
 
-class Interface(BatchQueue):
+class Interface(BatchQueue, LinkCalls):
     """An open TUN or TAP device. Go: Interface.
 
     Create one with :func:`open`. Usable as a context manager; closing it
     destroys a non-persistent device. The packet calls are those of the
     queue it is (:class:`~tuntap_cffi.queue.Queue` for one packet,
     :class:`~tuntap_cffi.batch_io.BatchQueue` for batches); the configuration
-    calls those of its :attr:`link`.
+    calls those of its :attr:`link` (:class:`~tuntap_cffi.link_calls.LinkCalls`).
     """
 
     def __init__(
@@ -153,89 +153,6 @@ class Interface(BatchQueue):
             return
         warnings.warn(f"unclosed interface {self._name}", ResourceWarning, stacklevel=2)
         self.close()
-
-    # -- configuration: the link's (see link.py) ------------------------------
-
-    def add_address(
-        self, ip: AddressLike, subnet: SubnetLike = None, *, nodad: bool = False
-    ) -> None:
-        """Assign an address to the interface. Go: AddAddress.
-
-        The forms it takes and its errors: :meth:`Link.add_address`.
-        """
-        self._link.add_address(ip, subnet, nodad=nodad)
-
-    def del_address(self, ip: AddressLike, subnet: SubnetLike = None) -> None:
-        """Remove an address; without a prefix, whatever prefix it has."""
-        self._link.del_address(ip, subnet)
-
-    def get_addr_list(self) -> list[bytes]:
-        """Every address of the interface as raw bytes (4 IPv4, 16 IPv6). Go: GetAddrList."""
-        return self._link.get_addr_list()
-
-    def addresses(self) -> list[IPInterface]:
-        """Every address of the interface with its prefix, as ``ip_interface`` objects."""
-        return self._link.addresses()
-
-    @property
-    def ifindex(self) -> int:
-        """The interface index the kernel gave the device (asked afresh: it may be gone)."""
-        return self._link.ifindex
-
-    @property
-    def mtu(self) -> int:
-        """The link MTU (also sets :attr:`write_limit` to match it)."""
-        return self._link.mtu
-
-    def set_mtu(self, mtu: int) -> None:
-        """Set the link MTU; raises the write limit with it. Go: SetMTU.
-
-        Checked and refused as :meth:`Link.set_mtu` says.
-        """
-        self._link.set_mtu(mtu)
-
-    def up(self) -> None:
-        """Set the link up. Go: Up."""
-        self._link.up()
-
-    def down(self) -> None:
-        """Set the link down."""
-        self._link.down()
-
-    @property
-    def is_up(self) -> bool:
-        """True when the link is administratively up (IFF_UP)."""
-        return self._link.is_up
-
-    @property
-    def txqueuelen(self) -> int:
-        """The transmit queue length: packets the kernel holds for us before dropping."""
-        return self._link.txqueuelen
-
-    def set_txqueuelen(self, length: int) -> None:
-        """Set the transmit queue length (0..2**32-1 packets)."""
-        self._link.set_txqueuelen(length)
-
-    @property
-    def hwaddr(self) -> str:
-        """The TAP device's MAC address, ``"aa:bb:cc:dd:ee:ff"``."""
-        return self._link.hwaddr
-
-    def set_hwaddr(self, mac: str | bytes) -> None:
-        """Set the TAP device's MAC address (``"02:00:5e:00:53:01"`` or 6 bytes)."""
-        self._link.set_hwaddr(mac)
-
-    def set_ipv6(self, enabled: bool) -> None:
-        """Enable or disable IPv6 on the device (``disable_ipv6``, inverted). Go: IPv6."""
-        self._link.set_ipv6(enabled)
-
-    def set_ipv6_forwarding(self, enabled: bool) -> None:
-        """Enable or disable IPv6 forwarding on the device. Go: IPv6Forwarding."""
-        self._link.set_ipv6_forwarding(enabled)
-
-    def set_ipv6_slaac(self, enabled: bool) -> None:
-        """Enable or disable stateless address autoconfiguration. Go: IPv6SLAAC."""
-        self._link.set_ipv6_slaac(enabled)
 
     # -- operating the device: persistence, queues -------------------------
 
