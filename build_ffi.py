@@ -32,6 +32,9 @@ EXTRA_LDFLAGS = shlex.split(os.environ.get("TUNTAP_EXTRA_LDFLAGS", ""))
 KERNEL_CONSTANTS = ["IFF_TUN", "IFF_TAP", "IFF_NO_PI", "IFF_MULTI_QUEUE", "IFF_VNET_HDR"]
 # ... and those of netlink.c's configuration calls.
 KERNEL_CONSTANTS += ["IFF_UP", "IFA_F_NODAD", "IFA_F_TENTATIVE", "RTN_LOCAL"]
+# ... and those of the route calls.
+KERNEL_CONSTANTS += ["RT_TABLE_MAIN", "RT_TABLE_LOCAL", "RT_TABLE_UNSPEC", "RTN_UNICAST"]
+KERNEL_CONSTANTS += ["RTPROT_STATIC", "RT_SCOPE_UNIVERSE", "RT_SCOPE_LINK", "RT_SCOPE_NOWHERE"]
 # ... and those of the offloads (the USO bits come from cdef/io.h: old headers lack them).
 KERNEL_CONSTANTS += ["TUN_F_CSUM", "TUN_F_TSO4", "TUN_F_TSO6"]
 PREAMBLE_HEADERS = ["linux/if_tun.h", "linux/if.h", "linux/if_addr.h", "linux/rtnetlink.h"]

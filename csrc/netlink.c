@@ -39,6 +39,13 @@ _Static_assert(sizeof(((struct tt_link_change *)0)->hwaddr) == MAX_ADDR_LEN, "hw
 _Static_assert(sizeof(((struct tt_link_info *)0)->name) == IFNAMSIZ, "name size");
 _Static_assert(sizeof(((struct tt_link_info *)0)->kind) == 16, "kind size");
 _Static_assert(sizeof(struct nlmsghdr) == NLMSG_HDRLEN, "nlmsghdr");
+/* struct tt_link_stats is struct rtnl_link_stats64 copied as bytes: same layout. */
+_Static_assert(offsetof(struct tt_link_stats, rx_nohandler) ==
+                   offsetof(struct rtnl_link_stats64, rx_nohandler),
+               "tt_link_stats layout");
+_Static_assert(offsetof(struct tt_link_stats, rx_otherhost_dropped) == 24 * sizeof(uint64_t),
+               "tt_link_stats layout");
+_Static_assert(sizeof(((struct tt_route *)0)->dst) == 16, "route address size");
 
 enum {
     RECV_TIMEOUT_S = 5,        /* the kernel answers at once; this only bounds a bug */
@@ -96,7 +103,7 @@ static int parse_error(const uint8_t *p, size_t plen, uint16_t hflags, struct tt
             return bad;
     }
     if (error == 0) {
-        if (r->expect == TT_NL_EXPECT_ADDRS)
+        if (r->expect == TT_NL_EXPECT_ADDRS || r->expect == TT_NL_EXPECT_ROUTES)
             return 0; /* a dump ends with NLMSG_DONE, not with an ack */
         if (r->expect == TT_NL_EXPECT_LINK && !(r->flags & TT_NL_GOT_LINK))
             return -EPROTO; /* acknowledged, but the link never came */
@@ -124,7 +131,7 @@ static int parse_done(const uint8_t *p, size_t plen, uint16_t hflags, struct tt_
     int checked = checked_error(error);
     if (checked < 0)
         return checked;
-    return r->expect == TT_NL_EXPECT_ADDRS ? 1 : -EPROTO;
+    return (r->expect == TT_NL_EXPECT_ADDRS || r->expect == TT_NL_EXPECT_ROUTES) ? 1 : -EPROTO;
 }
 
 
@@ -180,6 +187,23 @@ static int parse_route(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
     return 0;
 }
 
+/* One part of a route dump: kept when its RTA_OIF is the interface asked for. */
+static int parse_routes_part(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
+{
+    struct tt_route entry;
+    int got = tt_nlmsg_route(p, plen, &entry);
+    if (got <= 0)
+        return got;
+    if (!(entry.has & TT_ROUTE_HAS_OIF) || entry.oif != r->ifindex)
+        return 0; /* another interface's, or a multipath route */
+    if (r->routes_found == UINT32_MAX)
+        return -EOVERFLOW;
+    if (r->routes_found < r->routes_max)
+        r->routes[r->routes_found] = entry;
+    r->routes_found++;
+    return 0;
+}
+
 /* One message addressed to us: 1 complete, 0 more to come, -errno. */
 static int handle_message(const struct nlmsghdr *h, const uint8_t *p, size_t plen,
                           struct tt_nl_reply *r)
@@ -194,6 +218,8 @@ static int handle_message(const struct nlmsghdr *h, const uint8_t *p, size_t ple
     case RTM_NEWADDR:
         return r->expect == TT_NL_EXPECT_ADDRS ? parse_addr(p, plen, r) : 0;
     case RTM_NEWROUTE:
+        if (r->expect == TT_NL_EXPECT_ROUTES)
+            return parse_routes_part(p, plen, r);
         return r->expect == TT_NL_EXPECT_ROUTE ? parse_route(p, plen, r) : 0;
     default:
         return 0; /* NLMSG_NOOP and anything not asked for */
@@ -204,9 +230,9 @@ int tt_nl_parse_reply(const char *buf, size_t len, struct tt_nl_reply *r)
 {
     if (r == NULL || (buf == NULL && len != 0))
         return -EINVAL;
-    if (r->expect < TT_NL_EXPECT_ACK || r->expect > TT_NL_EXPECT_ROUTE)
+    if (r->expect < TT_NL_EXPECT_ACK || r->expect > TT_NL_EXPECT_ROUTES)
         return -EINVAL;
-    if (r->addrs == NULL && r->addrs_max != 0)
+    if ((r->addrs == NULL && r->addrs_max != 0) || (r->routes == NULL && r->routes_max != 0))
         return -EINVAL;
     if (len == 0)
         return -EBADMSG;
@@ -288,6 +314,7 @@ static void reply_reset(struct tt_nl_reply *r, int expect, int32_t ifindex)
     r->flags = 0;
     r->addrs_found = 0;
     r->route_type = 0;
+    r->routes_found = 0;
     memset(&r->link, 0, sizeof(r->link));
     r->ext_ack[0] = '\0';
 }
@@ -297,6 +324,8 @@ static int check_args(const struct tt_nl *nl, const struct tt_nl_reply *r)
     if (nl == NULL || r == NULL || nl->fd < 0)
         return -EINVAL;
     if (r->addrs == NULL && r->addrs_max != 0)
+        return -EINVAL;
+    if (r->routes == NULL && r->routes_max != 0)
         return -EINVAL;
     return 0;
 }
@@ -351,8 +380,9 @@ static int transact(struct tt_nl *nl, struct request *req, struct tt_nl_reply *r
 
 /* ---- requests --------------------------------------------------------- */
 
-int tt_nl_link_get(struct tt_nl *nl, int32_t ifindex, const char *name,
-                   struct tt_nl_reply *reply)
+/* RTM_GETLINK by index (or name); ext_mask RTEXT_FILTER_SKIP_STATS leaves the counters out. */
+static int link_get(struct tt_nl *nl, int32_t ifindex, const char *name, uint32_t ext_mask,
+                    struct tt_nl_reply *reply)
 {
     int bad = check_args(nl, reply);
     if (bad < 0)
@@ -371,10 +401,23 @@ int tt_nl_link_get(struct tt_nl *nl, int32_t ifindex, const char *name,
         if ((bad = req_attr(&req, IFLA_IFNAME, padded, len + 1)) < 0)
             return bad;
     }
-    if ((bad = req_u32(&req, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)) < 0)
+    if ((bad = req_u32(&req, IFLA_EXT_MASK, ext_mask)) < 0)
         return bad;
     reply_reset(reply, TT_NL_EXPECT_LINK, ifindex);
     return transact(nl, &req, reply);
+}
+
+int tt_nl_link_get(struct tt_nl *nl, int32_t ifindex, const char *name,
+                   struct tt_nl_reply *reply)
+{
+    return link_get(nl, ifindex, name, RTEXT_FILTER_SKIP_STATS, reply);
+}
+
+int tt_nl_link_stats(struct tt_nl *nl, int32_t ifindex, struct tt_nl_reply *reply)
+{
+    if (ifindex <= 0)
+        return -EINVAL;
+    return link_get(nl, ifindex, NULL, 0, reply);
 }
 
 int tt_nl_link_set(struct tt_nl *nl, const struct tt_link_change *change,
@@ -413,10 +456,18 @@ int tt_nl_addr_change(struct tt_nl *nl, int add, int32_t ifindex, int family,
                       const uint8_t *addr, size_t addr_len, uint32_t prefixlen,
                       uint32_t flags, struct tt_nl_reply *reply)
 {
+    return tt_nl_addr_peer_change(nl, add, ifindex, family, addr, addr, addr_len, prefixlen,
+                                  flags, reply);
+}
+
+int tt_nl_addr_peer_change(struct tt_nl *nl, int add, int32_t ifindex, int family,
+                           const uint8_t *addr, const uint8_t *peer, size_t addr_len,
+                           uint32_t prefixlen, uint32_t flags, struct tt_nl_reply *reply)
+{
     int bad = check_args(nl, reply);
     if (bad < 0)
         return bad;
-    if (ifindex <= 0 || addr == NULL)
+    if (ifindex <= 0 || addr == NULL || peer == NULL)
         return -EINVAL;
     if (!((family == AF_INET && addr_len == 4 && prefixlen <= 32) ||
           (family == AF_INET6 && addr_len == 16 && prefixlen <= 128)))
@@ -434,7 +485,7 @@ int tt_nl_addr_change(struct tt_nl *nl, int add, int32_t ifindex, int family,
     else
         req_init(&req, RTM_DELADDR, 0, &ifa, sizeof(ifa));
     if ((bad = req_attr(&req, IFA_LOCAL, addr, addr_len)) < 0 ||
-        (bad = req_attr(&req, IFA_ADDRESS, addr, addr_len)) < 0)
+        (bad = req_attr(&req, IFA_ADDRESS, peer, addr_len)) < 0)
         return bad;
     if (add && (bad = req_u32(&req, IFA_FLAGS, flags)) < 0)
         return bad;
@@ -461,6 +512,81 @@ int tt_nl_addr_dump(struct tt_nl *nl, int32_t ifindex, struct tt_nl_reply *reply
             return reply->addrs_found > INT_MAX ? INT_MAX : (int)reply->addrs_found;
     }
     return -EAGAIN; /* the addresses kept changing while they were dumped */
+}
+
+int tt_nl_route_dump(struct tt_nl *nl, int32_t ifindex, struct tt_nl_reply *reply)
+{
+    int bad = check_args(nl, reply);
+    if (bad < 0)
+        return bad;
+    if (ifindex <= 0)
+        return -EINVAL;
+    for (int attempt = 0; attempt < TT_NL_ADDR_DUMP_TRIES; attempt++) {
+        /* Every family and table (RT_TABLE_UNSPEC); with strict checking the kernel
+         * filters by RTA_OIF itself, and the parser keeps only ifindex's anyway. */
+        struct rtmsg rtm = { .rtm_family = AF_UNSPEC, .rtm_table = RT_TABLE_UNSPEC };
+        struct request req;
+        req_init(&req, RTM_GETROUTE, NLM_F_DUMP, &rtm, sizeof(rtm));
+        if ((bad = req_u32(&req, RTA_OIF, (uint32_t)ifindex)) < 0)
+            return bad;
+        reply_reset(reply, TT_NL_EXPECT_ROUTES, ifindex);
+        int result = transact(nl, &req, reply);
+        if (result < 0)
+            return result;
+        if (!(reply->flags & TT_NL_DUMP_INTR))
+            return reply->routes_found > INT_MAX ? INT_MAX : (int)reply->routes_found;
+    }
+    return -EAGAIN; /* the routes kept changing while they were dumped */
+}
+
+int tt_nl_route_change(struct tt_nl *nl, int add, const struct tt_route *route,
+                       struct tt_nl_reply *reply)
+{
+    int bad = check_args(nl, reply);
+    if (bad < 0)
+        return bad;
+    if (route == NULL || route->oif <= 0)
+        return -EINVAL;
+    size_t alen = route->family == AF_INET ? 4 : route->family == AF_INET6 ? 16 : 0;
+    if (alen == 0 || route->dst_len > alen * 8)
+        return -EINVAL;
+    const uint32_t known = TT_ROUTE_HAS_GATEWAY | TT_ROUTE_HAS_PREFSRC | TT_ROUTE_HAS_METRIC |
+                           TT_ROUTE_HAS_OIF;
+    if (route->has & ~known)
+        return -EINVAL;
+    /* A gateway of the other family would need RTA_VIA: not offered. */
+    if ((route->has & TT_ROUTE_HAS_GATEWAY) && route->gateway_family != route->family)
+        return -EINVAL;
+    struct rtmsg rtm = {
+        .rtm_family = route->family,
+        .rtm_dst_len = route->dst_len,
+        .rtm_tos = route->tos,
+        .rtm_table = route->table < 256 ? (uint8_t)route->table : RT_TABLE_UNSPEC,
+        .rtm_protocol = route->protocol,
+        .rtm_scope = route->scope,
+        .rtm_type = route->type,
+    };
+    struct request req;
+    if (add)
+        req_init(&req, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &rtm, sizeof(rtm));
+    else
+        req_init(&req, RTM_DELROUTE, 0, &rtm, sizeof(rtm));
+    if (route->dst_len != 0 && (bad = req_attr(&req, RTA_DST, route->dst, alen)) < 0)
+        return bad;
+    if ((bad = req_u32(&req, RTA_TABLE, route->table)) < 0 ||
+        (bad = req_u32(&req, RTA_OIF, (uint32_t)route->oif)) < 0)
+        return bad;
+    if ((route->has & TT_ROUTE_HAS_GATEWAY) &&
+        (bad = req_attr(&req, RTA_GATEWAY, route->gateway, alen)) < 0)
+        return bad;
+    if ((route->has & TT_ROUTE_HAS_PREFSRC) &&
+        (bad = req_attr(&req, RTA_PREFSRC, route->prefsrc, alen)) < 0)
+        return bad;
+    if ((route->has & TT_ROUTE_HAS_METRIC) &&
+        (bad = req_u32(&req, RTA_PRIORITY, route->metric)) < 0)
+        return bad;
+    reply_reset(reply, TT_NL_EXPECT_ACK, route->oif);
+    return transact(nl, &req, reply);
 }
 
 int tt_nl_route_get(struct tt_nl *nl, int family, const uint8_t *addr, size_t addr_len,

@@ -1,5 +1,5 @@
 /*
- * nlmsg.c - the parsers of one link and one address message.
+ * nlmsg.c - the parsers of one link, one address and one route message.
  *
  * Every header and attribute is copied out with memcpy after checking that
  * it lies inside the message, so a malformed one is -EBADMSG, never an
@@ -123,6 +123,18 @@ static int parse_linkinfo(const uint8_t *p, size_t len, struct tt_link_info *lin
     return parse_tun_info(info, info_len, link);
 }
 
+/* IFLA_STATS64: whole 64-bit counters only; fewer than we know (an older kernel)
+ * leave the rest 0, more (a newer one) are not kept. A repeated one replaces. */
+static int parse_stats64(const uint8_t *p, size_t len, struct tt_link_info *link)
+{
+    if (len == 0 || len % sizeof(uint64_t) != 0 || len > UINT32_MAX)
+        return -EBADMSG;
+    memset(&link->stats, 0, sizeof(link->stats));
+    memcpy(&link->stats, p, len < sizeof(link->stats) ? len : sizeof(link->stats));
+    link->stats_len = (uint32_t)len;
+    return 0;
+}
+
 int tt_nlmsg_link(const uint8_t *p, size_t plen, struct tt_link_info *out)
 {
     struct ifinfomsg ifi;
@@ -165,6 +177,9 @@ int tt_nlmsg_link(const uint8_t *p, size_t plen, struct tt_link_info *out)
             break;
         case IFLA_LINKINFO:
             bad = parse_linkinfo(data, dlen, &link);
+            break;
+        case IFLA_STATS64:
+            bad = parse_stats64(data, dlen, &link);
             break;
         default:
             break;
@@ -240,7 +255,117 @@ int tt_nlmsg_addr(const uint8_t *p, size_t plen, struct tt_addr *out)
     if (own == NULL)
         return -EBADMSG;
     memcpy(entry.addr, own, alen);
+    if (local != NULL && address != NULL && memcmp(local, address, alen) != 0) {
+        memcpy(entry.peer, address, alen);
+        entry.has_peer = 1;
+    }
 
     *out = entry;
+    return 1;
+}
+
+/* An address attribute of a route: exactly the family's length. */
+static int get_route_addr(const uint8_t *data, size_t dlen, size_t alen, uint8_t *out)
+{
+    if (dlen != alen)
+        return -EBADMSG;
+    memcpy(out, data, alen);
+    return 0;
+}
+
+/* RTA_VIA (struct rtvia): a gateway of any family, e.g. IPv6 for an IPv4 route
+ * (RFC 5549). A family other than IPv4 or IPv6 (MPLS's) is no gateway of ours. */
+static int parse_via(const uint8_t *data, size_t dlen, struct tt_route *route)
+{
+    uint16_t family;
+    if (dlen < sizeof(family))
+        return -EBADMSG;
+    memcpy(&family, data, sizeof(family));
+    size_t alen = family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
+    if (alen == 0)
+        return 0;
+    if (get_route_addr(data + sizeof(family), dlen - sizeof(family), alen, route->gateway) < 0)
+        return -EBADMSG;
+    route->gateway_family = (uint8_t)family;
+    route->has |= TT_ROUTE_HAS_GATEWAY;
+    return 0;
+}
+
+int tt_nlmsg_route(const uint8_t *p, size_t plen, struct tt_route *out)
+{
+    struct rtmsg rtm;
+    if (plen < sizeof(rtm))
+        return -EBADMSG;
+    memcpy(&rtm, p, sizeof(rtm));
+    size_t alen;
+    if (rtm.rtm_family == AF_INET)
+        alen = 4;
+    else if (rtm.rtm_family == AF_INET6)
+        alen = 16;
+    else
+        return 0; /* multicast routing (RTNL_FAMILY_IPMR ...), MPLS: not ours */
+    if (rtm.rtm_dst_len > alen * 8)
+        return -EBADMSG;
+
+    struct tt_route route;
+    memset(&route, 0, sizeof(route));
+    route.family = rtm.rtm_family;
+    route.dst_len = rtm.rtm_dst_len;
+    route.protocol = rtm.rtm_protocol;
+    route.scope = rtm.rtm_scope;
+    route.type = rtm.rtm_type;
+    route.tos = rtm.rtm_tos;
+    route.table = rtm.rtm_table;
+    route.flags = rtm.rtm_flags;
+
+    struct attr_iter it;
+    if (attrs_after(&it, p, plen, sizeof(rtm)) < 0)
+        return -EBADMSG;
+    int got_dst = 0;
+    uint16_t type;
+    const uint8_t *data;
+    size_t dlen;
+    int more;
+    while ((more = next_attr(&it, &type, &data, &dlen)) > 0) {
+        int bad = 0;
+        switch (type) {
+        case RTA_DST:
+            bad = get_route_addr(data, dlen, alen, route.dst);
+            got_dst = 1;
+            break;
+        case RTA_GATEWAY:
+            bad = get_route_addr(data, dlen, alen, route.gateway);
+            route.gateway_family = rtm.rtm_family;
+            route.has |= TT_ROUTE_HAS_GATEWAY;
+            break;
+        case RTA_VIA:
+            bad = parse_via(data, dlen, &route);
+            break;
+        case RTA_PREFSRC:
+            bad = get_route_addr(data, dlen, alen, route.prefsrc);
+            route.has |= TT_ROUTE_HAS_PREFSRC;
+            break;
+        case RTA_PRIORITY:
+            bad = get_u32(data, dlen, &route.metric);
+            route.has |= TT_ROUTE_HAS_METRIC;
+            break;
+        case RTA_TABLE:
+            bad = get_u32(data, dlen, &route.table);
+            break;
+        case RTA_OIF:
+            bad = get_u32(data, dlen, (uint32_t *)&route.oif);
+            route.has |= TT_ROUTE_HAS_OIF;
+            break;
+        default:
+            break;
+        }
+        if (bad < 0)
+            return bad;
+    }
+    if (more < 0)
+        return more;
+    if (route.dst_len != 0 && !got_dst)
+        return -EBADMSG; /* the kernel names the destination of every route but the default */
+    *out = route;
     return 1;
 }

@@ -3,7 +3,7 @@
  * What netlink.c (requests and their replies) and events.c (the link and
  * address groups) share: a request buffer with attributes, an attribute
  * iterator that never reads outside its message, and the parsers of one
- * RTM_NEWLINK and one RTM_NEWADDR payload.
+ * RTM_NEWLINK, one RTM_NEWADDR and one RTM_NEWROUTE payload.
  */
 #ifndef TUNTAP_NLMSG_H
 #define TUNTAP_NLMSG_H
@@ -133,5 +133,9 @@ int tt_nlmsg_link(const uint8_t *p, size_t plen, struct tt_link_info *link);
 /* An RTM_NEWADDR/RTM_DELADDR payload into *entry: 1 filled, 0 not an IPv4 or
  * IPv6 address (skip it), -EBADMSG. */
 int tt_nlmsg_addr(const uint8_t *p, size_t plen, struct tt_addr *entry);
+
+/* An RTM_NEWROUTE payload into *route: 1 filled, 0 not an IPv4 or IPv6 route (skip
+ * it), -EBADMSG. */
+int tt_nlmsg_route(const uint8_t *p, size_t plen, struct tt_route *route);
 
 #endif

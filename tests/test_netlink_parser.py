@@ -633,6 +633,7 @@ def test_well_formed_dumps_parse_as_the_model_says(
             plen,
             0x80 if flags is None else flags,
             0,
+            raw if local is not None and local != raw else None,  # IFA_ADDRESS: the peer
         )
         for index, raw, plen, local, flags in entries
         if index == INDEX

@@ -56,6 +56,9 @@ from .offload import Offload
 from .opening import open, open_queues  # noqa: A004 - the seed's Open
 from .packet import ETH_P_IP, ETH_P_IPV6, DevKind, DevTap, DevTun, Packet, parse_packet
 from .pcap import PcapWriter
+from .peer import IPv4PeerInterface, IPv6PeerInterface
+from .routes import Route
+from .stats import LinkStats
 
 del _importlib, _os
 
@@ -75,16 +78,20 @@ __all__ = [
     "ErrNotIPPacket",
     "ErrShortRead",
     "ErrTruncatedPacket",
+    "IPv4PeerInterface",
+    "IPv6PeerInterface",
     "Interface",
     "InterfaceClosedError",
     "JumboPacketError",
     "Link",
+    "LinkStats",
     "NamespaceRestoreError",
     "NotIPPacketError",
     "Offload",
     "Packet",
     "PacketBatch",
     "PcapWriter",
+    "Route",
     "ShortReadError",
     "ShortWriteError",
     "TruncatedPacketError",

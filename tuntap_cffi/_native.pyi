@@ -15,6 +15,35 @@ class TTNl(Protocol):
     portid: int
     rx: cffi.FFI.CData
 
+class TTLinkStats(Protocol):
+    """``struct tt_link_stats *`` (csrc/cdef/netlink.h)."""
+
+    rx_packets: int
+    tx_packets: int
+    rx_bytes: int
+    tx_bytes: int
+    rx_errors: int
+    tx_errors: int
+    rx_dropped: int
+    tx_dropped: int
+    multicast: int
+    collisions: int
+    rx_length_errors: int
+    rx_over_errors: int
+    rx_crc_errors: int
+    rx_frame_errors: int
+    rx_fifo_errors: int
+    rx_missed_errors: int
+    tx_aborted_errors: int
+    tx_carrier_errors: int
+    tx_fifo_errors: int
+    tx_heartbeat_errors: int
+    tx_window_errors: int
+    rx_compressed: int
+    tx_compressed: int
+    rx_nohandler: int
+    rx_otherhost_dropped: int
+
 class TTLinkInfo(Protocol):
     """``struct tt_link_info *`` (csrc/cdef/netlink.h)."""
 
@@ -33,6 +62,8 @@ class TTLinkInfo(Protocol):
     tun_group: int
     tun_queues: int
     tun_disabled_queues: int
+    stats_len: int
+    stats: TTLinkStats
 
 class TTAddr(Protocol):
     """``struct tt_addr *`` (csrc/cdef/netlink.h)."""
@@ -44,6 +75,28 @@ class TTAddr(Protocol):
     reserved: int
     flags: int
     addr: cffi.FFI.CData
+    has_peer: int
+    peer: cffi.FFI.CData
+
+class TTRoute(Protocol):
+    """``struct tt_route *`` (csrc/cdef/netlink.h)."""
+
+    family: int
+    dst_len: int
+    protocol: int
+    scope: int
+    type: int
+    gateway_family: int
+    tos: int
+    reserved: int
+    has: int
+    table: int
+    metric: int
+    oif: int
+    flags: int
+    dst: cffi.FFI.CData
+    gateway: cffi.FFI.CData
+    prefsrc: cffi.FFI.CData
 
 class TTNlReply(Protocol):
     """``struct tt_nl_reply *`` (csrc/cdef/netlink.h)."""
@@ -58,6 +111,9 @@ class TTNlReply(Protocol):
     addrs: TTAddr | cffi.FFI.CData
     link: TTLinkInfo
     route_type: int
+    routes_found: int
+    routes_max: int
+    routes: TTRoute | cffi.FFI.CData
     ext_ack: cffi.FFI.CData
 
 class TTLinkChange(Protocol):
@@ -161,6 +217,7 @@ class _Lib:
     TT_NL_EXPECT_LINK: int
     TT_NL_EXPECT_ADDRS: int
     TT_NL_EXPECT_ROUTE: int
+    TT_NL_EXPECT_ROUTES: int
     TT_NL_GOT_LINK: int
     TT_NL_DUMP_INTR: int
     TT_NL_GOT_EXT_ACK: int
@@ -176,6 +233,10 @@ class _Lib:
     TT_LINK_SET_UP: int
     TT_LINK_SET_TXQLEN: int
     TT_LINK_SET_HWADDR: int
+    TT_ROUTE_HAS_GATEWAY: int
+    TT_ROUTE_HAS_PREFSRC: int
+    TT_ROUTE_HAS_METRIC: int
+    TT_ROUTE_HAS_OIF: int
     TT_HWADDR_MAX: int
     TT_NL_EXT_ACK_MAX: int
     TT_NL_ADDR_DUMP_TRIES: int
@@ -208,6 +269,32 @@ class _Lib:
     ) -> int: ...
     def tt_nl_addr_dump(
         self, nl: TTNl | cffi.FFI.CData, ifindex: int, reply: TTNlReply | cffi.FFI.CData
+    ) -> int: ...
+    def tt_nl_addr_peer_change(
+        self,
+        nl: TTNl | cffi.FFI.CData,
+        add: int,
+        ifindex: int,
+        family: int,
+        addr: _Buffer,
+        peer: _Buffer,
+        addr_len: int,
+        prefixlen: int,
+        flags: int,
+        reply: TTNlReply | cffi.FFI.CData,
+    ) -> int: ...
+    def tt_nl_link_stats(
+        self, nl: TTNl | cffi.FFI.CData, ifindex: int, reply: TTNlReply | cffi.FFI.CData
+    ) -> int: ...
+    def tt_nl_route_dump(
+        self, nl: TTNl | cffi.FFI.CData, ifindex: int, reply: TTNlReply | cffi.FFI.CData
+    ) -> int: ...
+    def tt_nl_route_change(
+        self,
+        nl: TTNl | cffi.FFI.CData,
+        add: int,
+        route: TTRoute | cffi.FFI.CData,
+        reply: TTNlReply | cffi.FFI.CData,
     ) -> int: ...
     def tt_nl_route_get(
         self,
@@ -315,6 +402,14 @@ class _Lib:
     IFA_F_NODAD: int
     IFA_F_TENTATIVE: int
     RTN_LOCAL: int
+    RT_TABLE_MAIN: int
+    RT_TABLE_LOCAL: int
+    RT_TABLE_UNSPEC: int
+    RTN_UNICAST: int
+    RTPROT_STATIC: int
+    RT_SCOPE_UNIVERSE: int
+    RT_SCOPE_LINK: int
+    RT_SCOPE_NOWHERE: int
     TUN_F_CSUM: int
     TUN_F_TSO4: int
     TUN_F_TSO6: int

@@ -13,12 +13,15 @@ from typing import Union
 
 __all__ = [
     "AddressLike",
+    "IPAddress",
     "IPInterface",
+    "IPNetwork",
     "SubnetLike",
     "check_flag",
     "check_int",
     "format_mac",
     "parse_address",
+    "parse_ip",
     "parse_mac",
 ]
 
@@ -125,6 +128,30 @@ def parse_address(ip: object, subnet: object, operation: str) -> tuple[IPInterfa
     if result.ip.is_unspecified or result.ip.is_multicast:
         raise ValueError(f"{operation}: {result.ip} cannot be an interface address")
     return result, given
+
+
+def parse_ip(value: object, what: str, where: str) -> IPAddress:
+    """One unicast address (a peer, a gateway) from a str, 4 or 16 bytes, or an ``ip_address``.
+
+    ``what`` names it and ``where`` the call in the messages.
+    """
+    if isinstance(value, (bytes, bytearray)):
+        if len(value) not in (4, 16):
+            raise ValueError(f"{where}: a raw {what} has 4 or 16 bytes, not {len(value)}")
+        value = bytes(value)
+    elif isinstance(value, str):
+        value = value.strip()
+    elif not isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        raise TypeError(
+            f"{where}: the {what} must be a str, bytes or ip_address, not {type(value).__name__}"
+        )
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{where}: the {what} {value!r} is not an IP address") from None
+    if address.is_unspecified or address.is_multicast:
+        raise ValueError(f"{where}: {address} cannot be a {what}")
+    return address
 
 
 def parse_mac(mac: object, operation: str) -> bytes:

@@ -20,14 +20,60 @@ from . import _lowlevel, netns
 from .errors import NO_IPV6_HINT, NamespaceRestoreError, os_error
 from .lifetime import Lifetime
 from .netlink import Netlink
+from .netns import NetnsLike
 
-__all__ = ["IPV6_CONF", "NODAD_WAIT_S", "Channel"]
+__all__ = ["IPV6_CONF", "NODAD_WAIT_S", "SYS_NET", "Channel", "find_link"]
 
 # How long up() / add_address(nodad=True) wait for the kernel to finish an address.
 NODAD_WAIT_S = 2.0
-IPV6_CONF = "/proc/sys/net/ipv6/conf"
+SYS_NET = "/proc/sys/net"
+IPV6_CONF = f"{SYS_NET}/ipv6/conf"
+_MAX_IFINDEX = 2**31 - 1
 
 T = TypeVar("T")
+
+
+def _check_target(name_or_ifindex: object) -> tuple[str, int]:
+    """(name, 0) or ("", ifindex) from what ``Link()`` was given, checked before any call."""
+    if isinstance(name_or_ifindex, bool) or not isinstance(name_or_ifindex, (str, int)):
+        raise TypeError(
+            f"Link takes an interface name or an ifindex, not {type(name_or_ifindex).__name__}"
+        )
+    if isinstance(name_or_ifindex, int):
+        if not 1 <= name_or_ifindex <= _MAX_IFINDEX:
+            raise ValueError(f"ifindex {name_or_ifindex} is not in 1..{_MAX_IFINDEX}")
+        return "", name_or_ifindex
+    name = name_or_ifindex
+    if not name or len(name) > _lowlevel.IFNAME_MAX:
+        raise ValueError(f"interface name {name!r} must have 1..{_lowlevel.IFNAME_MAX} bytes")
+    if not name.isascii() or not name.isprintable() or any(c in name for c in " /%:"):
+        raise ValueError(f"interface name {name!r} is not a device name")
+    return name, 0
+
+
+def find_link(
+    name_or_ifindex: object, netns_target: NetnsLike | None
+) -> tuple[_lowlevel.LinkInfo, Netlink, int]:
+    """Find a device by name or ifindex (RTM_GETLINK) in its namespace (``Link()``).
+
+    Returns what the kernel says of it, the socket that asked (kept for the
+    Link's requests) and the namespace fd (-1 for the caller's).
+    """
+    name, ifindex = _check_target(name_or_ifindex)
+    label = name or f"ifindex {ifindex}"
+    nsfd = -1 if netns_target is None else netns.open_target(netns_target)[0]
+    netlink: Netlink | None = None
+    try:
+        netlink = Netlink(label, "find link", nsfd)
+        info = netlink.link(ifindex, "find link", area="lookup")
+        netlink.rename(info.name)
+    except BaseException:
+        if netlink is not None:
+            netlink.close()
+        if nsfd >= 0:
+            _lowlevel.close_fd(nsfd, label)
+        raise
+    return info, netlink, nsfd
 
 
 class Channel:
@@ -123,14 +169,14 @@ class Channel:
             operation, lambda nl, index: nl.is_local(socket.AF_INET6, address, operation)
         )
 
-    # -- /proc/sys/net/ipv6/conf ------------------------------------------------------
+    # -- /proc/sys/net/ipv4/conf, /proc/sys/net/ipv6/conf ----------------------------
 
-    def _conf_path(self, key: str) -> str:
+    def _conf_path(self, key: str, family: str = "ipv6") -> str:
         # The name came back from the kernel after our own checks; refuse anything
         # that could leave the conf folder all the same.
         if "/" in self.name or self.name in (".", ".."):
             raise ValueError(f"interface name {self.name!r} cannot name a /proc folder")
-        return f"{IPV6_CONF}/{self.name}/{key}"
+        return f"{SYS_NET}/{family}/conf/{self.name}/{key}"
 
     def _open_conf(self, path: str, write: bool) -> IO[str]:
         """Open a /proc/sys/net file of the device's own namespace.
@@ -156,7 +202,12 @@ class Channel:
 
     def write_ipv6_conf(self, key: str, value: bool, operation: str) -> None:
         """Write ``value`` (as 1 or 0) to the device's ``ipv6/conf/<name>/<key>``."""
-        path = self._conf_path(key)
+        self.write_conf("ipv6", key, value, operation)
+
+    def write_conf(self, family: str, key: str, value: bool, operation: str) -> None:
+        """Write ``value`` (as 1 or 0) to the device's ``<family>/conf/<name>/<key>``
+        (``family``: "ipv4" or "ipv6")."""
+        path = self._conf_path(key, family)
         self.lifetime.enter(operation)
         try:
             with self._open_conf(path, write=True) as f:
@@ -165,9 +216,10 @@ class Channel:
             raise
         except OSError as exc:
             err = exc.errno or errno.EIO
-            hint = None if err != errno.ENOENT or os.path.isdir(IPV6_CONF) else NO_IPV6_HINT
+            no_ipv6 = family == "ipv6" and not os.path.isdir(IPV6_CONF)
+            hint = NO_IPV6_HINT if err == errno.ENOENT and no_ipv6 else None
             raise os_error(
-                err, f"{operation} ({path})", self.name, hint=hint, area="ipv6-conf"
+                err, f"{operation} ({path})", self.name, hint=hint, area=f"{family}-conf"
             ) from None
         finally:
             self.lifetime.leave()

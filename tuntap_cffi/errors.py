@@ -62,6 +62,12 @@ HINTS: dict[str, dict[int, str]] = {
         errno.ETIMEDOUT: "the kernel did not answer",
         errno.EAGAIN: "the addresses kept changing while they were read; try again",
     },
+    # adding, deleting and listing routes
+    "route": {
+        errno.EEXIST: "the route exists already",
+        errno.ESRCH: "no such route",
+        errno.EAGAIN: "the routes kept changing while they were read; try again",
+    },
     # finding a link by name or index (tuntap.Link)
     "lookup": {errno.ENODEV: "no such interface (see ip link show)"},
     # the /proc/sys/net/ipv6/conf files
@@ -86,7 +92,7 @@ HINTS: dict[str, dict[int, str]] = {
     "netns-fd": {0: "not an open fd"},
     "netns-file": {errno.ENOENT: "no such network namespace"},
 }
-_FALLBACK = {"write": "device", "lookup": "netlink"}
+_FALLBACK = {"write": "device", "lookup": "netlink", "route": "netlink", "ipv4-conf": "ipv6-conf"}
 
 
 def hint_for(err: int, area: str) -> str:

@@ -16,17 +16,21 @@ from types import TracebackType
 from typing import Callable
 
 from . import _lowlevel, devices
-from .addresses import AddressLike, IPInterface, SubnetLike
+from .addresses import AddressLike, SubnetLike
 from .batch_io import BatchQueue
 from .channel import Channel
 from .devices import CLONE_DEVICE
 from .errors import hint_for, os_error
+from .ifaddrs import PeerLike
 from .lifetime import Lifetime
 from .link import Link
 from .netlink import Netlink
 from .offload import NONE, Offload
 from .packet import DevKind
+from .peer import PeerInterface
 from .queue import DEFAULT_WRITE_LIMIT, Timeout, Writable, follow_mtu
+from .routes import GatewayLike, NetworkLike, Route
+from .stats import LinkStats
 
 __all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "Timeout", "Writable"]
 
@@ -137,25 +141,63 @@ class Interface(BatchQueue):
     # -- configuration: the link's (see link.py) ------------------------------
 
     def add_address(
-        self, ip: AddressLike, subnet: SubnetLike = None, *, nodad: bool = False
+        self,
+        ip: AddressLike,
+        subnet: SubnetLike = None,
+        *,
+        nodad: bool = False,
+        peer: PeerLike | None = None,
     ) -> None:
-        """Assign an address to the interface. Go: AddAddress.
+        """Assign an address (with ``peer``: point-to-point). Go: AddAddress.
 
         The forms it takes and its errors: :meth:`Link.add_address`.
         """
-        self._link.add_address(ip, subnet, nodad=nodad)
+        self._link.add_address(ip, subnet, nodad=nodad, peer=peer)
 
-    def del_address(self, ip: AddressLike, subnet: SubnetLike = None) -> None:
-        """Remove an address; without a prefix, whatever prefix it has."""
-        self._link.del_address(ip, subnet)
+    def del_address(
+        self, ip: AddressLike, subnet: SubnetLike = None, *, peer: PeerLike | None = None
+    ) -> None:
+        """Remove an address; without a prefix (or peer), whatever prefix (or peer) it has."""
+        self._link.del_address(ip, subnet, peer=peer)
 
     def get_addr_list(self) -> list[bytes]:
         """Every address of the interface as raw bytes (4 IPv4, 16 IPv6). Go: GetAddrList."""
         return self._link.get_addr_list()
 
-    def addresses(self) -> list[IPInterface]:
-        """Every address of the interface with its prefix, as ``ip_interface`` objects."""
+    def addresses(self) -> list[PeerInterface]:
+        """Every address with its prefix: ``ip_interface`` values with a ``peer``."""
         return self._link.addresses()
+
+    def add_route(
+        self,
+        destination: NetworkLike,
+        via: GatewayLike = None,
+        metric: int | None = None,
+        table: int | None = None,
+        src: GatewayLike = None,
+    ) -> None:
+        """Add a route through the device: :meth:`Link.add_route`."""
+        self._link.add_route(destination, via, metric, table, src)
+
+    def del_route(
+        self,
+        destination: NetworkLike,
+        via: GatewayLike = None,
+        metric: int | None = None,
+        table: int | None = None,
+        src: GatewayLike = None,
+    ) -> None:
+        """Delete a route through the device: :meth:`Link.del_route`."""
+        self._link.del_route(destination, via, metric, table, src)
+
+    def routes(self) -> list[Route]:
+        """Every route through the device, of every table (the kernel's own included)."""
+        return self._link.routes()
+
+    @property
+    def stats(self) -> LinkStats:
+        """The device's counters now (IFLA_STATS64)."""
+        return self._link.stats
 
     @property
     def ifindex(self) -> int:
@@ -204,6 +246,10 @@ class Interface(BatchQueue):
     def set_hwaddr(self, mac: str | bytes) -> None:
         """Set the TAP device's MAC address (``"02:00:5e:00:53:01"`` or 6 bytes)."""
         self._link.set_hwaddr(mac)
+
+    def set_ipv4_forwarding(self, enabled: bool) -> None:
+        """Enable or disable IPv4 forwarding on the device (``ipv4/conf/<name>/forwarding``)."""
+        self._link.set_ipv4_forwarding(enabled)
 
     def set_ipv6(self, enabled: bool) -> None:
         """Enable or disable IPv6 on the device (``disable_ipv6``, inverted). Go: IPv6."""

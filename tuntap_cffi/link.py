@@ -13,28 +13,20 @@ IPv6SLAAC.
 
 from __future__ import annotations
 
-import ipaddress
 import warnings
-from types import TracebackType
 from typing import Callable
 
-from . import _lowlevel
-from . import netns as netns_module
-from .addresses import (
-    AddressLike,
-    IPInterface,
-    SubnetLike,
-    check_flag,
-    check_int,
-    format_mac,
-    parse_address,
-    parse_mac,
-)
-from .channel import Channel
+from . import _lowlevel, ifaddrs, routes
+from .addresses import AddressLike, SubnetLike, check_flag, check_int, format_mac, parse_mac
+from .channel import Channel, find_link
+from .ifaddrs import PeerLike
 from .lifetime import Lifetime
 from .netlink import Netlink
 from .netns import NetnsLike
 from .packet import DevKind
+from .peer import PeerInterface
+from .routes import GatewayLike, NetworkLike, Route
+from .stats import LinkStats, link_stats
 
 __all__ = ["IPV6_MIN_MTU", "MAX_MTU", "MIN_MTU", "Link", "MtuCallback"]
 
@@ -44,52 +36,30 @@ MAX_MTU = 65535
 # TAP devices carry the Ethernet header inside the kernel's 65535 limit.
 _MAX_MTU = {DevKind.TUN: MAX_MTU, DevKind.TAP: MAX_MTU - 14}
 _MAX_TXQLEN = 0xFFFFFFFF
-_MAX_IFINDEX = 2**31 - 1
 # Told the MTU whenever a Link reads or sets it (an Interface's write limit follows it).
 MtuCallback = Callable[[int], None]
 
 
-def _check_target(name_or_ifindex: object) -> tuple[str, int]:
-    """(name, 0) or ("", ifindex) from what ``Link()`` was given, checked before any call."""
-    if isinstance(name_or_ifindex, bool) or not isinstance(name_or_ifindex, (str, int)):
-        raise TypeError(
-            f"Link takes an interface name or an ifindex, not {type(name_or_ifindex).__name__}"
+def _checked_mtu(mtu: object, kind: DevKind | None, ipv6_on: bool, where: str) -> int:
+    """``mtu`` if the kernel would take it for this kind of device; ValueError if not."""
+    value = check_int(mtu, where.split(" ")[0], "mtu")
+    low = IPV6_MIN_MTU if ipv6_on else MIN_MTU
+    high = MAX_MTU if kind is None else _MAX_MTU[kind]
+    if not low <= value <= high:
+        device = "this device" if kind is None else f"a {kind.name} device"
+        ipv6 = " with IPv6 on" if ipv6_on else ""
+        raise ValueError(f"{where}: MTU {value} is outside {low}..{high} for {device}{ipv6}")
+    return value
+
+
+def _check_tap(channel: Channel, kind: DevKind | None, operation: str) -> None:
+    """Refuse a hardware-address call on a TUN device (or a closed one)."""
+    channel.lifetime.check_open(operation)
+    if kind == DevKind.TUN:
+        raise ValueError(
+            f"{operation} on {channel.name}: a TUN device has no hardware address "
+            "(only TAP devices have one)"
         )
-    if isinstance(name_or_ifindex, int):
-        if not 1 <= name_or_ifindex <= _MAX_IFINDEX:
-            raise ValueError(f"ifindex {name_or_ifindex} is not in 1..{_MAX_IFINDEX}")
-        return "", name_or_ifindex
-    name = name_or_ifindex
-    if not name or len(name) > _lowlevel.IFNAME_MAX:
-        raise ValueError(f"interface name {name!r} must have 1..{_lowlevel.IFNAME_MAX} bytes")
-    if not name.isascii() or not name.isprintable() or any(c in name for c in " /%:"):
-        raise ValueError(f"interface name {name!r} is not a device name")
-    return name, 0
-
-
-def _find(
-    name_or_ifindex: object, netns: NetnsLike | None
-) -> tuple[_lowlevel.LinkInfo, Netlink, int]:
-    """Find a device by name or ifindex (RTM_GETLINK) in its namespace.
-
-    Returns what the kernel says of it, the socket that asked (kept for the
-    Link's requests) and the namespace fd (-1 for the caller's).
-    """
-    name, ifindex = _check_target(name_or_ifindex)
-    label = name or f"ifindex {ifindex}"
-    nsfd = -1 if netns is None else netns_module.open_target(netns)[0]
-    netlink: Netlink | None = None
-    try:
-        netlink = Netlink(label, "find link", nsfd)
-        info = netlink.link(ifindex, "find link", area="lookup")
-        netlink.rename(info.name)
-    except BaseException:
-        if netlink is not None:
-            netlink.close()
-        if nsfd >= 0:
-            _lowlevel.close_fd(nsfd, label)
-        raise
-    return info, netlink, nsfd
 
 
 class Link:
@@ -120,7 +90,7 @@ class Link:
         netns: NetnsLike | None = None,
         on_mtu_change: MtuCallback | None = None,
     ) -> None:
-        info, netlink, nsfd = _find(name_or_ifindex, netns)
+        info, netlink, nsfd = find_link(name_or_ifindex, netns)
         kind = None if info.tun is None else DevKind(info.tun.kind)
         # The release callback holds the channel, not this Link: a Link dropped
         # unclosed is then collected at once, and its __del__ closes the socket.
@@ -131,11 +101,8 @@ class Link:
 
     @classmethod
     def of_device(cls, channel: Channel, kind: DevKind, on_mtu_change: MtuCallback) -> Link:
-        """The Link an :class:`~tuntap_cffi.Interface` owns (internal).
-
-        Its requests go through ``channel``, under the interface's lifetime;
-        the interface releases the channel with its fds.
-        """
+        """The Link an :class:`~tuntap_cffi.Interface` owns (internal): its requests go
+        through ``channel``, which the interface releases with its fds."""
         link = cls.__new__(cls)
         link._setup(channel, kind, on_mtu_change)
         link._owned = True
@@ -169,22 +136,15 @@ class Link:
         return self._channel.netlink
 
     def close(self) -> None:
-        """Close the socket (once no call uses it); harmless twice.
-
-        The Link of an Interface is closed by the Interface: this does nothing there.
-        """
+        """Close the socket (once no call uses it); harmless twice; does nothing on the
+        Link of an Interface (the Interface closes it)."""
         if not self._owned:
             self._channel.lifetime.close()
 
     def __enter__(self) -> Link:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __del__(self) -> None:
@@ -200,10 +160,15 @@ class Link:
         if self._on_mtu_change is not None:
             self._on_mtu_change(mtu)
 
-    # -- addresses -----------------------------------------------------------------
+    # -- addresses: see ifaddrs.py ---------------------------------------------------
 
     def add_address(
-        self, ip: AddressLike, subnet: SubnetLike = None, *, nodad: bool = False
+        self,
+        ip: AddressLike,
+        subnet: SubnetLike = None,
+        *,
+        nodad: bool = False,
+        peer: PeerLike | None = None,
     ) -> None:
         """Assign an address to the interface. Go: AddAddress.
 
@@ -215,61 +180,83 @@ class Link:
                 netmask (``"255.255.255.0"`` or raw bytes).
             nodad: skip duplicate address detection (``IFA_F_NODAD``), so
                 an IPv6 address is usable at once.
+            peer: the other end of a point-to-point link (an address of the
+                same family): ``ip`` is then IFA_LOCAL, ``peer`` IFA_ADDRESS,
+                and the prefix length applies to the peer.
 
         Raises:
-            ValueError, TypeError: a bad address, prefix or mask.
-            FileExistsError: the address is already assigned.
-            PermissionError: no CAP_NET_ADMIN.
-            OSError: the interface is gone, or the kernel refused.
+            ValueError, TypeError: a bad address, prefix, mask or peer.
+            FileExistsError: the address is already assigned; PermissionError: no
+                CAP_NET_ADMIN; OSError: the interface is gone, or the kernel refused.
         """
-        operation = "add_address"
-        self._channel.lifetime.check_open(operation)
-        address, _given = parse_address(ip, subnet, operation)
-        flags = _lowlevel.IFA_F_NODAD if check_flag(nodad, "add_address nodad") else 0
-        label = f"{operation} {address}"
-        self._channel.request(
-            operation, lambda nl, index: nl.change_address(True, index, address, flags, label)
-        )
-        if flags:
-            self._channel.await_nodad(operation)
+        ifaddrs.add_address(self._channel, ip, subnet, nodad, peer)
 
-    def del_address(self, ip: AddressLike, subnet: SubnetLike = None) -> None:
-        """Remove an address; without a prefix, whatever prefix it has.
+    def del_address(
+        self, ip: AddressLike, subnet: SubnetLike = None, *, peer: PeerLike | None = None
+    ) -> None:
+        """Remove an address; without a prefix (or peer), whatever prefix (or peer) it has.
 
-        Takes the same forms as :meth:`add_address`.
-
-        Raises:
-            OSError: (EADDRNOTAVAIL) the address is not assigned; or as add_address.
+        Takes the forms of :meth:`add_address`. Raises OSError (EADDRNOTAVAIL)
+        when the address is not assigned, or as add_address.
         """
-        operation = "del_address"
-        self._channel.lifetime.check_open(operation)
-        address, given = parse_address(ip, subnet, operation)
-
-        def delete(nl: Netlink, index: int) -> None:
-            target = address
-            if not given:
-                for entry in nl.addresses(index, operation):
-                    if entry.address == address.ip.packed:
-                        target = ipaddress.ip_interface((address.ip, entry.prefixlen))
-                        break
-            nl.change_address(False, index, target, 0, f"{operation} {target}")
-
-        self._channel.request(operation, delete)
+        ifaddrs.del_address(self._channel, ip, subnet, peer)
 
     def get_addr_list(self) -> list[bytes]:
         """Every address of the interface as raw bytes (4 IPv4, 16 IPv6). Go: GetAddrList."""
-        return [entry.address for entry in self._entries("get_addr_list")]
+        return [e.address for e in ifaddrs.address_entries(self._channel, "get_addr_list")]
 
-    def addresses(self) -> list[IPInterface]:
-        """Every address of the interface with its prefix, as ``ip_interface`` objects."""
-        return [
-            ipaddress.ip_interface((ipaddress.ip_address(entry.address), entry.prefixlen))
-            for entry in self._entries("addresses")
-        ]
+    def addresses(self) -> list[PeerInterface]:
+        """Every address with its prefix: ``ip_interface`` values with a ``peer`` (or None)."""
+        return ifaddrs.peer_addresses(self._channel)
 
-    def _entries(self, operation: str) -> list[_lowlevel.AddressEntry]:
-        self._channel.lifetime.check_open(operation)
-        return self._channel.addresses(operation)
+    # -- routes and counters: see routes.py, stats.py ------------------------------------
+
+    def add_route(
+        self,
+        destination: NetworkLike,
+        via: GatewayLike = None,
+        metric: int | None = None,
+        table: int | None = None,
+        src: GatewayLike = None,
+    ) -> None:
+        """Add a route through the device (static, exclusive: see :mod:`~tuntap_cffi.routes`).
+
+        Args:
+            destination: a network without host bits, ``"198.51.100.0/24"``,
+                ``"2001:db8:1::/48"``, ``"0.0.0.0/0"`` (default), an ``ip_network``.
+            via: the gateway, of the route's family; None: on the link.
+            metric, table: ``RTA_PRIORITY`` 0..2**32-1 (None: the kernel's default);
+                the table's id 1..2**32-1 (None: main, 254).
+            src: the preferred source address (``RTA_PREFSRC``).
+
+        Raises:
+            ValueError, TypeError: a bad argument (before any request);
+            FileExistsError: the route exists; OSError: the kernel refused.
+        """
+        routes.add_route(self._channel, destination, via, metric, table, src)
+
+    def del_route(
+        self,
+        destination: NetworkLike,
+        via: GatewayLike = None,
+        metric: int | None = None,
+        table: int | None = None,
+        src: GatewayLike = None,
+    ) -> None:
+        """Delete a route through the device (the first matching what is given).
+
+        Raises ProcessLookupError (ESRCH) when there is none, or as :meth:`add_route`.
+        """
+        routes.del_route(self._channel, destination, via, metric, table, src)
+
+    def routes(self) -> list[Route]:
+        """Every route through the device, of every table (the kernel's own included)."""
+        return routes.list_routes(self._channel)
+
+    @property
+    def stats(self) -> LinkStats:
+        """The device's counters now (IFLA_STATS64)."""
+        return link_stats(self._channel)
 
     # -- link ------------------------------------------------------------------------
 
@@ -297,20 +284,9 @@ class Link:
         """
         operation = "set_mtu"
         self._channel.lifetime.check_open(operation)
-        mtu = check_int(mtu, operation, "mtu")
-        low = IPV6_MIN_MTU if self._channel.ipv6_on() else MIN_MTU
-        high = MAX_MTU if self._kind is None else _MAX_MTU[self._kind]
-        if not low <= mtu <= high:
-            ipv6 = " with IPv6 on" if low == IPV6_MIN_MTU else ""
-            raise ValueError(
-                f"{operation} on {self.name}: MTU {mtu} is outside {low}..{high} "
-                f"for {self._kind_words()}{ipv6}"
-            )
+        mtu = _checked_mtu(mtu, self._kind, self._channel.ipv6_on(), f"{operation} on {self.name}")
         self._channel.request(operation, lambda nl, index: nl.set_link(index, operation, mtu=mtu))
         self._mtu_changed(mtu)
-
-    def _kind_words(self) -> str:
-        return "this device" if self._kind is None else f"a {self._kind.name} device"
 
     def up(self) -> None:
         """Set the link up. Go: Up."""
@@ -349,43 +325,39 @@ class Link:
             operation, lambda nl, index: nl.set_link(index, operation, txqlen=length)
         )
 
-    def _check_tap(self, operation: str) -> None:
-        self._channel.lifetime.check_open(operation)
-        if self._kind == DevKind.TUN:
-            raise ValueError(
-                f"{operation} on {self.name}: a TUN device has no hardware address "
-                "(only TAP devices have one)"
-            )
-
     @property
     def hwaddr(self) -> str:
         """The TAP device's MAC address, ``"aa:bb:cc:dd:ee:ff"``."""
-        self._check_tap("hwaddr")
+        _check_tap(self._channel, self._kind, "hwaddr")
         return format_mac(self._channel.link("hwaddr").hwaddr)
 
     def set_hwaddr(self, mac: str | bytes) -> None:
         """Set the TAP device's MAC address (``"02:00:5e:00:53:01"`` or 6 bytes)."""
         operation = "set_hwaddr"
-        self._check_tap(operation)
+        _check_tap(self._channel, self._kind, operation)
         raw = parse_mac(mac, operation)
         self._channel.request(
             operation, lambda nl, index: nl.set_link(index, operation, hwaddr=raw)
         )
 
-    # -- IPv6 controls ------------------------------------------------------------
+    # -- IPv4 and IPv6 controls ------------------------------------------------------
 
-    def _write_ipv6_conf(self, key: str, value: bool, operation: str) -> None:
+    def _write_conf(self, family: str, key: str, value: bool, operation: str) -> None:
         self._channel.lifetime.check_open(operation)
-        self._channel.write_ipv6_conf(key, check_flag(value, operation), operation)
+        self._channel.write_conf(family, key, check_flag(value, operation), operation)
+
+    def set_ipv4_forwarding(self, enabled: bool) -> None:
+        """Enable or disable IPv4 forwarding on the device (``ipv4/conf/<name>/forwarding``)."""
+        self._write_conf("ipv4", "forwarding", enabled, "set_ipv4_forwarding")
 
     def set_ipv6(self, enabled: bool) -> None:
         """Enable or disable IPv6 on the device (``disable_ipv6``, inverted). Go: IPv6."""
-        self._write_ipv6_conf("disable_ipv6", not check_flag(enabled, "set_ipv6"), "set_ipv6")
+        self._write_conf("ipv6", "disable_ipv6", not check_flag(enabled, "set_ipv6"), "set_ipv6")
 
     def set_ipv6_forwarding(self, enabled: bool) -> None:
         """Enable or disable IPv6 forwarding on the device. Go: IPv6Forwarding."""
-        self._write_ipv6_conf("forwarding", enabled, "set_ipv6_forwarding")
+        self._write_conf("ipv6", "forwarding", enabled, "set_ipv6_forwarding")
 
     def set_ipv6_slaac(self, enabled: bool) -> None:
         """Enable or disable stateless address autoconfiguration. Go: IPv6SLAAC."""
-        self._write_ipv6_conf("autoconf", enabled, "set_ipv6_slaac")
+        self._write_conf("ipv6", "autoconf", enabled, "set_ipv6_slaac")

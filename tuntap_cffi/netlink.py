@@ -12,15 +12,18 @@ from __future__ import annotations
 import errno
 import socket
 from types import TracebackType
+from typing import Callable, TypeVar
 
 from . import _lowlevel, netns
-from .addresses import IPInterface
+from .addresses import IPAddress, IPInterface
 from .errors import os_error
 
 __all__ = ["Netlink"]
 
 _FIRST_DUMP_ROOM = 64
 _DUMP_RESIZES = 4
+
+T = TypeVar("T")
 
 
 class Netlink:
@@ -124,22 +127,61 @@ class Netlink:
         self._check(result, operation, reply)
 
     def change_address(
-        self, add: bool, ifindex: int, address: IPInterface, flags: int, operation: str
+        self,
+        add: bool,
+        ifindex: int,
+        address: IPInterface,
+        flags: int,
+        operation: str,
+        peer: IPAddress | None = None,
     ) -> None:
-        """Add (exclusively) or delete one address with its prefix length."""
+        """Add (exclusively) or delete one address with its prefix length.
+
+        ``peer``: the other end of a point-to-point address (IFA_ADDRESS; the
+        address itself is IFA_LOCAL), of the address's family.
+        """
         family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+        own = address.ip.packed
         reply = self._reply
-        result = _lowlevel.nl_addr_change(
+        result = _lowlevel.nl_addr_peer_change(
             self._nl,
             add,
             ifindex,
             family,
-            address.ip.packed,
+            own,
+            own if peer is None else peer.packed,
             address.network.prefixlen,
             flags,
             reply,
         )
         self._check(result, operation, reply)
+
+    def link_stats(self, ifindex: int, operation: str) -> dict[str, int]:
+        """The counters of the link ``ifindex`` (IFLA_STATS64), by field name."""
+        reply = self._reply
+        self._check(_lowlevel.nl_link_stats(self._nl, ifindex, reply), operation, reply)
+        stats = reply.link_stats()
+        if stats is None:
+            raise os_error(errno.EPROTO, operation, self._name, area="netlink")
+        return stats
+
+    def change_route(
+        self, add: bool, ifindex: int, spec: _lowlevel.RouteSpec, operation: str
+    ) -> None:
+        """Add (exclusively) or delete one route through the interface ``ifindex``."""
+        reply = self._reply
+        result = _lowlevel.nl_route_change(self._nl, add, ifindex, spec, reply)
+        self._check(result, operation, reply, area="route")
+
+    def routes(self, ifindex: int, operation: str) -> list[_lowlevel.RouteEntry]:
+        """Every route of every table whose output interface is ``ifindex``."""
+        return self._dump(
+            lambda room: _lowlevel.NetlinkReply(routes_max=room),
+            lambda reply: _lowlevel.nl_route_dump(self._nl, ifindex, reply),
+            _lowlevel.NetlinkReply.routes,
+            operation,
+            area="route",
+        )
 
     def is_local(self, family: int, address: bytes, operation: str) -> bool:
         """True when the kernel delivers packets for ``address`` to this host.
@@ -156,11 +198,27 @@ class Netlink:
 
     def addresses(self, ifindex: int, operation: str) -> list[_lowlevel.AddressEntry]:
         """Every address of the interface ``ifindex`` (IPv4 first, in the kernel's order)."""
+        return self._dump(
+            lambda room: _lowlevel.NetlinkReply(addrs_max=room),
+            lambda reply: _lowlevel.nl_addr_dump(self._nl, ifindex, reply),
+            _lowlevel.NetlinkReply.addresses,
+            operation,
+        )
+
+    def _dump(
+        self,
+        make_reply: Callable[[int], _lowlevel.NetlinkReply],
+        dump: Callable[[_lowlevel.NetlinkReply], int],
+        read: Callable[[_lowlevel.NetlinkReply], list[T]],
+        operation: str,
+        area: str = "netlink",
+    ) -> list[T]:
+        """Run a dump with room for what it finds, growing the room when more appeared."""
         room = _FIRST_DUMP_ROOM
         for _ in range(_DUMP_RESIZES):
-            reply = _lowlevel.NetlinkReply(room)
-            found = self._check(_lowlevel.nl_addr_dump(self._nl, ifindex, reply), operation, reply)
+            reply = make_reply(room)
+            found = self._check(dump(reply), operation, reply, area)
             if found <= room:
-                return reply.addresses()
+                return read(reply)
             room = found + 16  # more appeared; make room and ask again
-        raise os_error(errno.EAGAIN, operation, self._name, area="netlink")
+        raise os_error(errno.EAGAIN, operation, self._name, area=area)

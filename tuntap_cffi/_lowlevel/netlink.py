@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -22,6 +23,18 @@ NL_EXPECT_ACK = lib.TT_NL_EXPECT_ACK
 NL_EXPECT_LINK = lib.TT_NL_EXPECT_LINK
 NL_EXPECT_ADDRS = lib.TT_NL_EXPECT_ADDRS
 NL_EXPECT_ROUTE = lib.TT_NL_EXPECT_ROUTE
+NL_EXPECT_ROUTES = lib.TT_NL_EXPECT_ROUTES
+RT_TABLE_MAIN = lib.RT_TABLE_MAIN
+RT_TABLE_LOCAL = lib.RT_TABLE_LOCAL
+RTN_UNICAST = lib.RTN_UNICAST
+RTPROT_STATIC = lib.RTPROT_STATIC
+RT_SCOPE_UNIVERSE = lib.RT_SCOPE_UNIVERSE
+RT_SCOPE_LINK = lib.RT_SCOPE_LINK
+RT_SCOPE_NOWHERE = lib.RT_SCOPE_NOWHERE
+# The counters of struct tt_link_stats (struct rtnl_link_stats64), in the kernel's order.
+LINK_STATS_FIELDS: tuple[str, ...] = tuple(
+    name for name, _ in ffi.typeof("struct tt_link_stats").fields
+)
 
 
 def _new_struct(ctype: str) -> StructPtr:
@@ -50,21 +63,60 @@ class AddressEntry(NamedTuple):
     prefixlen: int
     flags: int  # IFA_F_*
     scope: int
+    peer: bytes | None = None  # IFA_ADDRESS of a point-to-point address, when it differs
+
+
+class RouteEntry(NamedTuple):
+    """One route of a route dump (RTM_NEWROUTE), its addresses as raw bytes."""
+
+    family: int  # AF_INET or AF_INET6
+    dst: bytes  # 4 or 16 bytes (zeros for the default route)
+    dst_len: int
+    gateway: bytes | None  # 4 or 16 bytes: an IPv6 gateway of an IPv4 route is RFC 5549
+    prefsrc: bytes | None
+    metric: int | None  # RTA_PRIORITY
+    table: int
+    protocol: int  # RTPROT_*
+    scope: int  # RT_SCOPE_*
+    type: int  # RTN_*
+    oif: int
+    flags: int  # rtm_flags
+
+
+class RouteSpec(NamedTuple):
+    """A route to add or delete; None leaves an attribute out of the request."""
+
+    family: int
+    dst: bytes
+    dst_len: int
+    table: int
+    protocol: int
+    scope: int
+    type: int
+    gateway: bytes | None = None  # of the route's own family
+    prefsrc: bytes | None = None
+    metric: int | None = None
 
 
 class NetlinkReply:
-    """A ``struct tt_nl_reply`` with room for ``addrs_max`` dumped addresses.
+    """A ``struct tt_nl_reply`` with room for ``addrs_max`` dumped addresses
+    (or ``routes_max`` dumped routes).
 
-    Keeps the address array alive for as long as the reply points to it.
+    Keeps the arrays alive for as long as the reply points to them.
     """
 
-    def __init__(self, addrs_max: int = 0) -> None:
+    def __init__(self, addrs_max: int = 0, routes_max: int = 0) -> None:
         self.c = _new_struct("struct tt_nl_reply *")
         self._addrs: CData | None = None
+        self._routes: CData | None = None
         if addrs_max:
             self._addrs = ffi.new("struct tt_addr[]", addrs_max)
             self.c.addrs = self._addrs
             self.c.addrs_max = addrs_max
+        if routes_max:
+            self._routes = ffi.new("struct tt_route[]", routes_max)
+            self.c.routes = self._routes
+            self.c.routes_max = routes_max
 
     @property
     def ext_ack(self) -> str:
@@ -99,10 +151,46 @@ class NetlinkReply:
             entry = self.c.addrs[i]
             size = 4 if entry.family == socket.AF_INET else 16
             raw = bytes(ffi.buffer(entry.addr))[:size]
+            peer = bytes(ffi.buffer(entry.peer))[:size] if entry.has_peer else None
             entries.append(
-                AddressEntry(entry.family, raw, entry.prefixlen, entry.flags, entry.scope)
+                AddressEntry(entry.family, raw, entry.prefixlen, entry.flags, entry.scope, peer)
             )
         return entries
+
+    def routes(self) -> list[RouteEntry]:
+        """The routes the last route dump stored (at most ``routes_max`` of them)."""
+        count = min(self.c.routes_found, self.c.routes_max)
+        return [_route_entry(self.c.routes[i]) for i in range(count)]
+
+    def link_stats(self) -> dict[str, int] | None:
+        """The counters of the last link request, by name; None when it carried none."""
+        link = self.c.link
+        if not link.stats_len:
+            return None
+        return {name: getattr(link.stats, name) for name in LINK_STATS_FIELDS}
+
+
+def _route_entry(route: StructPtr) -> RouteEntry:
+    size = 4 if route.family == socket.AF_INET else 16
+    has = route.has
+    gateway = None
+    if has & lib.TT_ROUTE_HAS_GATEWAY:
+        gateway_size = 4 if route.gateway_family == socket.AF_INET else 16
+        gateway = bytes(ffi.buffer(route.gateway))[:gateway_size]
+    return RouteEntry(
+        route.family,
+        bytes(ffi.buffer(route.dst))[:size],
+        route.dst_len,
+        gateway,
+        bytes(ffi.buffer(route.prefsrc))[:size] if has & lib.TT_ROUTE_HAS_PREFSRC else None,
+        route.metric if has & lib.TT_ROUTE_HAS_METRIC else None,
+        route.table,
+        route.protocol,
+        route.scope,
+        route.type,
+        route.oif,
+        route.flags,
+    )
 
 
 def nl_new() -> StructPtr:
@@ -170,6 +258,61 @@ def nl_addr_change(
     return lib.tt_nl_addr_change(
         nl, int(add), ifindex, family, address, len(address), prefixlen, flags, reply.c
     )
+
+
+def nl_addr_peer_change(
+    nl: CData,
+    add: bool,
+    ifindex: int,
+    family: int,
+    address: bytes,
+    peer: bytes,
+    prefixlen: int,
+    flags: int,
+    reply: NetlinkReply,
+) -> int:
+    """As ``nl_addr_change``, with ``peer`` (same length) as IFA_ADDRESS; 0 or -errno."""
+    if len(peer) != len(address):
+        return -errno.EINVAL
+    return lib.tt_nl_addr_peer_change(
+        nl, int(add), ifindex, family, address, peer, len(address), prefixlen, flags, reply.c
+    )
+
+
+def nl_link_stats(nl: CData, ifindex: int, reply: NetlinkReply) -> int:
+    """RTM_GETLINK with the counters (``reply.link_stats()``); 0 or -errno."""
+    return lib.tt_nl_link_stats(nl, ifindex, reply.c)
+
+
+def nl_route_dump(nl: CData, ifindex: int, reply: NetlinkReply) -> int:
+    """RTM_GETROUTE dump of every table, routes via ``ifindex``; the number found or -errno."""
+    return lib.tt_nl_route_dump(nl, ifindex, reply.c)
+
+
+def nl_route_change(
+    nl: CData, add: bool, ifindex: int, spec: RouteSpec, reply: NetlinkReply
+) -> int:
+    """RTM_NEWROUTE (exclusive) or RTM_DELROUTE of one route via ``ifindex``; 0 or -errno."""
+    route = _new_struct("struct tt_route *")
+    route.family = spec.family
+    route.dst_len = spec.dst_len
+    ffi.memmove(route.dst, spec.dst, len(spec.dst))
+    route.table = spec.table
+    route.protocol = spec.protocol
+    route.scope = spec.scope
+    route.type = spec.type
+    route.oif = ifindex
+    if spec.gateway is not None:
+        route.has |= lib.TT_ROUTE_HAS_GATEWAY
+        route.gateway_family = socket.AF_INET if len(spec.gateway) == 4 else socket.AF_INET6
+        ffi.memmove(route.gateway, spec.gateway, len(spec.gateway))
+    if spec.prefsrc is not None:
+        route.has |= lib.TT_ROUTE_HAS_PREFSRC
+        ffi.memmove(route.prefsrc, spec.prefsrc, len(spec.prefsrc))
+    if spec.metric is not None:
+        route.has |= lib.TT_ROUTE_HAS_METRIC
+        route.metric = spec.metric
+    return lib.tt_nl_route_change(nl, int(add), route, reply.c)
 
 
 def nl_addr_dump(nl: CData, ifindex: int, reply: NetlinkReply) -> int:
