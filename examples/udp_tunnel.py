@@ -58,9 +58,9 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 import tuntap_cffi as tuntap
 
@@ -76,6 +76,7 @@ SEND_DROPS = (errno.EAGAIN, errno.ENOBUFS, errno.ECONNREFUSED)
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 Endpoint = tuple[str, int]
+T = TypeVar("T")
 
 
 @dataclass
@@ -144,6 +145,19 @@ class Tunnel:
 # -- setting up ------------------------------------------------------------------------
 
 
+def argument(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """``parse`` for argparse, which shows the ValueError's own message (not just "invalid")."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
 def endpoint(text: str) -> Endpoint:
     """``ADDRESS:PORT`` or ``[IPV6]:PORT``, for argparse."""
     host, colon, port = text.rpartition(":")
@@ -165,21 +179,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--name", default="tun%d", help="the TUN's name (default: tun%%d)")
     parser.add_argument(
-        "--local", type=ipaddress.ip_address, required=True, help="this end's overlay address"
+        "--local",
+        type=argument(ipaddress.ip_address),
+        required=True,
+        help="this end's overlay address",
     )
     parser.add_argument(
-        "--peer", type=ipaddress.ip_address, required=True, help="the other end's overlay address"
+        "--peer",
+        type=argument(ipaddress.ip_address),
+        required=True,
+        help="the other end's overlay address",
     )
     parser.add_argument(
         "--address",
-        type=ipaddress.ip_interface,
+        type=argument(ipaddress.ip_interface),
         action="append",
         default=[],
         help="a further address of the TUN, ADDRESS/PREFIX (repeatable)",
     )
     parser.add_argument(
         "--route",
-        type=ipaddress.ip_network,
+        type=argument(ipaddress.ip_network),
         action="append",
         default=[],
         help="a network to reach through the tunnel (repeatable)",
