@@ -380,6 +380,25 @@ static int transact(struct tt_nl *nl, struct request *req, struct tt_nl_reply *r
 
 /* ---- requests --------------------------------------------------------- */
 
+/* Runs a dump until the kernel gives a consistent one (no NLM_F_DUMP_INTR):
+ * the number of entries found, or -EAGAIN when they kept changing. */
+static int dump_consistent(struct tt_nl *nl, struct request *req, int expect, int32_t ifindex,
+                           struct tt_nl_reply *reply)
+{
+    for (int attempt = 0; attempt < TT_NL_ADDR_DUMP_TRIES; attempt++) {
+        reply_reset(reply, expect, ifindex);
+        int result = transact(nl, req, reply);
+        if (result < 0)
+            return result;
+        if (!(reply->flags & TT_NL_DUMP_INTR)) {
+            uint32_t found =
+                expect == TT_NL_EXPECT_ROUTES ? reply->routes_found : reply->addrs_found;
+            return found > INT_MAX ? INT_MAX : (int)found;
+        }
+    }
+    return -EAGAIN;
+}
+
 /* RTM_GETLINK by index (or name); ext_mask RTEXT_FILTER_SKIP_STATS leaves the counters out. */
 static int link_get(struct tt_nl *nl, int32_t ifindex, const char *name, uint32_t ext_mask,
                     struct tt_nl_reply *reply)
@@ -500,18 +519,10 @@ int tt_nl_addr_dump(struct tt_nl *nl, int32_t ifindex, struct tt_nl_reply *reply
         return bad;
     if (ifindex <= 0)
         return -EINVAL;
-    for (int attempt = 0; attempt < TT_NL_ADDR_DUMP_TRIES; attempt++) {
-        struct ifaddrmsg ifa = { .ifa_family = AF_UNSPEC, .ifa_index = (uint32_t)ifindex };
-        struct request req;
-        req_init(&req, RTM_GETADDR, NLM_F_DUMP, &ifa, sizeof(ifa));
-        reply_reset(reply, TT_NL_EXPECT_ADDRS, ifindex);
-        int result = transact(nl, &req, reply);
-        if (result < 0)
-            return result;
-        if (!(reply->flags & TT_NL_DUMP_INTR))
-            return reply->addrs_found > INT_MAX ? INT_MAX : (int)reply->addrs_found;
-    }
-    return -EAGAIN; /* the addresses kept changing while they were dumped */
+    struct ifaddrmsg ifa = { .ifa_family = AF_UNSPEC, .ifa_index = (uint32_t)ifindex };
+    struct request req;
+    req_init(&req, RTM_GETADDR, NLM_F_DUMP, &ifa, sizeof(ifa));
+    return dump_consistent(nl, &req, TT_NL_EXPECT_ADDRS, ifindex, reply);
 }
 
 int tt_nl_route_dump(struct tt_nl *nl, int32_t ifindex, struct tt_nl_reply *reply)
@@ -521,22 +532,14 @@ int tt_nl_route_dump(struct tt_nl *nl, int32_t ifindex, struct tt_nl_reply *repl
         return bad;
     if (ifindex <= 0)
         return -EINVAL;
-    for (int attempt = 0; attempt < TT_NL_ADDR_DUMP_TRIES; attempt++) {
-        /* Every family and table (RT_TABLE_UNSPEC); with strict checking the kernel
-         * filters by RTA_OIF itself, and the parser keeps only ifindex's anyway. */
-        struct rtmsg rtm = { .rtm_family = AF_UNSPEC, .rtm_table = RT_TABLE_UNSPEC };
-        struct request req;
-        req_init(&req, RTM_GETROUTE, NLM_F_DUMP, &rtm, sizeof(rtm));
-        if ((bad = req_u32(&req, RTA_OIF, (uint32_t)ifindex)) < 0)
-            return bad;
-        reply_reset(reply, TT_NL_EXPECT_ROUTES, ifindex);
-        int result = transact(nl, &req, reply);
-        if (result < 0)
-            return result;
-        if (!(reply->flags & TT_NL_DUMP_INTR))
-            return reply->routes_found > INT_MAX ? INT_MAX : (int)reply->routes_found;
-    }
-    return -EAGAIN; /* the routes kept changing while they were dumped */
+    /* Every family and table (RT_TABLE_UNSPEC); with strict checking the kernel
+     * filters by RTA_OIF itself, and the parser keeps only ifindex's anyway. */
+    struct rtmsg rtm = { .rtm_family = AF_UNSPEC, .rtm_table = RT_TABLE_UNSPEC };
+    struct request req;
+    req_init(&req, RTM_GETROUTE, NLM_F_DUMP, &rtm, sizeof(rtm));
+    if ((bad = req_u32(&req, RTA_OIF, (uint32_t)ifindex)) < 0)
+        return bad;
+    return dump_consistent(nl, &req, TT_NL_EXPECT_ROUTES, ifindex, reply);
 }
 
 int tt_nl_route_change(struct tt_nl *nl, int add, const struct tt_route *route,

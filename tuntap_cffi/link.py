@@ -233,7 +233,7 @@ class Link:
             ValueError, TypeError: a bad argument (before any request);
             FileExistsError: the route exists; OSError: the kernel refused.
         """
-        routes.add_route(self._channel, destination, via, metric, table, src)
+        routes.change_route(self._channel, True, destination, via, metric, table, src)
 
     def del_route(
         self,
@@ -247,7 +247,7 @@ class Link:
 
         Raises ProcessLookupError (ESRCH) when there is none, or as :meth:`add_route`.
         """
-        routes.del_route(self._channel, destination, via, metric, table, src)
+        routes.change_route(self._channel, False, destination, via, metric, table, src)
 
     def routes(self) -> list[Route]:
         """Every route through the device, of every table (the kernel's own included)."""

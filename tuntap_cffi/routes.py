@@ -27,7 +27,7 @@ from . import _lowlevel
 from .addresses import IPAddress, IPNetwork, check_int, parse_ip
 from .channel import Channel
 
-__all__ = ["MAX_METRIC", "MAX_TABLE", "Route", "add_route", "del_route", "list_routes"]
+__all__ = ["MAX_METRIC", "MAX_TABLE", "Route", "change_route", "list_routes"]
 
 MAX_METRIC = 2**32 - 1
 MAX_TABLE = 2**32 - 1
@@ -165,37 +165,23 @@ def _spec(
 # -- the calls ------------------------------------------------------------------------
 
 
-def add_route(
+def change_route(
     channel: Channel,
+    add: bool,
     destination: NetworkLike,
     via: GatewayLike = None,
     metric: int | None = None,
     table: int | None = None,
     src: GatewayLike = None,
 ) -> None:
-    """Add a route through the device (``Link.add_route`` says what it takes)."""
-    operation = "add_route"
+    """Add (``Link.add_route`` says what it takes) or delete a route through the device."""
+    operation = "add_route" if add else "del_route"
     channel.lifetime.check_open(operation)
-    spec, label = _spec(operation, channel.name, destination, via, metric, table, src, True)
-    channel.request(operation, lambda nl, index: nl.change_route(True, index, spec, label))
-
-
-def del_route(
-    channel: Channel,
-    destination: NetworkLike,
-    via: GatewayLike = None,
-    metric: int | None = None,
-    table: int | None = None,
-    src: GatewayLike = None,
-) -> None:
-    """Delete a route through the device (the first the kernel matches)."""
-    operation = "del_route"
-    channel.lifetime.check_open(operation)
-    spec, label = _spec(operation, channel.name, destination, via, metric, table, src, False)
+    spec, label = _spec(operation, channel.name, destination, via, metric, table, src, add)
     try:
-        channel.request(operation, lambda nl, index: nl.change_route(False, index, spec, label))
+        channel.request(operation, lambda nl, index: nl.change_route(add, index, spec, label))
     except ProcessLookupError:
-        # The kernel says ESRCH also when the device itself is gone: say that instead.
+        # A delete gets ESRCH also when the device itself is gone: say that instead.
         channel.link(operation)
         raise
 
