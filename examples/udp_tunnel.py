@@ -97,9 +97,10 @@ class Tunnel:
         self.sock = sock
         self.counters = Counters()
         self.batch = tuntap.PacketBatch(BATCH)  # sized at the first read
-        # One byte more than the MTU: a datagram that fills its slot is too
-        # large for the TUN (or was cut), and write_batch refuses it.
-        slot = tun.mtu + 1
+        # One byte more than the TUN takes (write_limit, which follows the
+        # MTU): a datagram that fills its slot is too large (or was cut
+        # short), and write_batch refuses it.
+        slot = tun.write_limit + 1
         buffer = memoryview(bytearray(BATCH * slot))
         self.slots = [buffer[i * slot : (i + 1) * slot] for i in range(BATCH)]
 

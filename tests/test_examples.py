@@ -19,6 +19,7 @@ import json
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netutil import ip, link_names
+from netutil import ip, ipv4_udp, link_names
 
 UDP_TUNNEL = Path(__file__).resolve().parent.parent / "examples" / "udp_tunnel.py"
 TRANSFER = 4 * 1024 * 1024
@@ -283,6 +284,44 @@ def test_udp_tunnel_stops_cleanly(how: str) -> None:
             assert program.proc.wait(10) == 0
         assert not any("Traceback" in line for line in program.seen), program.seen
         assert "ttstop0" not in link_names()
+    finally:
+        program.kill()
+
+
+@pytest.mark.privileged
+def test_udp_tunnel_drops_the_datagrams_its_tun_refuses_and_writes_the_rest() -> None:
+    # One end in the test namespace; this test is the other, on loopback.
+    args = [
+        sys.executable,
+        str(UDP_TUNNEL),
+        "--name", "ttdrop0",
+        "--local", "192.0.2.1",
+        "--peer", "192.0.2.2",
+        "--listen", "127.0.0.1:5560",
+        "--remote", "127.0.0.1:5561",
+        "--seconds", "60",
+    ]  # fmt: skip
+    program = Program(args)
+    try:
+        with (
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as remote,
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener,
+        ):
+            remote.bind(("127.0.0.1", 5561))
+            program.wait_for("ready ttdrop0", timeout=20)
+            listener.bind(("192.0.2.1", 7000))
+            listener.settimeout(10)
+            good = [ipv4_udp("192.0.2.2", "192.0.2.1", 7001, 7000, b"%d" % i) for i in range(3)]
+            # Stopped, the program finds all five in one readiness round: the
+            # refused ones are in the middle of one write_batch list.
+            program.proc.send_signal(signal.SIGSTOP)
+            for datagram in (good[0], b"\0 not IP", good[1], b"\x45" * 2000, good[2]):
+                remote.sendto(datagram, ("127.0.0.1", 5560))
+            program.proc.send_signal(signal.SIGCONT)
+            assert [listener.recv(100) for _ in good] == [b"0", b"1", b"2"]
+        assert program.stop(signal.SIGTERM) == 0, program.seen
+        count = counters(program.wait_for("stopped (SIGTERM):", timeout=10))
+        assert (count["received"], count["refused"], count["tun_rx_packets"]) == (3, 2, 3)
     finally:
         program.kill()
 
