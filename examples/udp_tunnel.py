@@ -60,7 +60,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 import tuntap_cffi as tuntap
 
@@ -74,7 +74,6 @@ REFUSED = (tuntap.NotIPPacketError, tuntap.JumboPacketError)
 # above resends it.
 SEND_DROPS = (errno.EAGAIN, errno.ENOBUFS, errno.ECONNREFUSED)
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 Endpoint = tuple[str, int]
 T = TypeVar("T")
 
