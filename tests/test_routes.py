@@ -567,6 +567,8 @@ def test_set_ipv4_forwarding(tun: tuntap.Interface) -> None:
     for enabled in (False, True, False, True):
         tun.set_ipv4_forwarding(enabled)
         assert forwarding(tun.name) == str(int(enabled))
+        views = {v["family"]: v for v in ip_json("netconf", "show", "dev", tun.name)}
+        assert views["inet"]["forwarding"] is enabled  # RTM_GETNETCONF: the kernel's view
 
 
 @pytest.mark.parametrize("value", [1, "yes", None])
