@@ -94,20 +94,12 @@ int tt_events_parse(const uint8_t *buf, size_t len, int32_t ifindex, struct tt_e
     if ((buf == NULL && len != 0) || (events == NULL && max != 0) || ifindex <= 0)
         return -EINVAL;
     uint32_t found = 0;
-    size_t off = 0;
-    while (off < len) {
-        size_t left = len - off;
-        struct nlmsghdr h;
-        if (left < sizeof(h))
-            return -EBADMSG;
-        memcpy(&h, buf + off, sizeof(h));
-        if (h.nlmsg_len < NLMSG_HDRLEN || h.nlmsg_len > left)
-            return -EBADMSG;
-        const uint8_t *payload = buf + off + NLMSG_HDRLEN;
-        size_t plen = h.nlmsg_len - NLMSG_HDRLEN;
-        size_t step = NLMSG_ALIGN((size_t)h.nlmsg_len);
-        off += step < left ? step : left;
-
+    struct msg_iter it = { .base = buf, .len = len };
+    struct nlmsghdr h;
+    const uint8_t *payload;
+    size_t plen;
+    int more;
+    while ((more = next_msg(&it, &h, &payload, &plen)) > 0) {
         struct tt_event record;
         int got;
         switch (h.nlmsg_type) {
@@ -131,7 +123,7 @@ int tt_events_parse(const uint8_t *buf, size_t len, int32_t ifindex, struct tt_e
             return -ENOSPC;
         events[found++] = record;
     }
-    return (int)found;
+    return more < 0 ? more : (int)found;
 }
 
 /* ---- the socket ------------------------------------------------------- */

@@ -236,20 +236,12 @@ int tt_nl_parse_reply(const char *buf, size_t len, struct tt_nl_reply *r)
         return -EINVAL;
     if (len == 0)
         return -EBADMSG;
-    const uint8_t *base = (const uint8_t *)buf;
-    size_t off = 0;
-    while (off < len) {
-        size_t left = len - off;
-        struct nlmsghdr h;
-        if (left < sizeof(h))
-            return -EBADMSG;
-        memcpy(&h, base + off, sizeof(h));
-        if (h.nlmsg_len < NLMSG_HDRLEN || h.nlmsg_len > left)
-            return -EBADMSG;
-        const uint8_t *payload = base + off + NLMSG_HDRLEN;
-        size_t plen = h.nlmsg_len - NLMSG_HDRLEN;
-        size_t step = NLMSG_ALIGN((size_t)h.nlmsg_len);
-        off += step < left ? step : left;
+    struct msg_iter it = { .base = (const uint8_t *)buf, .len = len };
+    struct nlmsghdr h;
+    const uint8_t *payload;
+    size_t plen;
+    int more;
+    while ((more = next_msg(&it, &h, &payload, &plen)) > 0) {
         if (h.nlmsg_seq != r->seq || h.nlmsg_pid != r->portid)
             continue; /* a late answer to an earlier request */
         if (h.nlmsg_flags & NLM_F_DUMP_INTR)
@@ -258,7 +250,7 @@ int tt_nl_parse_reply(const char *buf, size_t len, struct tt_nl_reply *r)
         if (result != 0)
             return result;
     }
-    return 0;
+    return more;
 }
 
 /* ---- the socket ------------------------------------------------------- */

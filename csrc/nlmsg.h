@@ -60,6 +60,33 @@ static inline int req_u32(struct request *req, uint16_t type, uint32_t value)
 
 /* ---- parsing ---------------------------------------------------------- */
 
+/* The messages of one datagram, each checked to lie inside it. */
+struct msg_iter {
+    const uint8_t *base;
+    size_t len;
+    size_t off;
+};
+
+/* 1: the next message's header is in *h, its payload in *p, *plen; 0: no
+ * more; -EBADMSG. */
+static inline int next_msg(struct msg_iter *it, struct nlmsghdr *h, const uint8_t **p,
+                           size_t *plen)
+{
+    if (it->off >= it->len)
+        return 0;
+    size_t left = it->len - it->off;
+    if (left < sizeof(*h))
+        return -EBADMSG;
+    memcpy(h, it->base + it->off, sizeof(*h));
+    if (h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > left)
+        return -EBADMSG;
+    *p = it->base + it->off + NLMSG_HDRLEN;
+    *plen = h->nlmsg_len - NLMSG_HDRLEN;
+    size_t step = NLMSG_ALIGN((size_t)h->nlmsg_len);
+    it->off += step < left ? step : left;
+    return 1;
+}
+
 struct attr_iter {
     const uint8_t *base;
     size_t len;

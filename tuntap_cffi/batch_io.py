@@ -27,7 +27,8 @@ from .batch import (
 from .errors import InterfaceClosedError, ShortWriteError, TunTapError, batch_stopped
 from .offload import Offload
 from .packet import Body, DevKind, Packet
-from .queue import RETRYABLE, Queue, Timeout, Writable, deadline_of, slice_ms
+from .queue import Queue, Writable
+from .timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
 
 _read = _lowlevel.queue_read
 _write = _lowlevel.queue_write

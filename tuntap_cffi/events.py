@@ -26,19 +26,15 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
-# queue.py imports link.py, which imports this module (and this module queue.py):
-# each looks the other's names up when called, not while they are imported.
-from . import _lowlevel, netns, queue
+from . import _lowlevel, netns
 from .addresses import IPInterface
 from .channel import Channel
 from .errors import InterfaceClosedError, os_error
 from .lifetime import Lifetime
 from .netlink import Netlink
-
-if TYPE_CHECKING:
-    from .queue import Timeout
+from .timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
 
 __all__ = ["EventKind", "LinkEvent", "LinkEvents", "LinkState", "link_changes"]
 
@@ -141,7 +137,7 @@ class LinkEvents:
     """
 
     def __init__(self, channel: Channel, timeout: Timeout = None) -> None:
-        queue.deadline_of(timeout)  # refuse a bad timeout before any call
+        deadline_of(timeout)  # refuse a bad timeout before any call
         channel.lifetime.check_open(_OPERATION)
         self._timeout = timeout
         self._channel = channel
@@ -191,7 +187,7 @@ class LinkEvents:
         return self
 
     def __next__(self) -> LinkEvent:
-        event = self._next(queue.deadline_of(self._timeout), wait=True)
+        event = self._next(deadline_of(self._timeout), wait=True)
         assert event is not None
         return event
 
@@ -211,15 +207,15 @@ class LinkEvents:
             while not self._pending:
                 if self._lifetime.closed:
                     raise StopIteration
-                result = self._recv(queue.slice_ms(deadline) if wait else 0)
+                result = self._recv(slice_ms(deadline) if wait else 0)
                 if result > 0:
                     self._pending.extend(self._changes(self._socket.records(result)))
                 elif result in (-errno.ENOBUFS, -errno.EMSGSIZE):
                     self._pending.extend(self._resync())
-                elif result in queue.RETRYABLE:
+                elif result in RETRYABLE:
                     if not wait:
                         return None
-                    if deadline is not None and queue.slice_ms(deadline) == 0:
+                    if deadline is not None and slice_ms(deadline) == 0:
                         raise TimeoutError(
                             errno.ETIMEDOUT, f"{_OPERATION} on {self._name}: timed out"
                         )

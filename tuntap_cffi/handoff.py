@@ -33,7 +33,7 @@ from .adopting import adopt, describe
 from .errors import DeviceMismatchError, os_error
 from .interface import Interface
 from .packet import DevKind
-from .queue import Timeout, deadline_of
+from .timeouts import Timeout, deadline_of
 
 __all__ = ["MAGIC", "VERSION", "receive_interface", "send_interface"]
 

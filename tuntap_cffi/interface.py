@@ -28,7 +28,8 @@ from .link_calls import LinkCalls
 from .netlink import Netlink
 from .offload import NONE, Offload
 from .packet import DevKind
-from .queue import DEFAULT_WRITE_LIMIT, Timeout, Writable, follow_mtu
+from .queue import DEFAULT_WRITE_LIMIT, Writable, follow_mtu
+from .timeouts import Timeout
 
 __all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "Timeout", "Writable"]
 

@@ -17,10 +17,10 @@ import warnings
 from typing import Callable
 
 from . import _lowlevel, ifaddrs, routes
-from . import events as events_module
 from .addresses import AddressLike, SubnetLike, check_int, format_mac, parse_mac
 from .channel import Channel, find_link
 from .conf_controls import ConfControls
+from .events import LinkEvents
 from .ifaddrs import PeerLike
 from .lifetime import Lifetime
 from .netlink import Netlink
@@ -137,9 +137,9 @@ class Link(ConfControls):
         """The rtnetlink socket, or None while no request has needed one yet."""
         return self._channel.netlink
 
-    def events(self, timeout: float | None = None) -> events_module.LinkEvents:
+    def events(self, timeout: float | None = None) -> LinkEvents:
         """The device's events, as an iterator (:class:`~tuntap_cffi.LinkEvents`)."""
-        return events_module.LinkEvents(self._channel, timeout)
+        return LinkEvents(self._channel, timeout)
 
     def close(self) -> None:
         """Close the socket (once no call uses it); harmless twice; does nothing on the

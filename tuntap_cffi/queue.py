@@ -17,10 +17,9 @@ slices.
 from __future__ import annotations
 
 import errno
-import math
 import time
 import weakref
-from typing import Optional, Union
+from typing import Union
 
 from . import _lowlevel
 from .errors import (
@@ -43,23 +42,15 @@ from .packet import (
     byte_view,
     packet_from_verdict,
 )
+from .timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
 
-__all__ = [
-    "DEFAULT_WRITE_LIMIT",
-    "RETRYABLE",
-    "Queue",
-    "Timeout",
-    "Writable",
-    "deadline_of",
-    "slice_ms",
-]
+__all__ = ["DEFAULT_WRITE_LIMIT", "Queue", "Writable"]
 
 DEFAULT_WRITE_LIMIT = 1600  # the Go seed's limit, raised with the MTU
 # Big enough for any packet a device delivers (64 KiB IP packet plus an
 # Ethernet header and two VLAN tags), so read_packet() never cuts one.
 SCRATCH_SIZE = 65536 + 64
 
-Timeout = Optional[float]
 Writable = Union[Packet, bytes, bytearray, memoryview]
 
 # Bound once: the per-packet path looks up module globals, not attributes.
@@ -71,30 +62,9 @@ _SLICE = _lowlevel.WAIT_SLICE_MS
 _BODY = _lowlevel.BODY_MASK
 _PROTO_SHIFT = _lowlevel.PROTO_SHIFT
 _VERDICT_SHIFT = _lowlevel.VERDICT_SHIFT
-# What a C call answers when it only ran out of its wait slice: try again.
-RETRYABLE = (-errno.EAGAIN, -errno.EINTR)
 # Another thread holds the queue's pending super-packet (offload queues): how
 # long to let it finish before trying again.
 _BUSY_PAUSE = 0.0005
-
-
-def deadline_of(timeout: Timeout) -> float | None:
-    """Validate a timeout (None or seconds >= 0) and turn it into a monotonic deadline."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"timeout must be None or a number of seconds, not {timeout!r}")
-    if math.isnan(timeout) or timeout < 0:
-        raise ValueError(f"timeout must be None or >= 0, not {timeout!r}")
-    return time.monotonic() + timeout
-
-
-def slice_ms(deadline: float | None) -> int:
-    """How long the next wait in C may last, in ms: at most one slice, 0 once past."""
-    if deadline is None:
-        return _SLICE
-    remaining = deadline - time.monotonic()
-    return 0 if remaining <= 0 else min(_SLICE, math.ceil(remaining * 1000))
 
 
 def follow_mtu(queue: weakref.ref[Queue]) -> MtuCallback:
