@@ -237,16 +237,16 @@ def test_every_plan_keeps_each_flows_order_and_segments_back(
 
 # -- through a device -----------------------------------------------------------------
 
-pytestmark_device = pytest.mark.privileged
+privileged = pytest.mark.privileged
 
 
-@pytestmark_device
+@privileged
 def test_interleaved_flows_go_out_as_one_super_packet_each() -> None:
     packets = interleaved(False, 3, 4, size=500)
     assert merged_into_super_packets(packets) == 3
 
 
-@pytestmark_device
+@privileged
 def test_udp_datagrams_merge_on_a_device_that_took_uso() -> None:
     packets = [udp_packet(False, os.urandom(700), ip_id=40 + k) for k in range(5)]
     with tuntap.open("cuso%d", offload=True) as probe:
@@ -264,7 +264,7 @@ udp_spec = st.tuples(
 )
 
 
-@pytestmark_device
+@privileged
 @settings(
     max_examples=15,
     deadline=None,
