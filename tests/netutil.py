@@ -29,8 +29,11 @@ TUN_PEER6 = "2001:db8::2"
 
 
 def ip(*args: str) -> str:
-    """Run ip(8) in the test namespace; fail loudly with its stderr."""
-    result = subprocess.run(["ip", *args], capture_output=True, text=True)
+    """Run ip(8) in the test namespace; fail loudly with its stderr. Without the
+    sanitizer runtimes the asan env preloads: ip(8)'s own route printer trips
+    AddressSanitizer (strncpy-param-overlap in print_route, iproute2 6.1)."""
+    env = {key: value for key, value in os.environ.items() if key != "LD_PRELOAD"}
+    result = subprocess.run(["ip", *args], capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise AssertionError(f"ip {' '.join(args)} failed: {result.stderr.strip()}")
     return result.stdout

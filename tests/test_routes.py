@@ -11,11 +11,8 @@ from __future__ import annotations
 import dataclasses
 import errno
 import ipaddress
-import json
-import os
 import pickle
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -60,12 +57,8 @@ def tun() -> Iterator[tuntap.Interface]:
 
 
 def ip_route_json(*args: str) -> Any:
-    """``ip -j route ...`` without the sanitizer runtimes the asan env preloads: ip(8)'s
-    own route printer trips AddressSanitizer (strncpy-param-overlap in print_route)."""
-    env = {key: value for key, value in os.environ.items() if key != "LD_PRELOAD"}
-    result = subprocess.run(["ip", "-j", *args], capture_output=True, text=True, env=env)
-    assert result.returncode == 0, f"ip {' '.join(args)} failed: {result.stderr.strip()}"
-    return json.loads(result.stdout or "[]")
+    """``ip -j route ...`` (netutil.ip runs it without the asan env's preload)."""
+    return ip_json(*args)
 
 
 def ip_routes(name: str) -> set[tuple[Any, ...]]:
