@@ -25,6 +25,8 @@ SOURCES += ["devctl.c", "netns.c"]
 SOURCES += ["adopt.c"]
 # Link events: the rtnetlink link and address groups of one device.
 SOURCES += ["events.c"]
+# Batched UDP on ordinary sockets, into and out of batches.
+SOURCES += ["udp.c"]
 STRICT_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"]
 
 # Extra flags for instrumented builds only (sanitizers, coverage), e.g. the

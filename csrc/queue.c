@@ -17,7 +17,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define VERDICT_MASK ((int64_t)0xff << TT_PACK_VERDICT_SHIFT)
 #define OFFLOAD_BITS \
     ((uint32_t)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TT_TUN_F_USO4 | TT_TUN_F_USO6))
 
@@ -46,14 +45,7 @@ static int queue_ok(const struct tt_queue *q)
 /* A batch for queue q; raw slots must hold more than a virtio-net header. */
 static int batch_ok(const struct tt_batch *b, const struct tt_queue *q, int raw)
 {
-    if (b == NULL || b->buf == NULL || b->results == NULL || b->kind != q->kind)
-        return 0;
-    if (b->capacity == 0 || b->capacity > TT_BATCH_MAX_CAPACITY)
-        return 0;
-    if (b->slot_size <= (raw ? TT_VNET_HDR_LEN : 0) || b->slot_size > TT_BATCH_MAX_SLOT)
-        return 0;
-    /* No overflow: both factors are bounded well below 2^32. */
-    return b->buf_len >= (size_t)b->capacity * b->slot_size;
+    return tti_batch_shape_ok(b, raw ? TT_VNET_HDR_LEN : 0) && b->kind == q->kind;
 }
 
 /* ---- waiting ------------------------------------------------------------ */
@@ -142,10 +134,7 @@ static int64_t classify_slot(const char *slot, size_t n, size_t slot_size, int k
     int verdict = (int)(packed >> TT_PACK_VERDICT_SHIFT);
     if (n == slot_size && verdict != TT_PKT_NOT_IP)
         verdict = TT_PKT_TRUNCATED;
-    if (verdict == TT_PKT_OK)
-        return packed;
-    return (packed & ~(VERDICT_MASK | BODY_MASK)) |
-           ((int64_t)verdict << TT_PACK_VERDICT_SHIFT) | (int64_t)n;
+    return verdict == TT_PKT_OK ? packed : tti_reclassed(packed, verdict, n);
 }
 
 /* The raw result of a slot holding a virtio-net header and a packet. */
@@ -155,9 +144,7 @@ static int64_t raw_slot(const char *slot, size_t n, size_t slot_size)
         return -EBADMSG;
     int64_t packed = tt_classify(slot + TT_VNET_HDR_LEN, n - TT_VNET_HDR_LEN, TT_KIND_TUN);
     if (packed >= 0 && n == slot_size)
-        packed = (packed & ~(VERDICT_MASK | BODY_MASK)) |
-                 ((int64_t)TT_PKT_TRUNCATED << TT_PACK_VERDICT_SHIFT) |
-                 (int64_t)(n - TT_VNET_HDR_LEN);
+        packed = tti_reclassed(packed, TT_PKT_TRUNCATED, n - TT_VNET_HDR_LEN);
     return packed;
 }
 
@@ -280,6 +267,7 @@ static int read_slots(struct tt_queue *q, struct tt_batch *b, int raw, int timeo
     int segment = q->offload != 0 && !raw;
     b->count = 0;
     b->bad = 0;
+    b->origin = TT_ORIGIN_DEVICE;
     uint32_t count = 0;
     int may_wait = 1;
     if (segment && q->rx_len)
@@ -338,15 +326,6 @@ ssize_t tt_queue_send(struct tt_queue *q, const char *buf, size_t len, int timeo
     if (n < 0)
         return n;
     return n < TT_VNET_HDR_LEN ? 0 : n - TT_VNET_HDR_LEN;
-}
-
-static void status_start(struct tt_write_status *st, uint32_t start)
-{
-    st->next = start;
-    st->written = 0;
-    st->error = 0;
-    st->partial = 0;
-    st->refused = 0;
 }
 
 /* Writes packet i of s (and, coalescing, those that merge with it, whose
@@ -430,7 +409,7 @@ static int write_source(struct tt_queue *q, const struct source *src, uint32_t s
 {
     const struct source s = *src;
     uint8_t *sent = st->sent;
-    status_start(st, start);
+    tti_status_start(st, start);
     if (sent != NULL && start == 0)
         memset(sent, 0, count);
     int may_wait = 1;

@@ -25,9 +25,44 @@
 #define TCP_CWR 0x80
 #define BODY_MASK ((int64_t)0xffffffff)
 
+#define VERDICT_MASK ((int64_t)0xff << TT_PACK_VERDICT_SHIFT)
+
 static inline int is_bad(int64_t result)
 {
     return result < 0 || (result >> TT_PACK_VERDICT_SHIFT) != TT_PKT_OK;
+}
+
+/* A packed classification given another verdict and body length n (its
+ * protocol kept): a slot's result when the packet in it was cut. */
+static inline int64_t tti_reclassed(int64_t packed, int verdict, size_t n)
+{
+    return (packed & ~(VERDICT_MASK | BODY_MASK)) | ((int64_t)verdict << TT_PACK_VERDICT_SHIFT) |
+           (int64_t)n;
+}
+
+/* Where a batch write starts: nothing written, nothing failed yet. */
+static inline void tti_status_start(struct tt_write_status *st, uint32_t start)
+{
+    st->next = start;
+    st->written = 0;
+    st->error = 0;
+    st->partial = 0;
+    st->refused = 0;
+}
+
+/* The shape of a batch: slots of more than min_slot bytes (at most
+ * TT_BATCH_MAX_SLOT), 1..TT_BATCH_MAX_CAPACITY of them, in a buffer that
+ * holds them all. */
+static inline int tti_batch_shape_ok(const struct tt_batch *b, size_t min_slot)
+{
+    if (b == NULL || b->buf == NULL || b->results == NULL)
+        return 0;
+    if (b->capacity == 0 || b->capacity > TT_BATCH_MAX_CAPACITY)
+        return 0;
+    if (b->slot_size <= min_slot || b->slot_size > TT_BATCH_MAX_SLOT)
+        return 0;
+    /* No overflow: both factors are bounded well below 2^32. */
+    return b->buf_len >= (size_t)b->capacity * b->slot_size;
 }
 
 /* Where the packets of a write come from: arrays, or a batch's slots. */

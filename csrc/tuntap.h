@@ -24,5 +24,6 @@
 #include "cdef/offload.h"
 #include "cdef/netns.h"
 #include "cdef/events.h"
+#include "cdef/udp.h"
 
 #endif

@@ -147,6 +147,7 @@ class TTBatch(Protocol):
     count: int
     bad: int
     kind: int
+    origin: int
 
 class TTWriteStatus(Protocol):
     """``struct tt_write_status *`` (csrc/cdef/io.h)."""
@@ -210,6 +211,34 @@ class TTEvents(Protocol):
     fd: int
     wakefd: int
     ifindex: int
+
+class TTUdpAddr(Protocol):
+    """``struct tt_udp_addr *`` (csrc/cdef/udp.h)."""
+
+    family: int
+    port: int
+    scope_id: int
+    addr: cffi.FFI.CData
+
+class TTUdpMsg(Protocol):
+    """``struct tt_udp_msg *`` (csrc/cdef/udp.h)."""
+
+    len: int
+    seg_size: int
+    truncated: int
+    source: TTUdpAddr
+
+class TTUdpRx(Protocol):
+    """``struct tt_udp_rx *`` (csrc/cdef/udp.h)."""
+
+    stage: cffi.FFI.CData
+    stage_len: int
+    msgs: TTUdpMsg | cffi.FFI.CData
+    max_msgs: int
+    head: int
+    count: int
+    offset: int
+    fd: int
 
 class _Lib:
     # cdef/device.h
@@ -343,6 +372,8 @@ class _Lib:
     TT_BATCH_MAX_CAPACITY: int
     TT_BATCH_MAX_SLOT: int
     TT_ETH_HEADER_LEN: int
+    TT_ORIGIN_DEVICE: int
+    TT_ORIGIN_UDP: int
     TT_VNET_HDR_LEN: int
     TT_GSO_MAX: int
     TT_TUN_F_USO4: int
@@ -446,6 +477,51 @@ class _Lib:
         self, buf: _Buffer, len_: int, ifindex: int, events: TTEvent | cffi.FFI.CData, max_: int
     ) -> int: ...
     def tt_events_close(self, ev: TTEvents | cffi.FFI.CData) -> int: ...
+    # cdef/udp.h
+    TT_UDP_MAX_MSGS: int
+    TT_UDP_MSG_MAX: int
+    TT_UDP_MAX_SEGMENTS: int
+    TT_UDP4_MAX_PAYLOAD: int
+    TT_UDP6_MAX_PAYLOAD: int
+    TT_UDP_GSO: int
+    TT_UDP_GRO: int
+    TT_UDP_CONTROL_LEN: int
+    def tt_udp_gro_size(self, control: _Buffer, len_: int) -> int: ...
+    def tt_udp_split(
+        self,
+        msg: _Buffer,
+        len_: int,
+        seg_size: int,
+        truncated: int,
+        offset: cffi.FFI.CData,
+        out: _Buffer,
+        slot_size: int,
+        nslots: int,
+        results: cffi.FFI.CData,
+        kind: int,
+    ) -> int: ...
+    def tt_udp_recv(
+        self,
+        fd: int,
+        wakefd: int,
+        b: TTBatch | cffi.FFI.CData,
+        addrs: TTUdpAddr | cffi.FFI.CData,
+        rx: TTUdpRx | cffi.FFI.CData,
+        timeout_ms: int,
+    ) -> int: ...
+    def tt_udp_send(
+        self,
+        fd: int,
+        wakefd: int,
+        src: TTPackets | cffi.FFI.CData,
+        start: int,
+        to: TTUdpAddr | cffi.FFI.CData,
+        family: int,
+        flags: cffi.FFI.CData,
+        timeout_ms: int,
+        st: TTWriteStatus | cffi.FFI.CData,
+    ) -> int: ...
+    def tt_udp_setup(self, fd: int, gro: int) -> int: ...
     # kernel constants (build_ffi.py)
     IFF_TUN: int
     IFF_TAP: int

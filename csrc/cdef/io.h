@@ -24,7 +24,9 @@ struct tt_batch {
     uint32_t count;       /* slots filled by the last tt_queue_read */
     uint32_t bad;         /* of those, how many are not TT_PKT_OK */
     int32_t kind;         /* TT_KIND_* of the device read from (must be the queue's) */
+    int32_t origin;       /* what filled it last: TT_ORIGIN_DEVICE or TT_ORIGIN_UDP */
 };
+enum { TT_ORIGIN_DEVICE = 0, TT_ORIGIN_UDP = 1 };
 
 /* Where a batch write stopped: packet `next` failed with `error` (0 when
  * every packet was written; then next is the count).  `partial` is the byte
