@@ -91,9 +91,13 @@ int tt_udp_split(const char *msg, size_t len, uint32_t seg_size, int truncated, 
         size_t copy = dlen < slot_size ? dlen : slot_size;
         char *slot = out + (size_t)n * slot_size;
         memcpy(slot, msg + off, copy);
+        /* As a read's slot: a bad one keeps every byte, a cut one is truncated. */
         int64_t packed = tt_classify(slot, copy, kind);
         int cut = copy < dlen || (truncated && off + dlen == len);
-        results[n++] = packed >= 0 && cut ? tti_reclassed(packed, TT_PKT_TRUNCATED, copy) : packed;
+        int verdict = cut ? TT_PKT_TRUNCATED : (int)(packed >> TT_PACK_VERDICT_SHIFT);
+        if (packed >= 0 && verdict != TT_PKT_OK)
+            packed = tti_reclassed(packed, verdict, copy);
+        results[n++] = packed;
         off += dlen;
     }
     *offset = off;

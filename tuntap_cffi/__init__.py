@@ -62,6 +62,7 @@ from .pcap import PcapWriter
 from .peer import IPv4PeerInterface, IPv6PeerInterface
 from .routes import Route
 from .stats import LinkStats
+from .udp import udp_recv_batch, udp_send_batch
 
 del _importlib, _os
 
@@ -110,4 +111,6 @@ __all__ = [
     "parse_packet",
     "receive_interface",
     "send_interface",
+    "udp_recv_batch",
+    "udp_send_batch",
 ]

@@ -5,13 +5,15 @@ thread. A packet is read only after the fd reported it ready, in the same
 step that returns it, so cancelling an ``await`` (or ``asyncio.timeout``)
 never loses a packet: it is either returned or left in the kernel. Link
 events (:meth:`AsyncInterface.events`) are awaited the same way, on the
-event reader's own socket.
+event reader's own socket, and so are :func:`udp_recv_batch` and
+:func:`udp_send_batch` on an ordinary UDP socket.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import socket
 from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
 from typing import Any, Callable
@@ -22,8 +24,10 @@ from .events import LinkEvent, LinkEvents
 from .interface import Interface, Writable
 from .opening import open as open_interface
 from .packet import DevKind, Packet
+from .udp import udp_recv_batch as _udp_recv_batch
+from .udp import udp_send_batch as _udp_send_batch
 
-__all__ = ["AsyncInterface", "AsyncLinkEvents"]
+__all__ = ["AsyncInterface", "AsyncLinkEvents", "udp_recv_batch", "udp_send_batch"]
 
 
 class _Readiness:
@@ -293,3 +297,59 @@ class AsyncLinkEvents:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+async def _socket_ready(sock: socket.socket, for_write: bool) -> None:
+    """Return once ``sock`` is readable (or writable). The socket's fd must not be
+    registered with the loop by anything else meanwhile (``loop.sock_recv``)."""
+    loop = asyncio.get_running_loop()
+    fd = sock.fileno()
+    if fd < 0:
+        raise OSError(errno.EBADF, "the socket is closed")
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def fire() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    (loop.add_writer if for_write else loop.add_reader)(fd, fire)
+    try:
+        await ready
+    finally:
+        (loop.remove_writer if for_write else loop.remove_reader)(fd)
+
+
+async def udp_recv_batch(
+    sock: socket.socket, batch: PacketBatch, *, kind: DevKind | None = None
+) -> int:
+    """:func:`tuntap_cffi.udp_recv_batch`, awaited: datagrams are taken only in the
+    step that returns them, so a cancelled await loses none."""
+    while True:
+        count = _udp_recv_batch(sock, batch, timeout=0, kind=kind)
+        if count:
+            return count
+        await _socket_ready(sock, for_write=False)
+
+
+async def udp_send_batch(
+    sock: socket.socket,
+    packets: PacketBatch | Iterable[Writable],
+    address: tuple[str, int] | None = None,
+    *,
+    start: int = 0,
+) -> int:
+    """:func:`tuntap_cffi.udp_send_batch`, awaited while the socket cannot take more.
+
+    A cancelled await has sent the datagrams before the position it stopped at
+    (the BatchWriteError of a stopped send counts those of every step).
+    """
+    written = 0
+    while True:
+        try:
+            return written + _udp_send_batch(sock, packets, address, timeout=0, start=start)
+        except BatchWriteError as exc:
+            exc.written += written
+            if not isinstance(exc, TimeoutError):
+                raise
+            written, start = exc.written, exc.index
+        await _socket_ready(sock, for_write=True)

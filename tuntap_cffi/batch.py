@@ -19,6 +19,7 @@ from .errors import TunTapError
 from .packet import DevKind, Packet, packet_from_verdict
 
 if TYPE_CHECKING:
+    from ._lowlevel import UdpRx
     from ._native import TTBatch, TTPackets, TTWriteStatus
     from .offload import Offload
 
@@ -75,6 +76,7 @@ class PacketBatch:
         "_sized_by_default",
         "_slot_size",
         "_status",
+        "_udp",
         "_view",
     )
 
@@ -104,6 +106,8 @@ class PacketBatch:
         # Which slots went out ahead of their turn, merged with their flow: a
         # write resumed at a stopped one's index passes over them.
         self._sent = _lowlevel.add_sent_marks(self._status, capacity)
+        # udp_recv_batch's state: each slot's source, and staged messages.
+        self._udp: _lowlevel.UdpRx | None = None
         if slot_size is not None:
             self._allocate(slot_size)
 
@@ -230,6 +234,17 @@ class PacketBatch:
         start = index * self._slot_size
         return self._view[start : start + _lowlevel.VNET_HDR_LEN]
 
+    def address(self, index: int) -> tuple[str, int]:
+        """(host, port) that datagram ``index`` came from (a batch ``udp_recv_batch`` filled).
+
+        Raises:
+            ValueError: the last read into the batch was not ``udp_recv_batch``.
+        """
+        index = self._index(index)
+        if self._udp is None or self._c is None or self._c.origin != _lowlevel.ORIGIN_UDP:
+            raise ValueError("address: the batch was not filled by udp_recv_batch")
+        return _lowlevel.slot_address(self._udp.addrs, index)
+
     def __getitem__(self, index: int) -> memoryview:
         """A zero-copy view of packet ``index`` (valid until the next read into the batch)."""
         index = self._index(index)
@@ -337,6 +352,25 @@ def slots_for_writing(
             "(read with segment=False); only a device opened with offload=True takes it"
         )
     return batch._for_writing(kind, name)
+
+
+def slots_for_udp(batch: object, largest: int, kind: DevKind | None) -> tuple[TTBatch, UdpRx]:
+    """The C batch and receive state that udp_recv_batch fills (slots sized by
+    default for datagrams of ``largest`` bytes, as far as MAX_BATCH_BYTES allows)."""
+    if not isinstance(batch, PacketBatch):
+        raise TypeError(f"udp_recv_batch takes a PacketBatch, not {type(batch).__name__}")
+    room = MAX_BATCH_BYTES // batch._capacity // SLOT_ALIGN * SLOT_ALIGN
+    slot = min(slot_size_for(largest), room)
+    if batch._c is None or (batch._sized_by_default and (batch._slot_size or 0) < slot):
+        batch._allocate(slot)
+    c = batch._c
+    assert c is not None
+    kind = kind or batch._kind or DevKind.TUN
+    c.kind = batch._kind = kind
+    batch._raw = False
+    if batch._udp is None:
+        batch._udp = _lowlevel.new_udp_rx(batch._capacity)
+    return c, batch._udp
 
 
 def write_status(batch: PacketBatch) -> TTWriteStatus:

@@ -75,11 +75,11 @@ def coalescing(coalesce: object, offload: Offload, name: str) -> bool:
     return _check_option("coalesce", coalesce, "write_batch", offload, name)
 
 
-def _check_start(start: object, count: int) -> int:
+def _check_start(start: object, count: int, operation: str) -> int:
     if isinstance(start, bool) or not isinstance(start, int):
-        raise TypeError(f"write_batch: start must be an int, not {type(start).__name__}")
+        raise TypeError(f"{operation}: start must be an int, not {type(start).__name__}")
     if not 0 <= start <= count:
-        raise ValueError(f"write_batch: start must be between 0 and {count}, not {start}")
+        raise ValueError(f"{operation}: start must be between 0 and {count}, not {start}")
     return start
 
 
@@ -90,10 +90,12 @@ def write_job(
     kind: DevKind,
     offload: Offload,
     name: str,
+    operation: str = "write_batch",
 ) -> WriteJob | None:
-    """The C view of what write_batch writes from ``start``; None when there is nothing."""
+    """The C view of what write_batch (or ``operation``) writes from ``start``; None
+    when there is nothing."""
     if isinstance(packets, PacketBatch):
-        start = _check_start(start, len(packets))
+        start = _check_start(start, len(packets), operation)
         slots = slots_for_writing(packets, kind, offload, name)
         if slots is None:
             return None
@@ -105,10 +107,10 @@ def write_job(
             packets = list(packets)
         except TypeError:
             raise TypeError(
-                "write_batch takes a PacketBatch or an iterable of packets, "
+                f"{operation} takes a PacketBatch or an iterable of packets, "
                 f"not {type(packets).__name__}"
             ) from None
-    start = _check_start(start, len(packets))
+    start = _check_start(start, len(packets), operation)
     if not packets:
         return None
     status = _lowlevel.new_write_status()
@@ -129,7 +131,7 @@ def write_job(
     try:
         views = [_lowlevel.view_of(body) for body in bodies]
     except TypeError:
-        raise _not_writable(bodies) from None
+        raise _not_writable(bodies, operation) from None
     c, bufs, lens = _lowlevel.packet_arrays(views)
     return WriteJob(c, status, bodies, start, coalesce, (views, bufs, lens, marks))
 
@@ -139,17 +141,17 @@ def _unwritten(job: WriteJob, start: int) -> tuple[int, ...]:
     return _lowlevel.unwritten(job.status, start, len(job.source))
 
 
-def _not_writable(bodies: Sequence[object]) -> TypeError:
-    """The TypeError for the first item write_batch cannot write."""
+def _not_writable(bodies: Sequence[object], operation: str) -> TypeError:
+    """The TypeError for the first item write_batch (or ``operation``) cannot write."""
     for index, body in enumerate(bodies):
         try:
             _lowlevel.view_of(cast(Body, body))
         except TypeError:
             return TypeError(
-                f"write_batch takes Packets or bytes-like objects, not "
+                f"{operation} takes Packets or bytes-like objects, not "
                 f"{type(body).__name__} (item {index})"
             )
-    return TypeError("write_batch takes Packets or bytes-like objects")
+    return TypeError(f"{operation} takes Packets or bytes-like objects")
 
 
 class BatchQueue(Queue):

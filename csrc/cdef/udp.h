@@ -59,8 +59,9 @@ struct tt_udp_rx {
 int tt_udp_gro_size(const char *control, size_t len);
 /* Splits a message of len bytes whose datagrams are seg_size each (0: one
  * datagram), from byte *offset on, into nslots slots of slot_size bytes at
- * out, each classified as a packet of kind (as tt_classify; a datagram cut to
- * fit its slot, or when `truncated`, is TT_PKT_TRUNCATED); advances *offset.
+ * out, each classified as a packet of kind as a read's slot is (tt_classify;
+ * a bad one's body is every byte; the last when `truncated`, or one cut to
+ * fit its slot, is TT_PKT_TRUNCATED); advances *offset.
  * Slots filled (0 when nothing is left), or -EINVAL. */
 int tt_udp_split(const char *msg, size_t len, uint32_t seg_size, int truncated, size_t *offset,
                  char *out, size_t slot_size, uint32_t nslots, int64_t *results, int kind);

@@ -20,3 +20,4 @@ from .io import *  # noqa: F403
 from .netlink import *  # noqa: F403
 from .netns import *  # noqa: F403
 from .offload import *  # noqa: F403
+from .udp import *  # noqa: F403

@@ -1,0 +1,263 @@
+"""Batched UDP on an ordinary socket: ``udp_recv_batch`` and ``udp_send_batch``.
+
+The underlay half of a tunnel's data path, in the same C shim and the same
+:class:`PacketBatch` as the TUN half: one ``recvmmsg`` fills a batch (with
+``UDP_GRO`` on, a message of many datagrams is split, one per slot, and each
+slot keeps its source address), one ``sendmmsg`` sends a batch or a list
+(runs of equal-size datagrams go as single ``UDP_SEGMENT`` messages, which the
+kernel splits). Either kernel feature is used where it exists and silently
+not otherwise: the datagrams are the same. A batch from ``read_batch`` can be
+sent as it is, and one from ``udp_recv_batch`` written to a TUN as it is.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import weakref
+from collections.abc import Iterable
+
+from . import _lowlevel
+from .batch import PacketBatch, slots_for_udp
+from .batch_io import write_job
+from .errors import batch_stopped, os_error
+from .offload import Offload
+from .packet import DevKind
+from .queue import Writable
+from .timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
+
+__all__ = ["udp_recv_batch", "udp_send_batch"]
+
+_recv = _lowlevel.udp_recv
+_send = _lowlevel.udp_send
+_NULL = _lowlevel.NULL
+_GSO = _lowlevel.UDP_GSO
+_GRO_TRIED = 1 << 8  # beside the TT_UDP_* bits: GRO was asked for already
+_MAX = _lowlevel.UDP_MAX_PAYLOAD
+# What each socket was found to be and to support, found once.
+_sockets: weakref.WeakKeyDictionary[socket.socket, int] = weakref.WeakKeyDictionary()
+# Destinations already converted for C, by (family, address); bounded.
+_destinations: dict[tuple[int, object], _lowlevel.CData] = {}
+_DESTINATIONS_KEPT = 1024
+
+
+def _where(sock: socket.socket, operation: str) -> str:
+    """``operation`` and the socket's local address, for error messages."""
+    try:
+        return f"{operation} on the UDP socket at {sock.getsockname()}"
+    except OSError:
+        return f"{operation} on a UDP socket"
+
+
+def _closed(operation: str) -> OSError:
+    return OSError(errno.EBADF, f"{operation}: the socket is closed")
+
+
+def _udp_socket(sock: object, operation: str, gro: bool) -> tuple[int, int, int]:
+    """The fd, family and TT_UDP_* features of a UDP socket, checked once per socket
+    (turning UDP_GRO on when ``gro``)."""
+    if not isinstance(sock, socket.socket):
+        raise TypeError(f"{operation} takes a socket.socket, not {type(sock).__name__}")
+    fd = sock.fileno()
+    if fd < 0:
+        raise _closed(operation)
+    features = _sockets.get(sock)
+    if features is None or (gro and not features & _GRO_TRIED):
+        found = _lowlevel.udp_setup(fd, int(gro))
+        if found in (-errno.EPROTOTYPE, -errno.EAFNOSUPPORT, -errno.ENOTSOCK):
+            raise ValueError(
+                f"{operation} takes a UDP socket (AF_INET or AF_INET6, SOCK_DGRAM), not {sock!r}"
+            )
+        if found < 0:
+            raise os_error(-found, _where(sock, operation), None)
+        features = found | (_GRO_TRIED if gro else 0)
+        _sockets[sock] = features
+    return fd, int(sock.family), features
+
+
+def udp_recv_batch(
+    sock: socket.socket,
+    batch: PacketBatch,
+    *,
+    timeout: Timeout = None,
+    kind: DevKind | None = None,
+) -> int:
+    """Receive every datagram that is ready, up to ``batch.capacity``, in one call into C.
+
+    Waits like ``read_batch`` for the first. The first call turns ``UDP_GRO`` on
+    for the socket where the kernel has it (afterwards a plain ``recv`` on it may
+    get many datagrams in one); a GRO'd message is split, one datagram per
+    slot, and what does not fit stays in the batch for its next receive.
+    ``batch[i]`` is datagram ``i``, ``batch.address(i)`` where it came from;
+    slots are classified as packets of ``kind`` (default: the kind the batch
+    last held, else TUN), so the batch can go to ``write_batch`` as it is. A
+    batch sized by default gets slots for the largest datagram; a datagram cut
+    to fit smaller slots is reported as truncated (``batch.errors()``).
+
+    Returns:
+        Datagrams received, 1..capacity; 0 only when ``timeout`` passed with none.
+
+    Raises:
+        TypeError: ``sock`` is not a socket, ``batch`` not a PacketBatch.
+        ValueError: a socket that is not UDP; a batch still holding datagrams
+            of another socket.
+        OSError: a closed socket (EBADF), or what the kernel reports (an
+            ICMP error on a connected socket: ConnectionRefusedError).
+    """
+    fd, family, _ = _udp_socket(sock, "udp_recv_batch", gro=True)
+    if kind is not None and not isinstance(kind, DevKind):
+        raise TypeError(f"udp_recv_batch: kind must be a DevKind, not {type(kind).__name__}")
+    c, rx = slots_for_udp(batch, _MAX[family], kind)
+    deadline = deadline_of(timeout)
+    result = _recv(fd, -1, c, rx.addrs, rx.c, slice_ms(deadline))
+    while result < 0:
+        if result == -errno.EXDEV:
+            raise ValueError(
+                "udp_recv_batch: the batch still holds datagrams of another socket; "
+                "receive them with that socket first, or use another batch"
+            )
+        if result not in RETRYABLE:
+            raise os_error(-result, _where(sock, "udp_recv_batch"), None)
+        wait = slice_ms(deadline)
+        if wait == 0 and deadline is not None:
+            return 0
+        fd = sock.fileno()
+        if fd < 0:
+            raise _closed("udp_recv_batch")
+        result = _recv(fd, -1, c, rx.addrs, rx.c, wait)
+    return result
+
+
+def _destination(address: object, family: int) -> _lowlevel.CData:
+    """The C form of a (host, port) for a socket of ``family``; names are resolved."""
+    key = (family, address)
+    try:
+        cached = _destinations.get(key)
+    except TypeError:  # unhashable: not a tuple of a host and a port
+        cached = None
+    if cached is not None:
+        return cached
+    if not isinstance(address, tuple) or len(address) not in (2, 4):
+        raise TypeError(f"udp_send_batch: address must be a (host, port) tuple, not {address!r}")
+    host, port = address[0], address[1]
+    if not isinstance(host, str):
+        raise TypeError(f"udp_send_batch: the host must be a str, not {type(host).__name__}")
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"udp_send_batch: the port must be an int, not {type(port).__name__}")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"udp_send_batch: port {port} is outside 0..65535")
+    other = socket.AF_INET6 if family == socket.AF_INET else socket.AF_INET
+    try:
+        socket.inet_pton(other, host.split("%")[0])
+    except OSError:
+        pass
+    else:
+        raise ValueError(
+            f"udp_send_batch: an {socket.AddressFamily(family).name} socket cannot send "
+            f"to {host!r}, an address of the other family"
+        )
+    info: tuple[object, ...] = socket.getaddrinfo(host, port, family, socket.SOCK_DGRAM)[0][4]
+    scope = int(info[3]) if family == socket.AF_INET6 else 0  # type: ignore[call-overload]
+    packed = socket.inet_pton(family, str(info[0]).split("%")[0])
+    found = _lowlevel.new_udp_addr(family, packed, port, scope)
+    if len(_destinations) >= _DESTINATIONS_KEPT:
+        _destinations.clear()
+    if _is_numeric(host):
+        _destinations[key] = found  # names are looked up again: their address may change
+    return found
+
+
+def _is_numeric(host: str) -> bool:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return True
+    return False
+
+
+def udp_send_batch(
+    sock: socket.socket,
+    packets: PacketBatch | Iterable[Writable],
+    address: tuple[str, int] | None = None,
+    *,
+    timeout: Timeout = None,
+    start: int = 0,
+) -> int:
+    """Send datagrams in order in as few calls into the kernel as it takes: how many went.
+
+    Args:
+        packets: what ``write_batch`` takes: a PacketBatch (its well-formed
+            packets; one from ``read_batch`` or ``udp_recv_batch``), or an
+            iterable of Packets and bytes-like objects. Runs of equal-size
+            datagrams (the last may be shorter) go as one ``UDP_SEGMENT``
+            message where the kernel takes it.
+        address: (host, port) to send every datagram to; None: the socket's
+            connected peer.
+        timeout: seconds to wait at most while the socket cannot take more.
+        start: the position to begin at (a stopped send's ``.index``, to resume).
+
+    Raises:
+        TypeError: a bad socket, item or address type (nothing sent).
+        ValueError: a socket that is not UDP, an address of the other family,
+            a datagram over the family's maximum (65507 bytes over IPv4,
+            65527 over IPv6), a raw offload batch (nothing sent).
+        BatchWriteError: the send stopped at a datagram; also an instance of the
+            OSError it met (TimeoutError, ConnectionRefusedError, ...), with
+            ``.written`` (datagrams that went) and ``.index`` (its position).
+    """
+    fd, family, features = _udp_socket(sock, "udp_send_batch", gro=False)
+    to = _NULL if address is None else _destination(address, family)
+    if isinstance(packets, PacketBatch) and packets.raw:
+        raise ValueError(
+            "udp_send_batch: the batch holds virtio-net headers (read with segment=False); "
+            "read it with segment=True to send its packets"
+        )
+    kind = packets.kind if isinstance(packets, PacketBatch) else None
+    job = write_job(
+        packets, start, False, kind or DevKind.TUN, Offload(0), "socket", "udp_send_batch"
+    )
+    if job is None:
+        return 0
+    flags = _lowlevel.new_flags(features & _GSO)
+    deadline = deadline_of(timeout)
+    status, at, written = job.status, job.start, 0
+    while True:
+        result = _send(fd, -1, job.packets, at, to, family, flags, slice_ms(deadline), status)
+        if result < 0:
+            raise os_error(-result, _where(sock, "udp_send_batch"), None)
+        written += result
+        err = status.error
+        if err == 0:
+            return written
+        at = status.next
+        if err == -errno.EMSGSIZE and written == 0:
+            _check_size(job.source, at, family)
+        exc: OSError | None = None
+        if err in RETRYABLE:
+            if deadline is not None and slice_ms(deadline) == 0:
+                exc = TimeoutError(errno.ETIMEDOUT, "udp_send_batch: timed out")
+            elif sock.fileno() < 0:
+                exc = _closed("udp_send_batch")
+            else:
+                fd = sock.fileno()
+                continue
+        if exc is None:
+            exc = os_error(-err, _where(sock, "udp_send_batch"), None)
+        unwritten = _lowlevel.unwritten(status, at, len(job.source))
+        raise batch_stopped(exc, written, at, unwritten) from None
+
+
+def _check_size(source: object, index: int, family: int) -> None:
+    """The ValueError for a datagram over the family's maximum (the C check found one)."""
+    if isinstance(source, PacketBatch):
+        size = len(source[index])
+    else:
+        item = source[index]  # type: ignore[index]
+        size = memoryview(getattr(item, "body", item)).nbytes
+    if size > _MAX[family]:
+        raise ValueError(
+            f"udp_send_batch: datagram {index} is {size} bytes, over the {_MAX[family]} a "
+            f"UDP datagram over {socket.AddressFamily(family).name} can carry; nothing sent"
+        )
