@@ -30,11 +30,13 @@ What it shows:
   ``set_ipv6(False)`` when the overlay is IPv4 only, so that no router
   solicitation or DAD probe crosses the tunnel. The device, its addresses
   and its routes go when the program exits and its fd closes.
-- The TUN side by batches: ``read_batch`` fills a ``PacketBatch`` allocated
-  once with every packet that is ready, each is sent as it lies in the
-  batch (a ``memoryview``, no copy in Python); the datagrams one readiness
-  round receives, into buffers allocated once, go to the TUN in one
-  ``write_batch``.
+- Both halves by batches, with no Python object per packet: the TUN is
+  opened with offloads, so ``read_batch`` splits the kernel's TCP/UDP
+  super-packets into packets and ``write_batch`` merges each flow's packets
+  back into super-packets; ``udp_send_batch`` sends a batch in one
+  ``sendmmsg`` (runs of equal-size packets as single ``UDP_SEGMENT``
+  messages), and ``udp_recv_batch`` fills one with ``recvmmsg`` and
+  ``UDP_GRO``, one datagram per slot, ready for ``write_batch`` as it is.
 - One selector over the TUN's fd (``fileno()``, non-blocking), the socket
   and a signal wake-up socket: a bounded run (``--seconds``) and a clean
   stop on SIGTERM or SIGINT, with a summary of what went through.
@@ -65,6 +67,10 @@ from typing import Any, TypeVar
 import tuntap_cffi as tuntap
 
 BATCH = 64  # packets per crossing into C, each way
+# Batches taken in a row while they come back full (what is staged in a batch
+# or pending in the TUN's queue does not make its fd readable), before the
+# other direction has its turn.
+ROUNDS = 8
 SOCKET_BUFFER = 4 * 1024 * 1024  # asked for; the kernel caps it at net.core.[rw]mem_max
 UNDERLAY_HEADERS = {4: 20 + 8, 6: 40 + 8}
 # A datagram the TUN refuses is dropped, as a router drops a bad packet.
@@ -89,57 +95,62 @@ class Counters:
 
 
 class Tunnel:
-    """The data path between one TUN device and one connected UDP socket."""
+    """The data path between one TUN device (with offloads) and one connected UDP socket."""
 
     def __init__(self, tun: tuntap.Interface, sock: socket.socket) -> None:
         self.tun = tun
         self.sock = sock
         self.counters = Counters()
-        self.batch = tuntap.PacketBatch(BATCH)  # sized at the first read
-        # One byte more than the TUN takes (write_limit, which follows the
-        # MTU): a datagram that fills its slot is too large (or was cut
-        # short), and write_batch refuses it.
-        slot = tun.write_limit + 1
-        buffer = memoryview(bytearray(BATCH * slot))
-        self.slots = [buffer[i * slot : (i + 1) * slot] for i in range(BATCH)]
+        self.outgoing = tuntap.PacketBatch(BATCH)  # TUN -> socket, sized at the first read
+        # Socket -> TUN: slots one byte larger than the TUN takes (write_limit,
+        # which follows the MTU), so a datagram too large for it is refused by
+        # write_batch or, longer still, cut and reported by the batch.
+        self.incoming = tuntap.PacketBatch(BATCH, slot_size=tun.write_limit + 1)
 
     def tun_to_socket(self) -> None:
-        """Send every packet the TUN has ready, one datagram each."""
-        self.tun.read_batch(self.batch)  # readable: a packet is queued, so no wait
-        for packet in self.batch:
-            try:
-                self.sock.send(packet)
-            except OSError as exc:
-                if exc.errno not in SEND_DROPS:
-                    raise
-                self.counters.send_dropped += 1
-            else:
-                self.counters.sent += 1
+        """Send what the TUN has ready: its super-packets arrive segmented, and
+        runs of equal-size packets go to the socket as single UDP_SEGMENT messages."""
+        for _ in range(ROUNDS):
+            count = self.tun.read_batch(self.outgoing, timeout=0)
+            start = 0
+            while start < count:
+                try:
+                    sent = tuntap.udp_send_batch(self.sock, self.outgoing, start=start)
+                    self.counters.sent += sent
+                    break
+                except tuntap.BatchWriteError as exc:
+                    if exc.errno not in SEND_DROPS:
+                        raise
+                    self.counters.sent += exc.written
+                    self.counters.send_dropped += 1
+                    start = exc.index + 1  # the rest of the batch, after the lost one
+            if count < BATCH:
+                break  # drained: a full batch may have left a super-packet pending
 
     def socket_to_tun(self) -> None:
-        """Receive the datagrams that are ready (up to a batch) and write them in one call."""
-        received = []
-        for slot in self.slots:
+        """Receive the datagrams that are ready (GRO'd ones split) and write them to the
+        TUN in one call, which merges each TCP flow's segments into super-packets."""
+        for _ in range(ROUNDS):
             try:
-                size = self.sock.recv_into(slot)
-            except BlockingIOError:
-                break
+                count = tuntap.udp_recv_batch(self.sock, self.incoming, timeout=0)
             except ConnectionRefusedError:
-                continue  # an earlier send's ICMP error, reported here; no datagram taken
-            received.append(slot[:size])
-        start = refused = 0
-        while start < len(received):
-            try:
-                self.tun.write_batch(received, start=start)
-            except tuntap.BatchWriteError as exc:
-                if not isinstance(exc, REFUSED):
-                    raise
-                refused += 1
-                start = exc.index + 1  # the rest of the list, after the refused one
-            else:
-                break
-        self.counters.received += len(received) - refused
-        self.counters.refused += refused
+                return  # an earlier send's ICMP error, reported here; no datagram taken
+            refused = len(self.incoming.errors())  # cut, or not IP: not written
+            start = 0
+            while start < count:
+                try:
+                    self.tun.write_batch(self.incoming, start=start)
+                except tuntap.BatchWriteError as exc:
+                    if not isinstance(exc, REFUSED):
+                        raise
+                    refused += 1
+                    start = exc.index + 1  # the rest of the batch, after the refused one
+                else:
+                    break
+            self.counters.received += count - refused
+            self.counters.refused += refused
+            if count < BATCH:
+                break  # drained: a full batch may have left datagrams staged in it
 
 
 # -- setting up ------------------------------------------------------------------------
@@ -229,7 +240,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def open_tun(args: argparse.Namespace) -> tuntap.Interface:
     """Create the TUN and configure it: MTU, addresses, up, routes."""
-    tun = tuntap.open(args.name, tuntap.DevKind.TUN)
+    tun = tuntap.open(args.name, tuntap.DevKind.TUN, offload=True)
     try:
         if all(a.version == 4 for a in [args.local, *args.address]):
             tun.set_ipv6(False)
