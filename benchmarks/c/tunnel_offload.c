@@ -218,7 +218,7 @@ struct item {
     unsigned char *first; /* the first packet: its headers become the joined one's */
     size_t iph, tcph, total, gso;
     uint32_t next_seq;
-    int tcp, segs, closed, niov;
+    int flow, tcp, segs, closed, niov; /* flow: a TCP packet; tcp: one that may be joined */
     struct iovec iov[MAX_SEGS + 1];
 };
 
@@ -287,24 +287,26 @@ static void in_add(struct in *in, int tun, unsigned char *p, size_t len)
     in->packets++;
     int v6 = len >= 40 && p[0] >> 4 == 6, v4 = len >= 20 && p[0] >> 4 == 4;
     size_t iph = v6 ? 40 : v4 ? (size_t)(p[0] & 15) * 4 : 0, tcph = 0, plen = 0;
-    int tcp = (v6 && p[6] == IPPROTO_TCP) ||
-              (v4 && iph >= 20 && p[9] == IPPROTO_TCP && !(rd16(p + 6) & 0x3fff)); /* no fragment */
-    if (tcp && len >= iph + 20) {
+    int flow = ((v6 && p[6] == IPPROTO_TCP) ||
+                (v4 && iph >= 20 && p[9] == IPPROTO_TCP && !(rd16(p + 6) & 0x3fff))) &&
+               len >= iph + 20; /* TCP, not a fragment */
+    int tcp = 0;
+    if (flow) {
         tcph = (size_t)(p[iph + 12] >> 4) * 4;
         size_t ip_len = v6 ? 40 + (size_t)rd16(p + 4) : rd16(p + 2);
         unsigned flags = p[iph + 13];
         tcp = tcph >= 20 && ip_len == len && iph + tcph < len && (flags & ~TCP_PSH) == TCP_ACK;
-        plen = len - iph - tcph;
-    } else {
-        tcp = 0;
+        plen = tcp ? len - iph - tcph : 0;
     }
     uint32_t seq = tcp ? rd32(p + iph + 4) : 0;
-    for (int i = in->n - 1; tcp && i >= 0; i--) {
+    /* The flow's last item, if it takes this packet; any other packet of the
+     * flow (a pure ACK, SYN, FIN...) is a stop: nothing joins across it. */
+    for (int i = in->n - 1; flow && i >= 0; i--) {
         struct item *it = &in->items[i];
-        if (!it->tcp || it->iph != iph || memcmp(p + iph, it->first + iph, 4) ||
+        if (!it->flow || it->iph != iph || memcmp(p + iph, it->first + iph, 4) ||
             memcmp(p + (v6 ? 8 : 12), it->first + (v6 ? 8 : 12), v6 ? 32 : 8))
             continue; /* another flow */
-        if (!joins(it, p, iph, tcph, plen, seq))
+        if (!tcp || !joins(it, p, iph, tcph, plen, seq))
             break;
         it->iov[it->niov++] = (struct iovec){ .iov_base = p + iph + tcph, .iov_len = plen };
         it->total += plen;
@@ -318,7 +320,7 @@ static void in_add(struct in *in, int tun, unsigned char *p, size_t len)
         in_flush(in, tun);
     struct item *it = &in->items[in->n++];
     *it = (struct item){ .first = p, .iph = iph, .tcph = tcph, .total = len, .gso = plen,
-                         .next_seq = seq + (uint32_t)plen, .tcp = tcp, .segs = 1,
+                         .next_seq = seq + (uint32_t)plen, .flow = flow, .tcp = tcp, .segs = 1,
                          .closed = tcp && (p[iph + 13] & TCP_PSH), .niov = 2 };
     it->iov[1] = (struct iovec){ .iov_base = p, .iov_len = len };
 }
