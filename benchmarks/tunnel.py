@@ -81,6 +81,7 @@ print(len(data), hashlib.sha256(data).hexdigest())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The workload's options, on the benchmark's parser."""
     parser.add_argument(
         "--tunnel-seconds",
         type=int,
@@ -108,23 +109,8 @@ def settings(args: argparse.Namespace) -> tuple[int, int]:
 def underlay(h: Harness) -> tuple[str, str]:
     """Namespaces A and B joined by a veth with the underlay's addresses."""
     ns_a, ns_b = h.netns("ta"), h.netns("tb")
-    run(
-        [
-            "ip",
-            "-n",
-            ns_a,
-            "link",
-            "add",
-            "tva",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "tvb",
-            "netns",
-            ns_b,
-        ]
-    )
+    veth = ["type", "veth", "peer", "name", "tvb", "netns", ns_b]
+    run(["ip", "-n", ns_a, "link", "add", "tva", *veth])
     for ns, dev, addr in ((ns_a, "tva", VETH_A), (ns_b, "tvb", VETH_B)):
         run(["ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev])
         run(["ip", "-n", ns, "link", "set", dev, "up"])
