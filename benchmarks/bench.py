@@ -1,7 +1,7 @@
 """Benchmark: tuntap-cffi's single and batched packet I/O against a plain C loop,
 ``os.read``/``os.write`` and python-pytun, on the interpreter that runs it.
 
-    python benchmarks/bench.py            # about 6 minutes; needs root, gcc, iperf3
+    python benchmarks/bench.py            # about 10 minutes; needs root, gcc, iperf3
     python benchmarks/bench.py --quick    # a smoke run of every workload (about 1 minute)
 
 Three workloads, each in network namespaces of its own (``ip netns add`` with
@@ -28,6 +28,9 @@ measured with its JIT warm.
 4. queues: the batch relay between two multi-queue TUNs (made in the two
    namespaces with ``netns=``), one worker per queue: one queue, two queues
    with a thread each, two queues with a process each; 1 and 4 streams.
+5. tunnel (benchmarks/tunnel.py): an IP tunnel over UDP between two
+   namespaces joined by a veth: plain and offload C tunnels,
+   examples/udp_tunnel.py and the kernel's VXLAN; iperf3 and small UDP.
 
 Each figure is the median of several runs with [min-max]. Every process is
 started by this script and killed by its PID; every loop is bounded in count
@@ -59,7 +62,10 @@ from pathlib import Path
 from workers import BARE_RECV, BARE_SEND, MARKER, MARKER_IP_LEN, READ_SIZE
 
 HERE = Path(__file__).resolve().parent
-C_PROGRAMS = ("sender", "reader", "writer", "receiver", "relay", "gso_sender", "gro_receiver")
+C_PROGRAMS = (
+    *("sender", "reader", "writer", "receiver", "relay", "gso_sender", "gro_receiver"),
+    *("tunnel_plain", "tunnel_offload"),
+)
 ADDR, PEER = "198.51.100.1", "198.51.100.2"
 PAYLOAD = 18  # small datagrams: 46-byte IP packets
 EGRESS_PORT = 9000
@@ -174,7 +180,7 @@ def wait_ready(proc: subprocess.Popen[str], timeout: float = 15, word: str = "re
     reader = threading.Thread(target=lambda: box.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
     reader.start()
     reader.join(timeout)
-    if not box or box[0].strip() != word:
+    if not box or box[0].split()[:1] != [word]:  # "ready", or "ready" and details
         kill(proc)
         raise RuntimeError(
             f"{proc.args} did not say {word}: {proc.stderr.read() if proc.stderr else ''}"
@@ -665,10 +671,15 @@ def describe(args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import tunnel  # here: it imports this module's harness
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one short run of everything")
-    parser.add_argument("--only", default="ingress,egress,relay,queues", help="workloads to run")
+    parser.add_argument(
+        "--only", default="ingress,egress,relay,queues,tunnel", help="workloads to run"
+    )
     parser.add_argument("--runs", type=int, default=None, help="runs per figure (default 5)")
+    tunnel.add_arguments(parser)
     args = parser.parse_args(argv)
     args.runs = args.runs or (1 if args.quick else 5)
     args.seconds = 0.5 if args.quick else 2.0
@@ -681,7 +692,7 @@ def main(argv: list[str] | None = None) -> int:
     args.warm_packets = 20_000 if args.quick else 100_000
     if os.geteuid() != 0:
         parser.error("needs root (it creates network namespaces and TUN devices)")
-    needs_iperf = "relay" in args.only or "queues" in args.only
+    needs_iperf = any(w in args.only for w in ("relay", "queues", "tunnel"))
     for tool in ("ip", "gcc") + (("iperf3",) if needs_iperf else ()):
         if shutil.which(tool) is None:
             parser.error(f"needs {tool} (apt-get install iproute2 gcc iperf3)")
@@ -732,6 +743,8 @@ def main(argv: list[str] | None = None) -> int:
                     queues_table(relay_queues(h, args)),
                     "",
                 ]
+            if "tunnel" in args.only:
+                tables += tunnel.table(tunnel.tunnel(h, args), args)
         finally:
             h.close()
     print("\n".join(tables))
