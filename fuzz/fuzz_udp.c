@@ -204,11 +204,12 @@ static void check_slot(const char *msg, size_t len, size_t pos, size_t dlen, con
     if (own < 0 || got < 0)
         abort();
     int cut = copy < dlen || (truncated && pos + dlen == len);
-    if (!cut && got != own)
+    int verdict = cut ? TT_PKT_TRUNCATED : (int)VERDICT(own);
+    if (verdict == TT_PKT_OK && got != own)
         abort();
-    if (cut && (VERDICT(got) != TT_PKT_TRUNCATED || (size_t)(got & BODY) != copy ||
-                PROTO(got) != PROTO(own)))
-        abort(); /* a cut one is truncated at what its slot holds */
+    if (verdict != TT_PKT_OK && (VERDICT(got) != verdict || (size_t)(got & BODY) != copy ||
+                                 PROTO(got) != PROTO(own)))
+        abort(); /* a bad or cut one keeps every byte its slot holds */
 }
 
 /* tt_udp_split until the message is consumed, from start on. */

@@ -215,8 +215,10 @@ def expected(
         datagram = msg[pos : pos + size]
         body = datagram[:slot]
         own = classify(body, kind)
-        if len(body) < len(datagram) or (truncated and pos + len(datagram) == len(msg)):
-            own = (own & ~(0xFF << VERDICT_SHIFT | 0xFFFFFFFF)) | CUT << VERDICT_SHIFT | len(body)
+        cut = len(body) < len(datagram) or (truncated and pos + len(datagram) == len(msg))
+        kept = CUT if cut else verdict(own)
+        if kept != OK:  # as a read's slot: a bad one keeps every byte that arrived
+            own = (own & ~(0xFF << VERDICT_SHIFT | 0xFFFFFFFF)) | kept << VERDICT_SHIFT | len(body)
         pieces.append((body, own))
     return pieces
 

@@ -24,6 +24,7 @@ from .events import LinkEvent, LinkEvents
 from .interface import Interface, Writable
 from .opening import open as open_interface
 from .packet import DevKind, Packet
+from .udp import socket_closed
 from .udp import udp_recv_batch as _udp_recv_batch
 from .udp import udp_send_batch as _udp_send_batch
 
@@ -305,7 +306,7 @@ async def _socket_ready(sock: socket.socket, for_write: bool) -> None:
     loop = asyncio.get_running_loop()
     fd = sock.fileno()
     if fd < 0:
-        raise OSError(errno.EBADF, "the socket is closed")
+        raise socket_closed("waiting for a socket")
     ready: asyncio.Future[None] = loop.create_future()
 
     def fire() -> None:

@@ -49,8 +49,9 @@ def _where(sock: socket.socket, operation: str) -> str:
         return f"{operation} on a UDP socket"
 
 
-def _closed(operation: str) -> OSError:
-    return OSError(errno.EBADF, f"{operation}: the socket is closed")
+def socket_closed(operation: str) -> OSError:
+    """The EBADF of a call on a closed socket."""
+    return os_error(errno.EBADF, operation, None, hint="the socket is closed")
 
 
 def _udp_socket(sock: object, operation: str, gro: bool) -> tuple[int, int, int]:
@@ -60,7 +61,7 @@ def _udp_socket(sock: object, operation: str, gro: bool) -> tuple[int, int, int]
         raise TypeError(f"{operation} takes a socket.socket, not {type(sock).__name__}")
     fd = sock.fileno()
     if fd < 0:
-        raise _closed(operation)
+        raise socket_closed(operation)
     features = _sockets.get(sock)
     if features is None or (gro and not features & _GRO_TRIED):
         found = _lowlevel.udp_setup(fd, int(gro))
@@ -123,7 +124,7 @@ def udp_recv_batch(
             return 0
         fd = sock.fileno()
         if fd < 0:
-            raise _closed("udp_recv_batch")
+            raise socket_closed("udp_recv_batch")
         result = _recv(fd, -1, c, rx.addrs, rx.c, wait)
     return result
 
@@ -239,7 +240,7 @@ def udp_send_batch(
             if deadline is not None and slice_ms(deadline) == 0:
                 exc = TimeoutError(errno.ETIMEDOUT, "udp_send_batch: timed out")
             elif sock.fileno() < 0:
-                exc = _closed("udp_send_batch")
+                exc = socket_closed("udp_send_batch")
             else:
                 fd = sock.fileno()
                 continue
