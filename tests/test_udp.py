@@ -10,8 +10,13 @@ on by the first udp_recv_batch, so a receiver calls it once before the send.
 
 from __future__ import annotations
 
+import errno
+import signal
 import socket
 import subprocess
+import sys
+import textwrap
+import threading
 import time
 from collections.abc import Iterator
 
@@ -249,3 +254,65 @@ def test_a_batch_read_from_a_tun_is_sent_and_a_received_one_written_to_a_tun() -
         assert tun.write_batch(carried) == 5
         inner.settimeout(2)
         assert [inner.recv(100) for _ in range(5)] == [b"r%d" % i for i in range(5)]
+
+
+def test_ctrl_c_interrupts_a_waiting_receive() -> None:
+    code = """
+        import socket
+        import sys
+        import tuntap_cffi as tuntap
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((sys.argv[1], 0))
+        print("ready", flush=True)
+        try:
+            tuntap.udp_recv_batch(sock, tuntap.PacketBatch(16))
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            raise SystemExit(3)
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), A4],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.2)
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+        elapsed = time.monotonic() - start
+        out, err = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 3, err
+    assert "interrupted" in out
+    assert elapsed < 1.0, f"Ctrl-C took {elapsed:.3f} s"
+
+
+def test_closing_the_socket_ends_a_waiting_receive() -> None:
+    _, b = pair()
+    errors: list[BaseException] = []
+    started = threading.Event()
+
+    def receive() -> None:
+        started.set()
+        try:
+            tuntap.udp_recv_batch(b, tuntap.PacketBatch(4), timeout=10)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=receive)
+    thread.start()
+    started.wait(5)
+    time.sleep(0.1)
+    closed = time.monotonic()
+    b.close()
+    thread.join(5)
+    assert not thread.is_alive() and time.monotonic() - closed < 1.0
+    assert len(errors) == 1 and isinstance(errors[0], OSError)
+    assert errors[0].errno == errno.EBADF and "closed" in str(errors[0])

@@ -117,6 +117,8 @@ def udp_recv_batch(
                 "udp_recv_batch: the batch still holds datagrams of another socket; "
                 "receive them with that socket first, or use another batch"
             )
+        if result == -errno.EBADF:
+            raise socket_closed("udp_recv_batch")  # closed while the call waited
         if result not in RETRYABLE:
             raise os_error(-result, _where(sock, "udp_recv_batch"), None)
         wait = slice_ms(deadline)
@@ -244,6 +246,8 @@ def udp_send_batch(
             else:
                 fd = sock.fileno()
                 continue
+        if exc is None and err == -errno.EBADF:
+            exc = socket_closed("udp_send_batch")
         if exc is None:
             exc = os_error(-err, _where(sock, "udp_send_batch"), None)
         unwritten = _lowlevel.unwritten(status, at, len(job.source))
