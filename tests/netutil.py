@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -193,3 +194,28 @@ def spawn_with_private_tun(code: str, *args: str, mode: str = "0666") -> subproc
         text=True,
         env={**os.environ, "CODE": textwrap.dedent(code)},
     )
+
+
+def interrupt_after_ready(code: str, *args: str) -> tuple[int, str, str, float]:
+    """Run ``code`` in a child Python and send it SIGINT 0.2 s after it prints
+    "ready": (exit status, stdout, stderr, seconds from the signal to its exit)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.2)
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+        elapsed = time.monotonic() - start
+        out, err = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, out, err, elapsed

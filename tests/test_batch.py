@@ -16,14 +16,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
-from netutil import TUN_ADDR, TUN_PEER, configure_v4, ip, ipv4_udp
+from netutil import TUN_ADDR, TUN_PEER, configure_v4, interrupt_after_ready, ip, ipv4_udp
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind, PacketBatch, _lowlevel
@@ -362,26 +361,8 @@ def test_ctrl_c_interrupts_read_batch() -> None:
             print("interrupted", flush=True)
             raise SystemExit(3)
     """
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
-        time.sleep(0.2)
-        start = time.monotonic()
-        proc.send_signal(2)
-        proc.wait(10)
-        elapsed = time.monotonic() - start
-        out, err = proc.communicate()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 3, err
+    returncode, out, err, elapsed = interrupt_after_ready(code)
+    assert returncode == 3, err
     assert "interrupted" in out
     assert elapsed < 1.0, f"Ctrl-C took {elapsed:.3f} s"
 

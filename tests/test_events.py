@@ -14,18 +14,14 @@ import gc
 import ipaddress
 import math
 import os
-import signal
 import socket
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from netutil import disable_ipv6, ip, ip_addresses, ip_link, open_fds
+from netutil import disable_ipv6, interrupt_after_ready, ip, ip_addresses, ip_link, open_fds
 from test_link import named_netns  # noqa: F401 - a fixture
 
 import tuntap_cffi as tuntap
@@ -315,26 +311,8 @@ def test_ctrl_c_interrupts_a_waiting_iterator() -> None:
             print("interrupted", flush=True)
             raise SystemExit(3)
     """
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
-        time.sleep(0.2)
-        start = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        proc.wait(10)
-        elapsed = time.monotonic() - start
-        out, err = proc.communicate()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 3, err
+    returncode, out, err, elapsed = interrupt_after_ready(code)
+    assert returncode == 3, err
     assert "interrupted" in out and elapsed < 1.0
 
 

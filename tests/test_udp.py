@@ -11,17 +11,14 @@ on by the first udp_recv_batch, so a receiver calls it once before the send.
 from __future__ import annotations
 
 import errno
-import signal
 import socket
 import subprocess
-import sys
-import textwrap
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-from netutil import ip, ip_json, ipv4_udp
+from netutil import interrupt_after_ready, ip, ip_json, ipv4_udp
 
 import tuntap_cffi as tuntap
 
@@ -270,26 +267,8 @@ def test_ctrl_c_interrupts_a_waiting_receive() -> None:
             print("interrupted", flush=True)
             raise SystemExit(3)
     """
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code), A4],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
-        time.sleep(0.2)
-        start = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        proc.wait(10)
-        elapsed = time.monotonic() - start
-        out, err = proc.communicate()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 3, err
+    returncode, out, err, elapsed = interrupt_after_ready(code, A4)
+    assert returncode == 3, err
     assert "interrupted" in out
     assert elapsed < 1.0, f"Ctrl-C took {elapsed:.3f} s"
 
