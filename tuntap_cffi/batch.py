@@ -219,7 +219,9 @@ class PacketBatch:
     def vnet_header(self, index: int) -> memoryview:
         """The virtio-net header (10 bytes) before packet ``index`` of a raw offload read.
 
-        ``batch[index]`` is the (super-)packet after it.
+        ``batch[index]`` is the (super-)packet after it. All zeros for a
+        segment of a super-packet that an earlier segmenting read had begun
+        to hand out (a raw read finishes it first).
 
         Raises:
             ValueError: the last read was not ``read_batch(batch, segment=False)``.

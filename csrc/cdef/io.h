@@ -142,7 +142,9 @@ ssize_t tt_queue_send(struct tt_queue *q, const char *buf, size_t len, int timeo
  * queue, raw = 0 segments super-packets into ordinary packets (one that
  * does not fit the free slots stays pending for the next read); raw = 1
  * keeps header + packet per slot (results describe the packet after the
- * header).  raw on a plain queue is -EINVAL.
+ * header), but what a segmenting read left pending comes first, as
+ * segments behind an empty (all-zero) header: the kernel's order holds.
+ * raw on a plain queue is -EINVAL.
  */
 int tt_queue_read(struct tt_queue *q, struct tt_batch *b, int raw, int timeout_ms);
 /*
