@@ -309,6 +309,8 @@ static int read_slots(struct tt_queue *q, struct tt_batch *b, int raw, int timeo
             b->bad++;
     }
     b->count = count;
+    if (b->sent != NULL)
+        memset(b->sent, 0, count); /* new packets: none went out ahead */
     return (int)count;
 }
 

@@ -115,6 +115,8 @@ class PacketBatch:
         self._c, self._buf, self._results = _lowlevel.new_batch(
             self._capacity, slot_size, _lowlevel.KIND_TUN
         )
+        # A read into the batch clears the marks of the slots it fills (in C).
+        self._c.sent = self._sent
         self._packets = _lowlevel.batch_packets(self._c)
         self._view = _lowlevel.buffer_view(self._buf)
         self._slot_size = slot_size
