@@ -148,20 +148,21 @@ static int64_t raw_slot(const char *slot, size_t n, size_t slot_size)
     return packed;
 }
 
-/* Segments of the pending super-packet into nslots slots from out: the
- * count (>= 1), or -errno with the super-packet dropped.  -ENOBUFS keeps it
- * pending: its segments need slots larger than slot_size. */
-static int take_pending(struct tt_queue *q, char *out, size_t slot_size, uint32_t nslots,
-                        int64_t *results, int keep_if_small)
+/* Segments of the pending super-packet into nslots slots from out, stride
+ * bytes apart, each in room bytes: the count (>= 1), or -errno with the
+ * super-packet dropped.  -ENOBUFS keeps it pending: its segments need more
+ * room. */
+static int take_pending(struct tt_queue *q, char *out, size_t stride, size_t room,
+                        uint32_t nslots, int64_t *results, int keep_if_small)
 {
     uint32_t total = 0;
     int r;
     if (q->rx_len >= q->rx_buf_len)
         r = -EMSGSIZE; /* the read filled the buffer: it may have been cut */
     else
-        r = tt_segment(q->rx_buf, q->rx_len, q->rx_next, out, slot_size, nslots, results,
-                       &total);
-    if (r == -EMSGSIZE && keep_if_small && slot_size < TT_BATCH_MAX_SLOT &&
+        r = tti_segment(q->rx_buf, q->rx_len, q->rx_next, out, stride, room, nslots, results,
+                        &total);
+    if (r == -EMSGSIZE && keep_if_small && room < TT_BATCH_MAX_SLOT &&
         q->rx_len < q->rx_buf_len)
         return -ENOBUFS;
     if (r <= 0) {
@@ -226,24 +227,30 @@ static int64_t recv_segment(struct tt_queue *q, char *buf, size_t len, int timeo
     }
     int64_t result;
     size_t slot = len < TT_BATCH_MAX_SLOT ? len : TT_BATCH_MAX_SLOT;
-    int r = take_pending(q, buf, slot, 1, &result, 1);
+    int r = take_pending(q, buf, slot, slot, 1, &result, 1);
     return r < 0 ? r : result;
 }
 
 /* Segments of the pending super-packet into the free slots from count; the
- * slots filled (a malformed super-packet takes one, reported there). */
-static uint32_t emit_pending(struct tt_queue *q, struct tt_batch *b, uint32_t count)
+ * slots filled (a malformed super-packet takes one, reported there).  Raw
+ * slots get each segment behind an empty virtio-net header: a packet that
+ * needs nothing done, which a relay writes on as it is. */
+static uint32_t emit_pending(struct tt_queue *q, struct tt_batch *b, uint32_t count, int raw)
 {
+    size_t head = raw ? TT_VNET_HDR_LEN : 0;
     char *slot = b->buf + (size_t)count * b->slot_size;
-    int r = take_pending(q, slot, b->slot_size, b->capacity - count, b->results + count, 0);
+    int r = take_pending(q, slot + head, b->slot_size, b->slot_size - head, b->capacity - count,
+                         b->results + count, 0);
     if (r < 0) {
         b->results[count] = r;
         b->bad++;
         return 1;
     }
-    for (int i = 0; i < r; i++)
+    for (int i = 0; i < r; i++) {
+        memset(slot + (size_t)i * b->slot_size, 0, head);
         if (is_bad(b->results[count + (uint32_t)i]))
             b->bad++;
+    }
     return (uint32_t)r;
 }
 
@@ -270,8 +277,10 @@ static int read_slots(struct tt_queue *q, struct tt_batch *b, int raw, int timeo
     b->origin = TT_ORIGIN_DEVICE;
     uint32_t count = 0;
     int may_wait = 1;
-    if (segment && q->rx_len)
-        count = emit_pending(q, b, 0);
+    /* What a read_packet (or a read short of slots) left pending comes first,
+     * as segments even for a raw read: part of it is out already. */
+    if (q->offload && q->rx_len)
+        count = emit_pending(q, b, 0, raw);
     while (count < b->capacity) {
         /* Only the first read may wait; then take what is already queued. */
         int timeout = count > 0 ? 0 : timeout_ms;
@@ -282,7 +291,7 @@ static int read_slots(struct tt_queue *q, struct tt_batch *b, int raw, int timeo
                     break; /* EAGAIN ends the batch; other errors show next time */
                 return r;
             }
-            count += emit_pending(q, b, count);
+            count += emit_pending(q, b, count, 0);
             continue;
         }
         char *slot = b->buf + (size_t)count * b->slot_size;
@@ -300,6 +309,8 @@ static int read_slots(struct tt_queue *q, struct tt_batch *b, int raw, int timeo
             b->bad++;
     }
     b->count = count;
+    if (b->sent != NULL)
+        memset(b->sent, 0, count); /* new packets: none went out ahead */
     return (int)count;
 }
 

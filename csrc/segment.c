@@ -133,9 +133,9 @@ static size_t make_segment(const struct gso *g, uint32_t k, unsigned char *out)
 
 /* A packet without GSO: copied, its checksum completed if it needs one. */
 static int64_t plain_packet(const unsigned char *p, size_t len, const struct vhdr *h,
-                            char *out, size_t slot_size)
+                            char *out, size_t room)
 {
-    if (len >= slot_size)
+    if (len >= room)
         return -EMSGSIZE;
     memcpy(out, p, len);
     if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
@@ -151,9 +151,15 @@ static int64_t plain_packet(const unsigned char *p, size_t len, const struct vhd
 int tt_segment(const char *buf, size_t len, uint32_t skip, char *out, size_t slot_size,
                uint32_t nslots, int64_t *results, uint32_t *total)
 {
+    return tti_segment(buf, len, skip, out, slot_size, slot_size, nslots, results, total);
+}
+
+int tti_segment(const char *buf, size_t len, uint32_t skip, char *out, size_t stride,
+                size_t room, uint32_t nslots, int64_t *results, uint32_t *total)
+{
     if (buf == NULL || out == NULL || results == NULL || total == NULL || nslots == 0)
         return -EINVAL;
-    if (slot_size == 0 || slot_size > TT_BATCH_MAX_SLOT)
+    if (room == 0 || room > stride || stride > TT_BATCH_MAX_SLOT)
         return -EINVAL;
     *total = 0;
     if (len < TT_VNET_HDR_LEN || len - TT_VNET_HDR_LEN > TT_GSO_MAX)
@@ -166,7 +172,7 @@ int tt_segment(const char *buf, size_t len, uint32_t skip, char *out, size_t slo
         *total = 1;
         if (skip >= 1)
             return 0;
-        int64_t r = plain_packet(p, plen, &h, out, slot_size);
+        int64_t r = plain_packet(p, plen, &h, out, room);
         if (r < 0)
             return (int)r;
         results[0] = r;
@@ -177,12 +183,12 @@ int tt_segment(const char *buf, size_t len, uint32_t skip, char *out, size_t slo
     if (r < 0)
         return r;
     /* A slot must exceed the segment, as for any read (a full slot = cut). */
-    if (g.hlen + (g.payload < g.gso_size ? g.payload : g.gso_size) >= slot_size)
+    if (g.hlen + (g.payload < g.gso_size ? g.payload : g.gso_size) >= room)
         return -EMSGSIZE;
     *total = g.segments;
     uint32_t n = 0;
     for (uint32_t k = skip; k < g.segments && n < nslots; k++, n++) {
-        char *slot = out + (size_t)n * slot_size;
+        char *slot = out + (size_t)n * stride;
         size_t seg = make_segment(&g, k, (unsigned char *)slot);
         results[n] = tt_classify(slot, seg, TT_KIND_TUN);
     }

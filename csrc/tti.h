@@ -65,6 +65,12 @@ static inline int tti_batch_shape_ok(const struct tt_batch *b, size_t min_slot)
     return b->buf_len >= (size_t)b->capacity * b->slot_size;
 }
 
+/* segment.c: tt_segment with the slots stride bytes apart, each segment
+ * written at the start of its slot into room (<= stride) bytes: so a raw
+ * read can put a segment after the empty virtio-net header of its slot. */
+int tti_segment(const char *buf, size_t len, uint32_t skip, char *out, size_t stride,
+                size_t room, uint32_t nslots, int64_t *results, uint32_t *total);
+
 /* Where the packets of a write come from: arrays, or a batch's slots. */
 struct source {
     char **bufs;

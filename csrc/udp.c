@@ -268,6 +268,8 @@ int tt_udp_recv(int fd, int wakefd, struct tt_batch *b, struct tt_udp_addr *addr
             break; /* the socket had no more */
     }
     b->count = count;
+    if (b->sent != NULL)
+        memset(b->sent, 0, count); /* new packets: none went out ahead */
     return (int)count;
 }
 

@@ -148,6 +148,7 @@ class TTBatch(Protocol):
     bad: int
     kind: int
     origin: int
+    sent: cffi.FFI.CData
 
 class TTWriteStatus(Protocol):
     """``struct tt_write_status *`` (csrc/cdef/io.h)."""

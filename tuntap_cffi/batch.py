@@ -115,6 +115,8 @@ class PacketBatch:
         self._c, self._buf, self._results = _lowlevel.new_batch(
             self._capacity, slot_size, _lowlevel.KIND_TUN
         )
+        # A read into the batch clears the marks of the slots it fills (in C).
+        self._c.sent = self._sent
         self._packets = _lowlevel.batch_packets(self._c)
         self._view = _lowlevel.buffer_view(self._buf)
         self._slot_size = slot_size
@@ -219,7 +221,9 @@ class PacketBatch:
     def vnet_header(self, index: int) -> memoryview:
         """The virtio-net header (10 bytes) before packet ``index`` of a raw offload read.
 
-        ``batch[index]`` is the (super-)packet after it.
+        ``batch[index]`` is the (super-)packet after it. All zeros for a
+        segment of a super-packet that an earlier segmenting read had begun
+        to hand out (a raw read finishes it first).
 
         Raises:
             ValueError: the last read was not ``read_batch(batch, segment=False)``.

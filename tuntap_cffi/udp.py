@@ -250,7 +250,9 @@ def udp_send_batch(
             exc = socket_closed("udp_send_batch")
         if exc is None:
             exc = os_error(-err, _where(sock, "udp_send_batch"), None)
-        unwritten = _lowlevel.unwritten(status, at, len(job.source))
+        # Datagrams go in order: none from ``at`` on went. (A batch's marks
+        # are those of its writes to a device, not of this send.)
+        unwritten = tuple(range(at, len(job.source)))
         raise batch_stopped(exc, written, at, unwritten) from None
 
 

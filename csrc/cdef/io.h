@@ -25,6 +25,11 @@ struct tt_batch {
     uint32_t bad;         /* of those, how many are not TT_PKT_OK */
     int32_t kind;         /* TT_KIND_* of the device read from (must be the queue's) */
     int32_t origin;       /* what filled it last: TT_ORIGIN_DEVICE or TT_ORIGIN_UDP */
+    /* Optional (NULL: none), capacity entries: the sent marks that writes of
+     * this batch keep (struct tt_write_status.sent).  They describe the
+     * packets the batch held then, so a read (tt_queue_read, tt_udp_recv)
+     * clears those of the slots it fills. */
+    uint8_t *sent;
 };
 enum { TT_ORIGIN_DEVICE = 0, TT_ORIGIN_UDP = 1 };
 
@@ -142,7 +147,9 @@ ssize_t tt_queue_send(struct tt_queue *q, const char *buf, size_t len, int timeo
  * queue, raw = 0 segments super-packets into ordinary packets (one that
  * does not fit the free slots stays pending for the next read); raw = 1
  * keeps header + packet per slot (results describe the packet after the
- * header).  raw on a plain queue is -EINVAL.
+ * header), but what a segmenting read left pending comes first, as
+ * segments behind an empty (all-zero) header: the kernel's order holds.
+ * raw on a plain queue is -EINVAL.
  */
 int tt_queue_read(struct tt_queue *q, struct tt_batch *b, int raw, int timeout_ms);
 /*
