@@ -40,7 +40,7 @@ from netutil import (
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind
-from tuntap_cffi.netlink import Netlink
+from tuntap_cffi.link.netlink import Netlink
 
 pytestmark = pytest.mark.privileged
 

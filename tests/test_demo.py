@@ -16,7 +16,7 @@ import pytest
 from netutil import checksum, link_names
 
 from tuntap_cffi import ETH_P_IP, DevKind, Packet, parse_packet
-from tuntap_cffi.demo import echo_reply, icmp_description, inet_checksum
+from tuntap_cffi.cli.demo import echo_reply, icmp_description, inet_checksum
 
 NOBODY = 65534
 
@@ -148,7 +148,7 @@ def test_demo_fails_when_requests_go_unanswered() -> None:
     """A loop that answers nothing: every request is lost, the exit status says so."""
     code = """
         import sys
-        from tuntap_cffi import demo
+        from tuntap_cffi.cli import demo
         demo.echo_reply = lambda packet, peers=(): None
         sys.exit(demo.run_demo(sys.stdout, count=2, timeout=20.0))
     """

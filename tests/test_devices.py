@@ -333,7 +333,7 @@ def test_mismatches_name_the_difference() -> None:
 
 def test_queues_opened_with_other_headers_are_refused() -> None:
     """Another program's queue with IFF_VNET_HDR: the kernel would give ours those headers."""
-    fd = _lowlevel.open_clone(tuntap.interface.CLONE_DEVICE)
+    fd = _lowlevel.open_clone(tuntap.device.attach.CLONE_DEVICE)
     assert fd >= 0
     try:
         flags = _lowlevel.IFF_MULTI_QUEUE | _lowlevel.lib.IFF_VNET_HDR
@@ -458,7 +458,7 @@ def test_a_queue_can_be_added_and_read_by_another_process(
 
 def test_the_kernels_limit_of_queues() -> None:
     before = open_fds()
-    queues = tuntap.open_queues("lim%d", DevKind.TUN, count=tuntap.interface.devices.MAX_QUEUES)
+    queues = tuntap.open_queues("lim%d", DevKind.TUN, count=tuntap.device.attach.MAX_QUEUES)
     try:
         assert tun_data(queues[0].name)["numqueues"] == 256
         with pytest.raises(OSError, match="the device has all 256 queues") as info:

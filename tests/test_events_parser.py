@@ -38,7 +38,7 @@ from test_netlink_parser import (
 
 from tuntap_cffi import EventKind, _lowlevel
 from tuntap_cffi._native import ffi, lib
-from tuntap_cffi.events import LinkState, link_changes
+from tuntap_cffi.link.events import LinkState, link_changes
 
 RTM_DELLINK, RTM_DELADDR = 17, 21
 AF_BRIDGE = 7

@@ -15,7 +15,7 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .packet import Packet
+    from .packets.packet import Packet
 
 __all__ = [
     "BatchWriteError",

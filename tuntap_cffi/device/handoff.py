@@ -28,12 +28,12 @@ import struct
 import time
 from typing import NamedTuple
 
-from . import _lowlevel
-from .adopting import adopt, describe
-from .errors import DeviceMismatchError, os_error
+from .. import _lowlevel
+from ..errors import DeviceMismatchError, os_error
+from ..packets.packet import DevKind
+from ..timeouts import Timeout, deadline_of
+from .adopt import adopt, describe
 from .interface import Interface
-from .packet import DevKind
-from .timeouts import Timeout, deadline_of
 
 __all__ = ["MAGIC", "VERSION", "receive_interface", "send_interface"]
 

@@ -7,12 +7,12 @@ import argparse
 import sys
 from typing import TextIO
 
+from ..device.interface import Interface
+from ..device.opening import open as open_interface
+from ..errors import DeviceMismatchError, TunTapError
+from ..packets.packet import DevKind, Packet
+from ..packets.pcap import PcapWriter
 from .demo import run_demo
-from .errors import DeviceMismatchError, TunTapError
-from .interface import Interface
-from .opening import open as open_interface
-from .packet import DevKind, Packet
-from .pcap import PcapWriter
 
 
 def format_packet(packet: Packet) -> str:

@@ -1,17 +1,17 @@
 """``open`` and ``open_queues``: attach to (or create) a device and wrap each of
 its queues in an :class:`~tuntap_cffi.Interface`.
 
-Everything is validated before the first system call; ``devices.attach``
+Everything is validated before the first system call; ``attach.attach``
 opens and configures the fds.
 """
 
 from __future__ import annotations
 
-from . import devices
+from ..netns import NetnsLike
+from ..packets.offload import Offload
+from ..packets.packet import DevKind, as_kind
+from . import attach
 from .interface import Interface
-from .netns import NetnsLike
-from .offload import Offload
-from .packet import DevKind, as_kind
 
 __all__ = ["open", "open_queues"]
 
@@ -23,8 +23,8 @@ def _check_offload_kind(offload: object, kind: DevKind, name: str) -> None:
         raise ValueError(f"offload=True is for TUN devices only, not {kind.name} ({name})")
 
 
-def _interfaces(device: devices.Attached, kind: DevKind, multi_queue: bool) -> list[Interface]:
-    """Wrap what devices.attach opened: one Interface per queue."""
+def _interfaces(device: attach.Attached, kind: DevKind, multi_queue: bool) -> list[Interface]:
+    """Wrap what attach.attach opened: one Interface per queue."""
     return [
         Interface(
             fd,
@@ -88,9 +88,9 @@ def open(  # noqa: A001 - the seed's name
         OSError: the kernel refused virtio-net headers or offloads.
     """
     kind = as_kind(kind)
-    name = devices.validate_name(name)
+    name = attach.validate_name(name)
     _check_offload_kind(offload, kind, name)
-    device = devices.attach(
+    device = attach.attach(
         name,
         kind,
         1,
@@ -138,10 +138,10 @@ def open_queues(
         OSError: (E2BIG) the device has 256 queues already; or as for :func:`open`.
     """
     kind = as_kind(kind)
-    name = devices.validate_name(name)
-    count = devices.check_count(count)
+    name = attach.validate_name(name)
+    count = attach.check_count(count)
     _check_offload_kind(offload, kind, name)
-    device = devices.attach(
+    device = attach.attach(
         name,
         kind,
         count,

@@ -21,8 +21,8 @@ import time
 import weakref
 from typing import Union
 
-from . import _lowlevel
-from .errors import (
+from .. import _lowlevel
+from ..errors import (
     InterfaceClosedError,
     JumboPacketError,
     NotIPPacketError,
@@ -30,10 +30,10 @@ from .errors import (
     TruncatedPacketError,
     os_error,
 )
-from .lifetime import Lifetime
-from .link import Link, MtuCallback
-from .offload import Offload
-from .packet import (
+from ..lifetime import Lifetime
+from ..link.link import Link, MtuCallback
+from ..packets.offload import Offload
+from ..packets.packet import (
     ETH_HEADER_LEN,
     VLAN_TAG_LEN,
     Body,
@@ -42,7 +42,7 @@ from .packet import (
     byte_view,
     packet_from_verdict,
 )
-from .timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
+from ..timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
 
 __all__ = ["DEFAULT_WRITE_LIMIT", "Queue", "Writable"]
 

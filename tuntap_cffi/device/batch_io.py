@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from itertools import accumulate
 from typing import TYPE_CHECKING, NamedTuple, cast
 
-from . import _lowlevel
-from .batch import (
+from .. import _lowlevel
+from ..errors import InterfaceClosedError, ShortWriteError, TunTapError, batch_stopped
+from ..packets.batch import (
     MAX_CAPACITY,
     PacketBatch,
     ready_to_read,
@@ -24,18 +25,17 @@ from .batch import (
     thread_batch,
     write_status,
 )
-from .errors import InterfaceClosedError, ShortWriteError, TunTapError, batch_stopped
-from .offload import Offload
-from .packet import Body, DevKind, Packet
+from ..packets.offload import Offload
+from ..packets.packet import Body, DevKind, Packet
+from ..timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
 from .queue import Queue, Writable
-from .timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
 
 _read = _lowlevel.queue_read
 _write = _lowlevel.queue_write
 _SLICE = _lowlevel.WAIT_SLICE_MS
 
 if TYPE_CHECKING:
-    from ._native import TTBatch, TTPackets, TTWriteStatus
+    from .._native import TTBatch, TTPackets, TTWriteStatus
 
 __all__ = ["BatchQueue", "WriteJob", "coalescing", "raw_reads", "write_job"]
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 import errno
 import os
 
-from . import _lowlevel, devices
-from .errors import DeviceMismatchError, hint_for, os_error
+from .. import _lowlevel
+from ..errors import DeviceMismatchError, hint_for, os_error
+from ..link.netlink import Netlink
+from ..packets.offload import NONE, VNET_HDR_LEN, Offload
+from ..packets.packet import DevKind
+from . import attach
 from .interface import Interface
-from .netlink import Netlink
-from .offload import NONE, VNET_HDR_LEN, Offload
-from .packet import DevKind
 
 __all__ = ["Adoption", "adopt", "check_fd", "describe", "from_fd"]
 
@@ -181,8 +182,8 @@ def _offload_of(fd: int, device: _lowlevel.FdDevice) -> Offload:
     kernel would hand a plain reader 64 KiB super-packets.
     """
     if device.vnet_hdr:
-        return Offload(devices.enable_offload(fd, device.name))
-    devices.clear_offload(fd, device.name)
+        return Offload(attach.enable_offload(fd, device.name))
+    attach.clear_offload(fd, device.name)
     return NONE
 
 

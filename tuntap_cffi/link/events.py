@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Callable, NamedTuple
 
-from . import _lowlevel, netns
+from .. import _lowlevel, netns
+from ..errors import InterfaceClosedError, os_error
+from ..lifetime import Lifetime
+from ..timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
 from .addresses import IPInterface
 from .channel import Channel
-from .errors import InterfaceClosedError, os_error
-from .lifetime import Lifetime
 from .netlink import Netlink
-from .timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
 
 __all__ = ["EventKind", "LinkEvent", "LinkEvents", "LinkState", "link_changes"]
 

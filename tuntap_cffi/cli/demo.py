@@ -26,12 +26,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from . import netns
-from .errors import TunTapError
-from .interface import Interface
-from .link import Link
-from .opening import open as open_interface
-from .packet import (
+from .. import netns
+from ..device.interface import Interface
+from ..device.opening import open as open_interface
+from ..errors import TunTapError
+from ..link.link import Link
+from ..packets.packet import (
     ETH_P_IP,
     ETH_P_IPV6,
     IPPROTO_ICMP,

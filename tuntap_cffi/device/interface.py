@@ -17,19 +17,20 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Callable
 
-from . import _lowlevel, devices
+from .. import _lowlevel
+from ..errors import hint_for, os_error
+from ..lifetime import Lifetime
+from ..link.channel import Channel
+from ..link.link import Link
+from ..link.netlink import Netlink
+from ..packets.offload import NONE, Offload
+from ..packets.packet import DevKind
+from ..timeouts import Timeout
+from . import attach
+from .attach import CLONE_DEVICE
 from .batch_io import BatchQueue
-from .channel import Channel
-from .devices import CLONE_DEVICE
-from .errors import hint_for, os_error
-from .lifetime import Lifetime
-from .link import Link
 from .link_calls import LinkCalls
-from .netlink import Netlink
-from .offload import NONE, Offload
-from .packet import DevKind
 from .queue import DEFAULT_WRITE_LIMIT, Writable, follow_mtu
-from .timeouts import Timeout
 
 __all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "Timeout", "Writable"]
 
@@ -231,5 +232,5 @@ class Interface(BatchQueue, LinkCalls):
             "attach_queue",
             lambda fd: _lowlevel.set_queue(fd, True),
             "attach-queue",
-            {errno.E2BIG: devices.FULL_HINT},
+            {errno.E2BIG: attach.FULL_HINT},
         )

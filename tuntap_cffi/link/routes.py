@@ -23,7 +23,7 @@ import ipaddress
 import socket
 from typing import Any, Union
 
-from . import _lowlevel
+from .. import _lowlevel
 from .addresses import IPAddress, IPNetwork, check_int, parse_ip
 from .channel import Channel
 

@@ -16,11 +16,11 @@ import threading
 import time
 from typing import IO, Callable, TypeVar
 
-from . import _lowlevel, netns
-from .errors import NO_IPV6_HINT, NamespaceRestoreError, os_error
-from .lifetime import Lifetime
+from .. import _lowlevel, netns
+from ..errors import NO_IPV6_HINT, NamespaceRestoreError, os_error
+from ..lifetime import Lifetime
+from ..netns import NetnsLike
 from .netlink import Netlink
-from .netns import NetnsLike
 
 __all__ = ["IPV6_CONF", "NODAD_WAIT_S", "SYS_NET", "Channel", "find_link"]
 

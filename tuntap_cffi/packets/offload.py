@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 
-from . import _lowlevel
+from .. import _lowlevel
 
 __all__ = ["VNET_HDR_LEN", "Offload"]
 

@@ -14,13 +14,13 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from . import _lowlevel
-from .errors import TunTapError
+from .. import _lowlevel
+from ..errors import TunTapError
 from .packet import DevKind, Packet, packet_from_verdict
 
 if TYPE_CHECKING:
-    from ._lowlevel import UdpRx
-    from ._native import TTBatch, TTPackets, TTWriteStatus
+    from .._lowlevel import UdpRx
+    from .._native import TTBatch, TTPackets, TTWriteStatus
     from .offload import Offload
 
 __all__ = ["DEFAULT_CAPACITY", "MAX_BATCH_BYTES", "MIN_SLOT_SIZE", "PacketBatch"]

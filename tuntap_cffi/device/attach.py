@@ -16,11 +16,11 @@ import os
 import pwd
 from typing import NamedTuple
 
-from . import _lowlevel, netns
-from .errors import DeviceBusyError, DeviceMismatchError, os_error
-from .netlink import Netlink
-from .offload import WANTED as OFFLOAD_WANTED
-from .packet import DevKind
+from .. import _lowlevel, netns
+from ..errors import DeviceBusyError, DeviceMismatchError, os_error
+from ..link.netlink import Netlink
+from ..packets.offload import WANTED as OFFLOAD_WANTED
+from ..packets.packet import DevKind
 
 __all__ = [
     "CLONE_DEVICE",

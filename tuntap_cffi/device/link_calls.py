@@ -4,12 +4,12 @@ works as ``iface.link.up()`` does)."""
 
 from __future__ import annotations
 
-from .addresses import AddressLike, SubnetLike
-from .ifaddrs import PeerLike
-from .link import Link
-from .peer import PeerInterface
-from .routes import GatewayLike, NetworkLike, Route
-from .stats import LinkStats
+from ..link.addresses import AddressLike, SubnetLike
+from ..link.ifaddrs import PeerLike
+from ..link.link import Link
+from ..link.peer import PeerInterface
+from ..link.routes import GatewayLike, NetworkLike, Route
+from ..link.stats import LinkStats
 
 __all__ = ["LinkCalls"]
 

@@ -16,16 +16,17 @@ from __future__ import annotations
 import warnings
 from typing import Callable
 
-from . import _lowlevel, ifaddrs, routes
+from .. import _lowlevel
+from ..lifetime import Lifetime
+from ..netns import NetnsLike
+from ..packets.packet import DevKind
+from . import ifaddrs, routes
 from .addresses import AddressLike, SubnetLike, check_int, format_mac, parse_mac
 from .channel import Channel, find_link
 from .conf_controls import ConfControls
 from .events import LinkEvents
 from .ifaddrs import PeerLike
-from .lifetime import Lifetime
 from .netlink import Netlink
-from .netns import NetnsLike
-from .packet import DevKind
 from .peer import PeerInterface
 from .routes import GatewayLike, NetworkLike, Route
 from .stats import LinkStats, link_stats

@@ -14,9 +14,9 @@ import socket
 from types import TracebackType
 from typing import Callable, TypeVar
 
-from . import _lowlevel, netns
+from .. import _lowlevel, netns
+from ..errors import os_error
 from .addresses import IPAddress, IPInterface
-from .errors import os_error
 
 __all__ = ["Netlink"]
 

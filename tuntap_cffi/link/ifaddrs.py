@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Union
 
-from . import _lowlevel
+from .. import _lowlevel
 from .addresses import (
     AddressLike,
     IPAddress,

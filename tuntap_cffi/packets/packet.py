@@ -12,8 +12,8 @@ import enum
 import ipaddress
 from typing import Union
 
-from . import _lowlevel
-from .errors import NotIPPacketError, ShortReadError, TruncatedPacketError
+from .. import _lowlevel
+from ..errors import NotIPPacketError, ShortReadError, TruncatedPacketError
 
 __all__ = [
     "ETH_P_IP",
