@@ -14,7 +14,7 @@ from tuntap_cffi._native import ffi, lib
 
 
 def test_os_error_picks_the_builtin_subclass_and_names_things() -> None:
-    exc = _lowlevel.os_error(errno.EPERM, "TUNSETIFF", "tun7", "needs CAP_NET_ADMIN")
+    exc = _lowlevel.os_error(errno.EPERM, "TUNSETIFF", "tun7", hint="needs CAP_NET_ADMIN")
     assert type(exc) is PermissionError
     assert exc.errno == errno.EPERM
     assert "TUNSETIFF on tun7" in str(exc) and "CAP_NET_ADMIN" in str(exc)
@@ -113,7 +113,7 @@ def test_queue_send_applies_the_write_rules() -> None:
         os.close(w)
 
 
-def _bad_queues() -> list[tuple[str, _lowlevel.Queue]]:
+def _bad_queues() -> list[tuple[str, _lowlevel.QueueMemory]]:
     """Queues that every I/O call must refuse, each with what is wrong with it."""
     bad = []
     for field, value in (("kind", 9), ("kind", -1), ("offload", 0x8000)):
@@ -151,7 +151,7 @@ def test_a_good_queue_reaches_the_system_call(offload: int) -> None:
 
 
 @pytest.mark.parametrize("what, queue", _bad_queues())
-def test_every_io_call_checks_the_queue(what: str, queue: _lowlevel.Queue) -> None:
+def test_every_io_call_checks_the_queue(what: str, queue: _lowlevel.QueueMemory) -> None:
     buf = ffi.new("char[]", 2048)
     batch, _buf, _results = _lowlevel.new_batch(
         2, 2048, queue.c.kind if 0 <= queue.c.kind <= 1 else 0

@@ -53,9 +53,9 @@ from .errors import (
     TruncatedPacketError,
     TunTapError,
 )
+from .link.addresses import IPv4PeerInterface, IPv6PeerInterface
 from .link.events import EventKind, LinkEvent, LinkEvents
 from .link.link import Link
-from .link.peer import IPv4PeerInterface, IPv6PeerInterface
 from .link.routes import Route
 from .link.stats import LinkStats
 from .packets.batch import PacketBatch

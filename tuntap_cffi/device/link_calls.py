@@ -4,10 +4,9 @@ works as ``iface.link.up()`` does)."""
 
 from __future__ import annotations
 
-from ..link.addresses import AddressLike, SubnetLike
+from ..link.addresses import AddressLike, PeerInterface, SubnetLike
 from ..link.ifaddrs import PeerLike
 from ..link.link import Link
-from ..link.peer import PeerInterface
 from ..link.routes import GatewayLike, NetworkLike, Route
 from ..link.stats import LinkStats
 

@@ -16,14 +16,15 @@ from .addresses import (
     AddressLike,
     IPAddress,
     IPInterface,
+    PeerInterface,
     SubnetLike,
     check_flag,
     parse_address,
     parse_ip,
+    peer_interface,
 )
 from .channel import Channel
 from .netlink import Netlink
-from .peer import PeerInterface, peer_interface
 
 __all__ = ["PeerLike", "add_address", "address_entries", "del_address", "peer_addresses"]
 

@@ -21,13 +21,12 @@ from ..lifetime import Lifetime
 from ..netns import NetnsLike
 from ..packets.packet import DevKind
 from . import ifaddrs, routes
-from .addresses import AddressLike, SubnetLike, check_int, format_mac, parse_mac
+from .addresses import AddressLike, PeerInterface, SubnetLike, check_int, format_mac, parse_mac
 from .channel import Channel, find_link
 from .conf_controls import ConfControls
 from .events import LinkEvents
 from .ifaddrs import PeerLike
 from .netlink import Netlink
-from .peer import PeerInterface
 from .routes import GatewayLike, NetworkLike, Route
 from .stats import LinkStats, link_stats
 
