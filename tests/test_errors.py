@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 
 import pytest
 from netutil import TUN_ADDR, TUN_PEER, ip, ipv4_udp
@@ -70,12 +69,6 @@ def test_the_library_builds_oserrors_only_through_os_error() -> None:
 
 
 # -- real failures ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def tun() -> Iterator[tuntap.Interface]:
-    with tuntap.open("err%d", DevKind.TUN) as iface:
-        yield iface
 
 
 def assert_names(exc: OSError, operation: str, name: str) -> None:

@@ -32,7 +32,7 @@ IP_FIELDS = {
 
 
 @pytest.fixture
-def tun() -> Iterator[tuntap.Interface]:
+def silent_tun() -> Iterator[tuntap.Interface]:
     """A silent TUN (no IPv6), up, with 192.0.2.1 peer 192.0.2.2."""
     with tuntap.open("st%d", DevKind.TUN) as iface:
         iface.set_ipv6(False)
@@ -66,8 +66,8 @@ def assert_views_agree(iface: tuntap.Interface) -> LinkStats:
     return stats
 
 
-def test_rx_and_tx_move_by_the_packets_written_and_read(tun: tuntap.Interface) -> None:
-    before = assert_views_agree(tun)
+def test_rx_and_tx_move_by_the_packets_written_and_read(silent_tun: tuntap.Interface) -> None:
+    before = assert_views_agree(silent_tun)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((TUN_ADDR, 0))
         sock.settimeout(5)
@@ -76,14 +76,14 @@ def test_rx_and_tx_move_by_the_packets_written_and_read(tun: tuntap.Interface) -
             ipv4_udp(TUN_PEER, TUN_ADDR, 4000, port, b"in%03d" % i, ident=i) for i in range(N)
         ]
         for packet in written:
-            tun.write_packet(packet)
+            silent_tun.write_packet(packet)
         for _ in range(N):
             sock.recv(100)  # every one was delivered: no ICMP goes back out
         for i in range(N):
             sock.sendto(b"out%03d" % i, (TUN_PEER, 4000))
-        read = [bytes(tun.read_packet(timeout=5).body) for _ in range(N)]
+        read = [bytes(silent_tun.read_packet(timeout=5).body) for _ in range(N)]
     assert all(pkt[9] == 17 and pkt.endswith(b"out%03d" % i) for i, pkt in enumerate(read))
-    after = assert_views_agree(tun)
+    after = assert_views_agree(silent_tun)
     assert after.rx_packets - before.rx_packets == N
     assert after.rx_bytes - before.rx_bytes == sum(map(len, written))
     assert after.tx_packets - before.tx_packets == N
@@ -91,23 +91,23 @@ def test_rx_and_tx_move_by_the_packets_written_and_read(tun: tuntap.Interface) -
     assert (after.rx_dropped, after.tx_dropped, after.rx_errors) == (0, 0, 0)
 
 
-def test_a_burst_beyond_txqueuelen_is_tx_dropped(tun: tuntap.Interface) -> None:
-    tun.set_txqueuelen(4)
-    before = assert_views_agree(tun)
+def test_a_burst_beyond_txqueuelen_is_tx_dropped(silent_tun: tuntap.Interface) -> None:
+    silent_tun.set_txqueuelen(4)
+    before = assert_views_agree(silent_tun)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for i in range(40):  # nobody reads: the queue holds 4
             sock.sendto(b"burst%02d" % i, (TUN_PEER, 4000))
-    after = assert_views_agree(tun)
+    after = assert_views_agree(silent_tun)
     assert after.tx_dropped - before.tx_dropped == 36
     assert after.tx_packets == before.tx_packets  # the TUN counts tx as the reader takes it
-    held = [bytes(tun.read_packet(timeout=1).body) for _ in range(4)]
+    held = [bytes(silent_tun.read_packet(timeout=1).body) for _ in range(4)]
     assert [pkt[-7:] for pkt in held] == [b"burst%02d" % i for i in range(4)]
-    assert assert_views_agree(tun).tx_packets - before.tx_packets == 4
+    assert assert_views_agree(silent_tun).tx_packets - before.tx_packets == 4
 
 
-def test_a_link_reads_the_counters_too(tun: tuntap.Interface) -> None:
-    with tuntap.Link(tun.name) as link:
-        assert link.stats == tun.stats
+def test_a_link_reads_the_counters_too(silent_tun: tuntap.Interface) -> None:
+    with tuntap.Link(silent_tun.name) as link:
+        assert link.stats == silent_tun.stats
 
 
 def test_linkstats_is_a_frozen_value_with_every_kernel_field() -> None:

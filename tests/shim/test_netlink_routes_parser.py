@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_netlink_parser import (
+
+from shim.test_netlink_parser import (
     ADDRS,
     AF_INET,
     AF_INET6,
@@ -37,7 +38,6 @@ from test_netlink_parser import (
     message,
     u32,
 )
-
 from tuntap_cffi import _lowlevel
 from tuntap_cffi._native import ffi, lib
 

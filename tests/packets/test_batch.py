@@ -32,13 +32,6 @@ pytestmark = pytest.mark.privileged
 
 
 @pytest.fixture
-def tun() -> Iterator[tuntap.Interface]:
-    with tuntap.open("bt%d", DevKind.TUN) as iface:
-        configure_v4(iface.name)
-        yield iface
-
-
-@pytest.fixture
 def sender() -> Iterator[socket.socket]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((TUN_ADDR, 0))
@@ -75,14 +68,14 @@ def inject(iface: tuntap.Interface, *frames: bytes) -> None:
 
 
 def test_a_burst_comes_back_whole_in_order_and_byte_for_byte(
-    tun: tuntap.Interface, sender: socket.socket
+    tun_v4: tuntap.Interface, sender: socket.socket
 ) -> None:
     sent = send_numbered(sender, 300, size=200)
     batch = PacketBatch(64)
     got: list[bytes] = []
     sizes = []
     for _ in range(50):
-        n = tun.read_batch(batch, timeout=2)
+        n = tun_v4.read_batch(batch, timeout=2)
         assert n == len(batch) and 1 <= n <= 64
         sizes.append(n)
         got.extend(udp_payloads(batch))
@@ -96,12 +89,12 @@ def test_a_burst_comes_back_whole_in_order_and_byte_for_byte(
 
 
 def test_the_whole_packet_is_in_the_slot_with_its_header(
-    tun: tuntap.Interface, sender: socket.socket
+    tun_v4: tuntap.Interface, sender: socket.socket
 ) -> None:
     port = sender.getsockname()[1]
     sender.sendto(b"whole", (TUN_PEER, 4001))
     batch = PacketBatch(4)
-    assert tun.read_batch(batch, timeout=2) >= 1
+    assert tun_v4.read_batch(batch, timeout=2) >= 1
     index = next(i for i in range(len(batch)) if bytes(batch[i][-5:]) == b"whole")
     pkt = batch.packet(index)
     assert pkt.protocol == tuntap.ETH_P_IP and pkt.kind is DevKind.TUN
@@ -112,54 +105,54 @@ def test_the_whole_packet_is_in_the_slot_with_its_header(
     assert batch.packets()[index] == pkt and batch.errors() == []
 
 
-def test_partial_batches(tun: tuntap.Interface, sender: socket.socket) -> None:
+def test_partial_batches(tun_v4: tuntap.Interface, sender: socket.socket) -> None:
     sent = send_numbered(sender, 5)
     small = PacketBatch(3)
-    assert tun.read_batch(small, timeout=2) == 3
+    assert tun_v4.read_batch(small, timeout=2) == 3
     first = udp_payloads(small)
-    assert tun.read_batch(small, timeout=2) == 2
+    assert tun_v4.read_batch(small, timeout=2) == 2
     assert first + udp_payloads(small) == sent
-    assert tun.read_batch(small, timeout=0) == 0 and len(small) == 0
+    assert tun_v4.read_batch(small, timeout=0) == 0 and len(small) == 0
     sent = send_numbered(sender, 5)
     big = PacketBatch(64)
-    assert tun.read_batch(big, timeout=2) == 5
+    assert tun_v4.read_batch(big, timeout=2) == 5
     assert udp_payloads(big) == sent
 
 
-def test_read_packets_copies_the_bodies(tun: tuntap.Interface, sender: socket.socket) -> None:
+def test_read_packets_copies_the_bodies(tun_v4: tuntap.Interface, sender: socket.socket) -> None:
     sent = send_numbered(sender, 10)
-    packets = tun.read_packets(4, timeout=2)
-    packets += tun.read_packets(timeout=2)
+    packets = tun_v4.read_packets(4, timeout=2)
+    packets += tun_v4.read_packets(timeout=2)
     assert [bytes(p.body[28:]) for p in packets] == sent
     assert all(isinstance(p.body, bytes) for p in packets)
-    assert tun.read_packets(timeout=0) == []
+    assert tun_v4.read_packets(timeout=0) == []
 
 
-def test_timeouts(tun: tuntap.Interface, sender: socket.socket) -> None:
+def test_timeouts(tun_v4: tuntap.Interface, sender: socket.socket) -> None:
     batch = PacketBatch(8)
-    assert tun.read_batch(batch, timeout=0) == 0
+    assert tun_v4.read_batch(batch, timeout=0) == 0
     start = time.monotonic()
-    assert tun.read_batch(batch, timeout=0.2) == 0
+    assert tun_v4.read_batch(batch, timeout=0.2) == 0
     assert 0.19 <= time.monotonic() - start < 2
     timer = threading.Timer(0.2, lambda: sender.sendto(b"late", (TUN_PEER, 4002)))
     timer.start()
     try:
         start = time.monotonic()
-        assert tun.read_batch(batch) >= 1  # timeout=None waits for as long as it takes
+        assert tun_v4.read_batch(batch) >= 1  # timeout=None waits for as long as it takes
         assert time.monotonic() - start >= 0.15
         assert bytes(batch[len(batch) - 1][-4:]) == b"late"
     finally:
         timer.cancel()
 
 
-def test_malformed_packets_do_not_spoil_the_batch(tun: tuntap.Interface) -> None:
+def test_malformed_packets_do_not_spoil_the_batch(tun_v4: tuntap.Interface) -> None:
     good = ipv4_udp(TUN_PEER, TUN_ADDR, 1, 2, b"good")
     short_header = good[:12]
     cut_short = good[:-2]  # the header says two bytes more
     with_surplus = good + b"surplus"
-    inject(tun, good, b"\x12\x34 not ip", short_header, cut_short, with_surplus, good)
+    inject(tun_v4, good, b"\x12\x34 not ip", short_header, cut_short, with_surplus, good)
     batch = PacketBatch(16)
-    assert tun.read_batch(batch, timeout=2) == 6
+    assert tun_v4.read_batch(batch, timeout=2) == 6
     assert [bytes(view) for view in batch] == [
         good,
         b"\x12\x34 not ip",  # a bad slot keeps every byte that arrived
@@ -230,14 +223,14 @@ def drain(sock: socket.socket) -> list[bytes]:
         return got
 
 
-def test_write_batch_takes_bytes_packets_and_views(tun: tuntap.Interface) -> None:
+def test_write_batch_takes_bytes_packets_and_views(tun_v4: tuntap.Interface) -> None:
     with receiver() as sock:
         port = sock.getsockname()[1]
         raw = [ipv4_udp(TUN_PEER, TUN_ADDR, 7, port, b"p%d" % i) for i in range(4)]
         items = [raw[0], bytearray(raw[1]), memoryview(raw[2]), tuntap.parse_packet(raw[3])]
-        assert tun.write_batch(items) == 4
-        assert tun.write_batch(iter([raw[0]])) == 1  # any iterable
-        assert tun.write_batch([]) == 0
+        assert tun_v4.write_batch(items) == 4
+        assert tun_v4.write_batch(iter([raw[0]])) == 1  # any iterable
+        assert tun_v4.write_batch([]) == 0
         assert drain(sock) == [b"p0", b"p1", b"p2", b"p3", b"p0"]
 
 
@@ -250,13 +243,13 @@ def test_write_batch_takes_bytes_packets_and_views(tun: tuntap.Interface) -> Non
     ],
 )
 def test_a_packet_refused_stops_the_batch_with_the_exact_count(
-    tun: tuntap.Interface, bad: bytes, error: type[Exception]
+    tun_v4: tuntap.Interface, bad: bytes, error: type[Exception]
 ) -> None:
     with receiver() as sock:
         port = sock.getsockname()[1]
         good = [ipv4_udp(TUN_PEER, TUN_ADDR, 7, port, b"g%d" % i) for i in range(4)]
         with pytest.raises(error) as info:
-            tun.write_batch([good[0], good[1], bad, good[2], good[3]])
+            tun_v4.write_batch([good[0], good[1], bad, good[2], good[3]])
         assert info.value.written == 2 and info.value.index == 2  # type: ignore[attr-defined]
         assert drain(sock) == [b"g0", b"g1"]
 
@@ -271,10 +264,10 @@ def test_a_short_tap_frame_stops_the_batch_with_the_frame() -> None:
         assert info.value.packet is not None and bytes(info.value.packet.body) == frame[:13]
 
 
-def test_a_kernel_refusal_stops_the_batch(tun: tuntap.Interface) -> None:
-    ip("link", "set", tun.name, "down")
+def test_a_kernel_refusal_stops_the_batch(tun_v4: tuntap.Interface) -> None:
+    ip("link", "set", tun_v4.name, "down")
     with pytest.raises(OSError, match=r"write_batch on .*the interface is down") as info:
-        tun.write_batch([ipv4_udp(TUN_PEER, TUN_ADDR, 7, 9, b"x")] * 3)
+        tun_v4.write_batch([ipv4_udp(TUN_PEER, TUN_ADDR, 7, 9, b"x")] * 3)
     assert info.value.errno == errno.EIO
     assert info.value.written == 0 and info.value.index == 0  # type: ignore[attr-defined]
 
@@ -311,7 +304,7 @@ def test_a_forwarded_slot_over_the_write_limit_stops_at_its_slot() -> None:
             assert drain(sock) == [b"s0", b"s1"]
 
 
-def test_a_batch_from_another_kind_of_device_is_refused(tun: tuntap.Interface) -> None:
+def test_a_batch_from_another_kind_of_device_is_refused(tun_v4: tuntap.Interface) -> None:
     with tuntap.open("btp%d", DevKind.TAP) as tap:
         configure_v4(tap.name, "198.51.100.1")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -320,8 +313,8 @@ def test_a_batch_from_another_kind_of_device_is_refused(tun: tuntap.Interface) -
         assert tap.read_batch(batch, timeout=2) >= 1
         assert batch.kind is DevKind.TAP and batch.packet(0).kind is DevKind.TAP
         with pytest.raises(ValueError, match="read from a TAP device cannot be written to a TUN"):
-            tun.write_batch(batch)
-    assert tun.write_batch(PacketBatch(4)) == 0  # nothing read yet: nothing to write
+            tun_v4.write_batch(batch)
+    assert tun_v4.write_batch(PacketBatch(4)) == 0  # nothing read yet: nothing to write
 
 
 # -- closing, Ctrl-C ---------------------------------------------------------------
@@ -386,22 +379,22 @@ def test_calls_on_a_closed_interface() -> None:
 
 
 @pytest.mark.skipif(sys.implementation.name != "cpython", reason="tracemalloc is CPython's")
-def test_the_batch_path_allocates_nothing_per_packet(tun: tuntap.Interface) -> None:
+def test_the_batch_path_allocates_nothing_per_packet(tun_v4: tuntap.Interface) -> None:
     """Read and forward 100,000 packets: traced memory does not grow with the count."""
     import tracemalloc
 
     packet = ipv4_udp(TUN_PEER, "198.51.100.9", 7, 9, bytes(32))  # forwarding is off: dropped
     batch = PacketBatch(64)
     with socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800)) as sock:
-        sock.bind((tun.name, 0x0800))
+        sock.bind((tun_v4.name, 0x0800))
 
         def relay(packets: int) -> None:
             moved = 0
             while moved < packets:
                 for _ in range(64):
                     sock.send(packet)
-                n = tun.read_batch(batch, timeout=2)
-                assert n >= 1 and tun.write_batch(batch) == n
+                n = tun_v4.read_batch(batch, timeout=2)
+                assert n >= 1 and tun_v4.write_batch(batch) == n
                 moved += n
 
         relay(1000)  # warm up: slots sized, caches filled
@@ -560,54 +553,56 @@ def test_bad_batches(kwargs: dict[str, object], error: type[Exception], message:
         PacketBatch(**kwargs)  # type: ignore[arg-type]
 
 
-def test_slots_too_small_for_the_device_are_refused(tun: tuntap.Interface) -> None:
+def test_slots_too_small_for_the_device_are_refused(tun_v4: tuntap.Interface) -> None:
     batch = PacketBatch(4, slot_size=1000)
-    with pytest.raises(ValueError, match=f"read_batch on {tun.name}: slot_size 1000 cannot hold"):
-        tun.read_batch(batch, timeout=0)
-    exact = PacketBatch(4, slot_size=tun.write_limit)  # a full slot would be ambiguous
+    with pytest.raises(
+        ValueError, match=f"read_batch on {tun_v4.name}: slot_size 1000 cannot hold"
+    ):
+        tun_v4.read_batch(batch, timeout=0)
+    exact = PacketBatch(4, slot_size=tun_v4.write_limit)  # a full slot would be ambiguous
     with pytest.raises(ValueError, match="use at least 1601"):
-        tun.read_batch(exact, timeout=0)
-    assert tun.read_batch(PacketBatch(4, slot_size=tun.write_limit + 1), timeout=0) == 0
+        tun_v4.read_batch(exact, timeout=0)
+    assert tun_v4.read_batch(PacketBatch(4, slot_size=tun_v4.write_limit + 1), timeout=0) == 0
 
 
 def test_a_batch_sized_by_default_grows_with_the_device(
-    tun: tuntap.Interface, sender: socket.socket
+    tun_v4: tuntap.Interface, sender: socket.socket
 ) -> None:
     batch, fixed = PacketBatch(4), PacketBatch(4, slot_size=1664)
-    assert tun.read_batch(batch, timeout=0) == 0 and tun.read_batch(fixed, timeout=0) == 0
+    assert tun_v4.read_batch(batch, timeout=0) == 0 and tun_v4.read_batch(fixed, timeout=0) == 0
     assert batch.slot_size == 1664
-    ip("link", "set", tun.name, "mtu", "3000")
-    tun._write_limit = 3000  # what the write limit becomes when it follows the MTU
+    ip("link", "set", tun_v4.name, "mtu", "3000")
+    tun_v4._write_limit = 3000  # what the write limit becomes when it follows the MTU
     with pytest.raises(ValueError, match="slot_size 1664 cannot hold the 3000-byte packets"):
-        tun.read_batch(fixed, timeout=0)
+        tun_v4.read_batch(fixed, timeout=0)
     sender.sendto(b"y" * 2500, (TUN_PEER, 4004))
-    assert tun.read_batch(batch, timeout=2) == 1
+    assert tun_v4.read_batch(batch, timeout=2) == 1
     assert batch.slot_size == 3008 and batch.errors() == []
     assert bytes(batch.packet(0).body[28:]) == b"y" * 2500
 
 
-def test_bad_read_arguments(tun: tuntap.Interface) -> None:
+def test_bad_read_arguments(tun_v4: tuntap.Interface) -> None:
     for batch in (None, bytearray(100), [PacketBatch()], PacketBatch):
         with pytest.raises(TypeError, match="read_batch takes a PacketBatch"):
-            tun.read_batch(batch)  # type: ignore[arg-type]
+            tun_v4.read_batch(batch)  # type: ignore[arg-type]
     for timeout in (-1, float("nan"), "1", True):
         with pytest.raises((ValueError, TypeError), match="timeout"):
-            tun.read_batch(PacketBatch(), timeout=timeout)  # type: ignore[arg-type]
+            tun_v4.read_batch(PacketBatch(), timeout=timeout)  # type: ignore[arg-type]
         with pytest.raises((ValueError, TypeError), match="timeout"):
-            tun.write_batch([], timeout=timeout)  # type: ignore[arg-type]
+            tun_v4.write_batch([], timeout=timeout)  # type: ignore[arg-type]
     for count, error in ((0, ValueError), (-1, ValueError), (5000, ValueError), ("8", TypeError)):
         with pytest.raises(error, match="max_packets"):
-            tun.read_packets(count)  # type: ignore[arg-type]
+            tun_v4.read_packets(count)  # type: ignore[arg-type]
 
 
-def test_bad_indexes(tun: tuntap.Interface, sender: socket.socket) -> None:
+def test_bad_indexes(tun_v4: tuntap.Interface, sender: socket.socket) -> None:
     batch = PacketBatch(8)
     with pytest.raises(IndexError, match="holds 0 packets"):
         batch[0]
     assert list(batch) == [] and batch.packets() == [] and batch.errors() == []
     assert batch.slot_size is None and batch.kind is None and "unsized" in repr(batch)
     send_numbered(sender, 2)
-    assert tun.read_batch(batch, timeout=2) == 2
+    assert tun_v4.read_batch(batch, timeout=2) == 2
     for index in (2, 8, -3, 10**20):
         with pytest.raises(IndexError, match="batch index out of range"):
             batch[index]
@@ -619,15 +614,15 @@ def test_bad_indexes(tun: tuntap.Interface, sender: socket.socket) -> None:
     assert bytes(batch[-1]) == bytes(batch[1])
 
 
-def test_bad_write_items_write_nothing(tun: tuntap.Interface) -> None:
+def test_bad_write_items_write_nothing(tun_v4: tuntap.Interface) -> None:
     with receiver() as sock:
         good = ipv4_udp(TUN_PEER, TUN_ADDR, 7, sock.getsockname()[1], b"never")
         for bad in ("text", 1234, None, [0x45], PacketBatch()):
             with pytest.raises(TypeError, match="write_batch takes Packets or bytes-like"):
-                tun.write_batch([good, bad])  # type: ignore[list-item]
+                tun_v4.write_batch([good, bad])  # type: ignore[list-item]
         for packets in (None, 5, good[0]):
             with pytest.raises(TypeError):
-                tun.write_batch(packets)  # type: ignore[arg-type]
+                tun_v4.write_batch(packets)  # type: ignore[arg-type]
         assert drain(sock) == []
 
 
@@ -683,7 +678,7 @@ def test_c_write_batch_reports_where_and_why_it_stopped() -> None:
     os.set_blocking(w, False)
     try:
         tap = _lowlevel.new_queue(w, wake, _lowlevel.KIND_TAP, 0, 20).c
-        tun = _lowlevel.new_queue(w, wake, _lowlevel.KIND_TUN, 0, 20).c
+        tun_v4 = _lowlevel.new_queue(w, wake, _lowlevel.KIND_TUN, 0, 20).c
         data = [
             b"one" * 5,
             b"two" * 5,
@@ -707,7 +702,7 @@ def test_c_write_batch_reports_where_and_why_it_stopped() -> None:
         assert lib.tt_queue_write(tap, packets, 4, 0, 0, status) == 0
         assert (status.error, status.refused) == (-errno.EINVAL, lib.TT_PKT_TRUNCATED)
         packets.count = 7
-        assert lib.tt_queue_write(tun, packets, 5, 0, 0, status) == 1
+        assert lib.tt_queue_write(tun_v4, packets, 5, 0, 0, status) == 1
         assert (status.next, status.error, status.refused) == (6, -errno.EINVAL, lib.TT_PKT_NOT_IP)
         assert os.read(r, 100) == data[5]
         assert lib.tt_queue_write(tap, packets, 8, 0, 0, status) == -errno.EINVAL  # past count
@@ -780,7 +775,7 @@ def test_c_write_slots_checks_its_arguments() -> None:
 
 # -- the benchmark runs ----------------------------------------------------------------
 
-BENCH = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
+BENCH = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
 
 
 @pytest.mark.skipif(not BENCH.exists(), reason="the benchmark is not in this tree")

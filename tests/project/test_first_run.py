@@ -22,7 +22,7 @@ from netutil import link_names
 
 import tuntap_cffi
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 CLONE_TIMEOUT = 120  # seconds, for git and for making the venv
 COMMAND_TIMEOUT = 900  # seconds: pip fetches the build dependencies and compiles the shim

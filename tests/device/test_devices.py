@@ -41,7 +41,7 @@ from tuntap_cffi import DevKind, _lowlevel
 pytestmark = pytest.mark.privileged
 
 OTHER_UID = NOBODY - 1  # a uid that owns nothing
-TESTS = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where netutil is
 
 
 @contextmanager
@@ -425,7 +425,7 @@ QUEUE_IN_A_CHILD = """
     import json, sys
     sys.path.insert(0, sys.argv[1])
     import tuntap_cffi as tuntap
-    from test_devices import drain
+    from device.test_devices import drain
     (queue,) = tuntap.open_queues(sys.argv[2], tuntap.DevKind.TUN, count=1)
     print("attached", flush=True)
     got = drain(queue, quiet=1.0)

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_netlink_parser import (
+
+from shim.test_netlink_parser import (
     AF_INET6,
     GUARD,
     IFA_ADDRESS,
@@ -35,7 +36,6 @@ from test_netlink_parser import (
     link,
     message,
 )
-
 from tuntap_cffi import EventKind, _lowlevel
 from tuntap_cffi._native import ffi, lib
 from tuntap_cffi.link.events import LinkState, link_changes

@@ -28,9 +28,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from netutil import disable_ipv6, ip
-from test_batch import CLIENT, SERVER, check_transfer, join_namespaces, netns
 
 import tuntap_cffi as tuntap
+from packets.test_batch import CLIENT, SERVER, check_transfer, join_namespaces, netns
 from tuntap_cffi import DevKind, Offload, PacketBatch, _lowlevel
 from tuntap_cffi._native import ffi, lib
 

@@ -17,9 +17,9 @@ import time
 import dpkt
 import pytest
 from netutil import disable_ipv6, ip
-from test_coalesce import collect, forward_path, tcp_packet, ttl_free
 
 import tuntap_cffi as tuntap
+from packets.test_coalesce import collect, forward_path, tcp_packet, ttl_free
 from tuntap_cffi import DevKind
 
 pytestmark = pytest.mark.privileged

@@ -19,7 +19,9 @@ import struct
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_coalesce import (
+
+import tuntap_cffi as tuntap
+from packets.test_coalesce import (
     PEER_IN,
     PEER_OUT,
     as_sent_alone,
@@ -31,8 +33,6 @@ from test_coalesce import (
     ttl_free,
     udp_packet,
 )
-
-import tuntap_cffi as tuntap
 from tuntap_cffi import Offload, _lowlevel
 from tuntap_cffi._native import ffi, lib
 

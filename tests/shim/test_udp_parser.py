@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_netlink_parser import GUARD, PAGE
 
+from shim.test_netlink_parser import GUARD, PAGE
 from tuntap_cffi._native import ffi, lib
 
 SOL_UDP, UDP_GRO, UDP_SEGMENT = 17, 104, 103

@@ -32,7 +32,7 @@ def test_one_call() -> None:
     assert isinstance(ffi.sizeof("int64_t"), int)
 
 
-TOOLS = pathlib.Path(__file__).resolve().parent.parent / "tools"
+TOOLS = pathlib.Path(__file__).resolve().parents[2] / "tools"
 
 
 def _generator() -> types.ModuleType:

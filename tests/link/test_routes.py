@@ -19,9 +19,9 @@ from typing import Any, Callable
 
 import pytest
 from netutil import TUN_ADDR, TUN_PEER, ip, ip_json, open_fds
-from test_link import named_netns  # noqa: F401 - the fixture
 
 import tuntap_cffi as tuntap
+from link.test_link import named_netns  # noqa: F401 - the fixture
 from tuntap_cffi import DevKind, Route, _lowlevel
 from tuntap_cffi._native import ffi, lib
 
@@ -34,7 +34,7 @@ TYPES = {"unicast": 1, "local": 2, "broadcast": 3, "anycast": 4, "multicast": 5}
 
 
 @pytest.fixture
-def tun() -> Iterator[tuntap.Interface]:
+def routed_tun() -> Iterator[tuntap.Interface]:
     """A TUN, up, with 192.0.2.1 peer 192.0.2.2 and 2001:db8::1/64 (usable at once)."""
     with tuntap.open("rt%d", DevKind.TUN) as iface:
         iface.set_ipv6_slaac(False)
@@ -189,20 +189,20 @@ ADDED: list[tuple[dict[str, Any], tuple[Any, ...]]] = [
 
 @pytest.mark.parametrize(("kwargs", "expected"), ADDED, ids=lambda v: str(v)[:40])
 def test_add_route_as_both_views_see_it(
-    tun: tuntap.Interface, kwargs: dict[str, Any], expected: tuple[Any, ...]
+    routed_tun: tuntap.Interface, kwargs: dict[str, Any], expected: tuple[Any, ...]
 ) -> None:
-    before = assert_views_agree(tun)
-    tun.add_route(**kwargs)
-    after = assert_views_agree(tun)
+    before = assert_views_agree(routed_tun)
+    routed_tun.add_route(**kwargs)
+    after = assert_views_agree(routed_tun)
     assert after - before == {expected}
-    (route,) = [r for r in tun.routes() if dataclasses.astuple(r) == expected]
+    (route,) = [r for r in routed_tun.routes() if dataclasses.astuple(r) == expected]
     assert isinstance(route, Route) and route.destination == expected[0]
-    tun.del_route(**kwargs)
-    assert assert_views_agree(tun) == before
+    routed_tun.del_route(**kwargs)
+    assert assert_views_agree(routed_tun) == before
 
 
-def test_routes_include_the_kernels_own_in_every_table(tun: tuntap.Interface) -> None:
-    routes = assert_views_agree(tun)
+def test_routes_include_the_kernels_own_in_every_table(routed_tun: tuntap.Interface) -> None:
+    routes = assert_views_agree(routed_tun)
     tables = {r[3] for r in routes}
     assert {254, 255} <= tables
     assert (net("192.0.2.2/32"), None, None, 254, 2, 253, 1, addr(TUN_ADDR)) in routes  # the peer
@@ -211,18 +211,18 @@ def test_routes_include_the_kernels_own_in_every_table(tun: tuntap.Interface) ->
     assert any(r[0] == net("ff00::/8") and r[6] == 5 for r in routes)  # multicast, local table
 
 
-def test_routes_of_another_device_are_not_listed(tun: tuntap.Interface) -> None:
+def test_routes_of_another_device_are_not_listed(routed_tun: tuntap.Interface) -> None:
     with tuntap.open("rto%d", DevKind.TUN) as other:
         other.add_address("198.51.100.1/24")
         other.up()
-        assert not any(r.destination == net("198.51.100.0/24") for r in tun.routes())
+        assert not any(r.destination == net("198.51.100.0/24") for r in routed_tun.routes())
         assert any(r.destination == net("198.51.100.0/24") for r in other.routes())
 
 
-def test_many_routes_grow_the_dump_buffer(tun: tuntap.Interface) -> None:
+def test_many_routes_grow_the_dump_buffer(routed_tun: tuntap.Interface) -> None:
     for i in range(100):
-        tun.add_route(f"198.51.100.{i}/32", table=500)
-    routes = assert_views_agree(tun)
+        routed_tun.add_route(f"198.51.100.{i}/32", table=500)
+    routes = assert_views_agree(routed_tun)
     assert sum(1 for r in routes if r[3] == 500) == 100
 
 
@@ -335,9 +335,9 @@ def test_a_peer_address_as_both_views_see_it(own: str, peer: Any, local_view: st
 
 
 def test_an_ordinary_address_has_no_peer_and_equals_its_ip_interface(
-    tun: tuntap.Interface,
+    routed_tun: tuntap.Interface,
 ) -> None:
-    entries = tun.addresses()
+    entries = routed_tun.addresses()
     plain = ipaddress.ip_interface("2001:db8::1/64")
     assert plain in entries
     (entry,) = [a for a in entries if a == plain]
@@ -358,19 +358,19 @@ def test_an_ordinary_address_has_no_peer_and_equals_its_ip_interface(
     ],
 )
 def test_del_address_of_a_peer_address(
-    tun: tuntap.Interface, how: Callable[[tuntap.Interface], None]
+    routed_tun: tuntap.Interface, how: Callable[[tuntap.Interface], None]
 ) -> None:
-    how(tun)
-    assert not any(a.get("local") == TUN_ADDR for a in ip_addr_info(tun.name))
-    assert not any(local == TUN_ADDR for local, _, _ in pyroute2_addr_pairs(tun.name))
-    assert all(a.version == 6 for a in tun.addresses())
+    how(routed_tun)
+    assert not any(a.get("local") == TUN_ADDR for a in ip_addr_info(routed_tun.name))
+    assert not any(local == TUN_ADDR for local, _, _ in pyroute2_addr_pairs(routed_tun.name))
+    assert all(a.version == 6 for a in routed_tun.addresses())
 
 
-def test_del_address_with_another_peer_is_the_kernels_refusal(tun: tuntap.Interface) -> None:
+def test_del_address_with_another_peer_is_the_kernels_refusal(routed_tun: tuntap.Interface) -> None:
     label = r"del_address 192\.0\.2\.1/32 peer 192\.0\.2\.3 on rt"
     with pytest.raises(OSError, match=label) as info:
-        tun.del_address("192.0.2.1/32", peer="192.0.2.3")
-    assert info.value.errno == errno.EADDRNOTAVAIL and info.value.filename == tun.name
+        routed_tun.del_address("192.0.2.1/32", peer="192.0.2.3")
+    assert info.value.errno == errno.EADDRNOTAVAIL and info.value.filename == routed_tun.name
 
 
 BAD_PEERS: list[tuple[str, Any, type[Exception], str]] = [
@@ -468,30 +468,32 @@ def test_bad_routes_are_refused_before_any_request(
         assert iface.link.netlink is None and open_fds() == before  # no socket was opened
 
 
-def test_deleting_an_absent_route_is_a_clear_oserror(tun: tuntap.Interface) -> None:
+def test_deleting_an_absent_route_is_a_clear_oserror(routed_tun: tuntap.Interface) -> None:
     with pytest.raises(ProcessLookupError) as info:
-        tun.del_route("198.51.100.0/24")
+        routed_tun.del_route("198.51.100.0/24")
     message = str(info.value)
-    assert info.value.errno == errno.ESRCH and info.value.filename == tun.name
-    assert f"del_route 198.51.100.0/24 on {tun.name}" in message and "no such route" in message
+    assert info.value.errno == errno.ESRCH and info.value.filename == routed_tun.name
+    assert (
+        f"del_route 198.51.100.0/24 on {routed_tun.name}" in message and "no such route" in message
+    )
 
 
-def test_a_route_that_exists_is_file_exists(tun: tuntap.Interface) -> None:
-    tun.add_route("198.51.100.0/24", metric=7)
+def test_a_route_that_exists_is_file_exists(routed_tun: tuntap.Interface) -> None:
+    routed_tun.add_route("198.51.100.0/24", metric=7)
     with pytest.raises(
-        FileExistsError, match=f"add_route 198.51.100.0/24 on {tun.name}: File exists"
+        FileExistsError, match=f"add_route 198.51.100.0/24 on {routed_tun.name}: File exists"
     ):
-        tun.add_route("198.51.100.0/24", metric=7)
-    tun.add_route("198.51.100.0/24", metric=8)  # another metric is another route
+        routed_tun.add_route("198.51.100.0/24", metric=7)
+    routed_tun.add_route("198.51.100.0/24", metric=8)  # another metric is another route
 
 
-def test_the_kernels_extended_ack_text_reaches_the_message(tun: tuntap.Interface) -> None:
+def test_the_kernels_extended_ack_text_reaches_the_message(routed_tun: tuntap.Interface) -> None:
     # A gateway the device cannot reach: the kernel refuses it and says why.
     with pytest.raises(
         OSError, match=r"add_route 198.51.100.0/24 via 203.0.113.9 on rt\d+: .*kernel: \S"
     ) as info:
-        tun.add_route("198.51.100.0/24", via="203.0.113.9")
-    assert info.value.filename == tun.name
+        routed_tun.add_route("198.51.100.0/24", via="203.0.113.9")
+    assert info.value.filename == routed_tun.name
 
 
 def test_route_calls_on_a_deleted_interface() -> None:
@@ -567,19 +569,19 @@ def forwarding(name: str) -> str:
         return f.read().strip()
 
 
-def test_set_ipv4_forwarding(tun: tuntap.Interface) -> None:
+def test_set_ipv4_forwarding(routed_tun: tuntap.Interface) -> None:
     # A new device starts from conf/default, which other tests may have changed.
     for enabled in (False, True, False, True):
-        tun.set_ipv4_forwarding(enabled)
-        assert forwarding(tun.name) == str(int(enabled))
-        views = {v["family"]: v for v in ip_json("netconf", "show", "dev", tun.name)}
+        routed_tun.set_ipv4_forwarding(enabled)
+        assert forwarding(routed_tun.name) == str(int(enabled))
+        views = {v["family"]: v for v in ip_json("netconf", "show", "dev", routed_tun.name)}
         assert views["inet"]["forwarding"] is enabled  # RTM_GETNETCONF: the kernel's view
 
 
 @pytest.mark.parametrize("value", [1, "yes", None])
-def test_set_ipv4_forwarding_takes_a_bool(tun: tuntap.Interface, value: Any) -> None:
+def test_set_ipv4_forwarding_takes_a_bool(routed_tun: tuntap.Interface, value: Any) -> None:
     with pytest.raises(TypeError, match="set_ipv4_forwarding takes True or False"):
-        tun.set_ipv4_forwarding(value)
+        routed_tun.set_ipv4_forwarding(value)
 
 
 def test_forwarding_and_routes_of_a_device_in_another_namespace(

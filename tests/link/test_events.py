@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 from netutil import disable_ipv6, interrupt_after_ready, ip, ip_addresses, ip_link, open_fds
-from test_link import named_netns  # noqa: F401 - a fixture
 
 import tuntap_cffi as tuntap
+from link.test_link import named_netns  # noqa: F401 - a fixture
 from tuntap_cffi import DevKind, EventKind, LinkEvent, LinkEvents
 
 pytestmark = pytest.mark.privileged

@@ -11,7 +11,6 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from netutil import (
@@ -31,18 +30,6 @@ import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind
 
 pytestmark = pytest.mark.privileged
-
-
-@pytest.fixture
-def tun() -> Iterator[tuntap.Interface]:
-    with tuntap.open("tt%d", DevKind.TUN) as iface:
-        yield iface
-
-
-@pytest.fixture
-def tap() -> Iterator[tuntap.Interface]:
-    with tuntap.open("tp%d", DevKind.TAP) as iface:
-        yield iface
 
 
 def udp_socket(bind: str = TUN_ADDR) -> socket.socket:
@@ -66,7 +53,7 @@ def read_udp(iface: tuntap.Interface, dport: int, tries: int = 20) -> tuntap.Pac
 
 
 def test_pattern_names_are_chosen_by_the_kernel(tun: tuntap.Interface) -> None:
-    assert tun.name.startswith("tt") and tun.name[2:].isdigit()
+    assert tun.name.startswith("tun") and tun.name[3:].isdigit()  # the fixture asks for tun%d
     assert tun.kind is DevKind.TUN and not tun.closed
     (link,) = ip_json("-d", "link", "show", "dev", tun.name)
     assert link["linkinfo"]["info_kind"] == "tun"

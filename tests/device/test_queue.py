@@ -13,25 +13,17 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from netutil import TUN_ADDR, TUN_PEER, configure_v4, ipv4_udp
-from test_batch import drain, receiver
-from test_coalesce import collect, forward_path, tcp_packet, ttl_free
+from packets.test_batch import drain, receiver
+from packets.test_coalesce import collect, forward_path, tcp_packet, ttl_free
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import BatchWriteError, DevKind, _lowlevel
 from tuntap_cffi._native import ffi, lib
 
 pytestmark = pytest.mark.privileged
-
-
-@pytest.fixture
-def tun() -> Iterator[tuntap.Interface]:
-    with tuntap.open("qt%d") as iface:
-        configure_v4(iface.name)
-        yield iface
 
 
 def udp(port: int, payload: bytes) -> bytes:
@@ -49,10 +41,10 @@ def udp(port: int, payload: bytes) -> bytes:
     ],
 )
 def test_a_stopped_batch_is_a_batch_write_error_and_the_packets_own(
-    tun: tuntap.Interface, bad: bytes, error: type[Exception], message: str
+    tun_v4: tuntap.Interface, bad: bytes, error: type[Exception], message: str
 ) -> None:
     with pytest.raises(BatchWriteError) as info:
-        tun.write_batch([udp(9, b"a"), bad, udp(9, b"b")])
+        tun_v4.write_batch([udp(9, b"a"), bad, udp(9, b"b")])
     exc = info.value
     assert isinstance(exc, error) and isinstance(exc, tuntap.TunTapError)
     assert (exc.written, exc.index) == (1, 1)
@@ -60,17 +52,17 @@ def test_a_stopped_batch_is_a_batch_write_error_and_the_packets_own(
     assert type(exc).__name__ == f"BatchWrite{error.__name__}"
     # The same class each time, and the plain error still catches it.
     with pytest.raises(error):
-        tun.write_batch([bad])
+        tun_v4.write_batch([bad])
 
 
-def test_an_os_error_keeps_its_errno_message_and_interface(tun: tuntap.Interface) -> None:
-    with tuntap.Link(tun.name) as link:
+def test_an_os_error_keeps_its_errno_message_and_interface(tun_v4: tuntap.Interface) -> None:
+    with tuntap.Link(tun_v4.name) as link:
         link.down()
     with pytest.raises(OSError) as info:
-        tun.write_batch([udp(9, b"x")] * 3)
+        tun_v4.write_batch([udp(9, b"x")] * 3)
     exc = info.value
     assert isinstance(exc, BatchWriteError)
-    assert exc.errno == errno.EIO and exc.filename == tun.name
+    assert exc.errno == errno.EIO and exc.filename == tun_v4.name
     assert "write_batch on" in str(exc) and "the interface is down" in str(exc)
     assert (exc.written, exc.index) == (0, 0)
 
@@ -95,15 +87,15 @@ def test_a_closed_interface_stops_a_batch_with_interface_closed_error() -> None:
 # -- resuming with start= -------------------------------------------------------
 
 
-def test_a_stopped_batch_resumes_at_its_index(tun: tuntap.Interface) -> None:
+def test_a_stopped_batch_resumes_at_its_index(tun_v4: tuntap.Interface) -> None:
     with receiver() as sock:
         port = sock.getsockname()[1]
         packets = [udp(port, b"r%d" % i) for i in range(3)]
         packets.insert(1, b"\x12 not ip")
         with pytest.raises(BatchWriteError) as info:
-            tun.write_batch(packets)
-        assert tun.write_batch(packets, start=info.value.index + 1) == 2
-        assert tun.write_batch(packets, start=len(packets)) == 0
+            tun_v4.write_batch(packets)
+        assert tun_v4.write_batch(packets, start=info.value.index + 1) == 2
+        assert tun_v4.write_batch(packets, start=len(packets)) == 0
         assert drain(sock) == [b"r0", b"r1", b"r2"]
 
 
@@ -111,32 +103,32 @@ def test_a_stopped_batch_resumes_at_its_index(tun: tuntap.Interface) -> None:
     "start,error",
     [(-1, ValueError), (5, ValueError), (True, TypeError), ("1", TypeError), (1.0, TypeError)],
 )
-def test_bad_starts_write_nothing(tun: tuntap.Interface, start: object, error: type) -> None:
+def test_bad_starts_write_nothing(tun_v4: tuntap.Interface, start: object, error: type) -> None:
     with receiver() as sock:
         port = sock.getsockname()[1]
         with pytest.raises(error, match="start"):
-            tun.write_batch([udp(port, b"x")] * 4, start=start)  # type: ignore[arg-type]
+            tun_v4.write_batch([udp(port, b"x")] * 4, start=start)  # type: ignore[arg-type]
         with pytest.raises(error, match="start"):
-            tun.write_batch(tuntap.PacketBatch(4), start=start)  # type: ignore[arg-type]
+            tun_v4.write_batch(tuntap.PacketBatch(4), start=start)  # type: ignore[arg-type]
         assert drain(sock) == []
 
 
 # -- a list written from one buffer ---------------------------------------------
 
 
-def test_every_kind_of_list_arrives_whole(tun: tuntap.Interface) -> None:
+def test_every_kind_of_list_arrives_whole(tun_v4: tuntap.Interface) -> None:
     with receiver() as sock:
         port = sock.getsockname()[1]
         raw = [udp(port, b"j%d" % i) for i in range(5)]
-        assert tun.write_batch(raw) == 5  # bytes: one joined buffer
-        assert tun.write_batch(tuple(raw)) == 5
-        assert tun.write_batch(p for p in raw) == 5
+        assert tun_v4.write_batch(raw) == 5  # bytes: one joined buffer
+        assert tun_v4.write_batch(tuple(raw)) == 5
+        assert tun_v4.write_batch(p for p in raw) == 5
         mixed = [raw[0], bytearray(raw[1]), memoryview(raw[2]), tuntap.parse_packet(raw[3])]
-        assert tun.write_batch(mixed) == 4
+        assert tun_v4.write_batch(mixed) == 4
         # A view of wider items: its length in items is not its length in bytes.
         wide = array.array("H")
         wide.frombytes(udp(port, b"j444"))  # 32 bytes: 16 items
-        assert tun.write_batch([raw[0], memoryview(wide)]) == 2
+        assert tun_v4.write_batch([raw[0], memoryview(wide)]) == 2
         got = drain(sock)
     assert got == [b"j%d" % i for i in range(5)] * 3 + [b"j0", b"j1", b"j2", b"j3", b"j0", b"j444"]
 

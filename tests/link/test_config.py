@@ -17,7 +17,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
@@ -50,18 +49,6 @@ IFF_UP = 0x1
 IFA_F_NODAD = 0x02
 IFA_F_TENTATIVE = 0x40
 NOBODY = 65534
-
-
-@pytest.fixture
-def tun() -> Iterator[tuntap.Interface]:
-    with tuntap.open("cf%d", DevKind.TUN) as iface:
-        yield iface
-
-
-@pytest.fixture
-def tap() -> Iterator[tuntap.Interface]:
-    with tuntap.open("cfp%d", DevKind.TAP) as iface:
-        yield iface
 
 
 def conf(name: str, key: str) -> str:

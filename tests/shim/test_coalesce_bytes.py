@@ -15,8 +15,8 @@ import dpkt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_coalesce import tcp_packet
-from test_offload import check_packet, super_packet
+from packets.test_coalesce import tcp_packet
+from packets.test_offload import check_packet, super_packet
 
 from tuntap_cffi import _lowlevel
 from tuntap_cffi._native import ffi, lib

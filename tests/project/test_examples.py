@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from netutil import ip, ipv4_udp, link_names
 
-UDP_TUNNEL = Path(__file__).resolve().parent.parent / "examples" / "udp_tunnel.py"
+UDP_TUNNEL = Path(__file__).resolve().parents[2] / "examples" / "udp_tunnel.py"
 TRANSFER = 4 * 1024 * 1024
 PORT = 5001  # the TCP server's, in the far namespace
 FAR = "198.51.100.129"  # behind end b, reached from a only by the route a added
