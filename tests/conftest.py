@@ -15,9 +15,12 @@ import ctypes.util
 import os
 import signal
 import subprocess
+from collections.abc import Iterator
 
 import pytest
-from netutil import REQUIRE_PRIVILEGED
+from netutil import REQUIRE_PRIVILEGED, configure_v4
+
+import tuntap_cffi
 
 CLONE_NEWNET = 0x40000000
 
@@ -99,3 +102,25 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             pytrace=False,
         )
     pytest.skip(PRIVILEGE_PROBLEM)
+
+
+@pytest.fixture
+def tun() -> Iterator[tuntap_cffi.Interface]:
+    """A TUN, down and without addresses."""
+    with tuntap_cffi.open("tun%d", tuntap_cffi.DevKind.TUN) as iface:
+        yield iface
+
+
+@pytest.fixture
+def tap() -> Iterator[tuntap_cffi.Interface]:
+    """A TAP, down and without addresses."""
+    with tuntap_cffi.open("tap%d", tuntap_cffi.DevKind.TAP) as iface:
+        yield iface
+
+
+@pytest.fixture
+def tun_v4() -> Iterator[tuntap_cffi.Interface]:
+    """A TUN, up, with 192.0.2.1/24 (``netutil.configure_v4``)."""
+    with tuntap_cffi.open("tun%d", tuntap_cffi.DevKind.TUN) as iface:
+        configure_v4(iface.name)
+        yield iface

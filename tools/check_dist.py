@@ -130,7 +130,7 @@ def main() -> None:
                 # Builds the package from a clone with `pip install .`: what this
                 # run checks is that the wheels work without a compiler.
                 "--deselect",
-                f"{ROOT / 'tests' / 'test_first_run.py'}::{FRESH_CLONE_TEST}",
+                f"{ROOT / 'tests' / 'project' / 'test_first_run.py'}::{FRESH_CLONE_TEST}",
                 env=no_compiler,
                 cwd=scratch,
             )

@@ -31,9 +31,11 @@ except ModuleNotFoundError as _missing:
     raise ImportError(_advice, name=_missing.name, path=_package) from _missing
 
 from . import netns
-from .adopting import from_fd
 from .aio import AsyncInterface
-from .batch import PacketBatch
+from .device.adopt import from_fd
+from .device.handoff import receive_interface, send_interface
+from .device.interface import Interface
+from .device.opening import open, open_queues  # noqa: A004 - the seed's Open
 from .errors import (
     BatchWriteError,
     DeviceBusyError,
@@ -51,17 +53,15 @@ from .errors import (
     TruncatedPacketError,
     TunTapError,
 )
-from .events import EventKind, LinkEvent, LinkEvents
-from .handoff import receive_interface, send_interface
-from .interface import Interface
-from .link import Link
-from .offload import Offload
-from .opening import open, open_queues  # noqa: A004 - the seed's Open
-from .packet import ETH_P_IP, ETH_P_IPV6, DevKind, DevTap, DevTun, Packet, parse_packet
-from .pcap import PcapWriter
-from .peer import IPv4PeerInterface, IPv6PeerInterface
-from .routes import Route
-from .stats import LinkStats
+from .link.addresses import IPv4PeerInterface, IPv6PeerInterface
+from .link.events import EventKind, LinkEvent, LinkEvents
+from .link.link import Link
+from .link.routes import Route
+from .link.stats import LinkStats
+from .packets.batch import PacketBatch
+from .packets.offload import Offload
+from .packets.packet import ETH_P_IP, ETH_P_IPV6, DevKind, DevTap, DevTun, Packet, parse_packet
+from .packets.pcap import PcapWriter
 from .udp import udp_recv_batch, udp_send_batch
 
 del _importlib, _os

@@ -18,12 +18,12 @@ from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
 from typing import Any, Callable
 
-from .batch import PacketBatch
+from .device.interface import Interface, Writable
+from .device.opening import open as open_interface
 from .errors import BatchWriteError, InterfaceClosedError
-from .events import LinkEvent, LinkEvents
-from .interface import Interface, Writable
-from .opening import open as open_interface
-from .packet import DevKind, Packet
+from .link.events import LinkEvent, LinkEvents
+from .packets.batch import PacketBatch
+from .packets.packet import DevKind, Packet
 from .udp import socket_closed
 from .udp import udp_recv_batch as _udp_recv_batch
 from .udp import udp_send_batch as _udp_send_batch

@@ -18,12 +18,12 @@ import weakref
 from collections.abc import Iterable
 
 from . import _lowlevel
-from .batch import PacketBatch, slots_for_udp
-from .batch_io import write_job
+from .device.batch_io import write_job
+from .device.queue import Writable
 from .errors import batch_stopped, os_error
-from .offload import Offload
-from .packet import DevKind
-from .queue import Writable
+from .packets.batch import PacketBatch, slots_for_udp
+from .packets.offload import Offload
+from .packets.packet import DevKind
 from .timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
 
 __all__ = ["udp_recv_batch", "udp_send_batch"]

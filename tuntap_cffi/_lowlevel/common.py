@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Union, cast
 
-from .. import errors
 from .._native import ffi
+from .oserrors import os_error
 
 if TYPE_CHECKING:
     from _cffi_backend import _CDataBase
@@ -21,12 +21,6 @@ BytesLike = Union[bytes, bytearray, memoryview]
 # A pointer to one of the shim's structs: cffi checks field names and value
 # ranges at run time, which the CData stubs cannot express.
 StructPtr = Any
-
-
-def os_error(err: int, operation: str, name: str, hint: str | None = None) -> OSError:
-    """Build the ``OSError`` subclass for a positive errno, naming what failed
-    (``errors.os_error``, for the callers of this tier)."""
-    return errors.os_error(err, operation, name, hint=hint)
 
 
 def check(result: int, operation: str, name: str) -> int:

@@ -40,7 +40,7 @@ queue_read = lib.tt_queue_read
 queue_write = lib.tt_queue_write
 
 
-class Queue(NamedTuple):
+class QueueMemory(NamedTuple):
     """A ``struct tt_queue`` and the buffers it points at (keep all of them)."""
 
     c: TTQueue
@@ -48,7 +48,7 @@ class Queue(NamedTuple):
     tx_buf: CData | None
 
 
-def new_queue(fd: int, wakefd: int, kind: int, offload: int, write_limit: int) -> Queue:
+def new_queue(fd: int, wakefd: int, kind: int, offload: int, write_limit: int) -> QueueMemory:
     """The state of one open queue, allocated once; ``offload``: TUN_F_* bits, 0 plain."""
     queue = cast("TTQueue", ffi.new("struct tt_queue *"))
     queue.fd = fd
@@ -62,7 +62,7 @@ def new_queue(fd: int, wakefd: int, kind: int, offload: int, write_limit: int) -
         tx_buf = ffi.new("char[]", RX_PENDING_SIZE)
         queue.rx_buf, queue.rx_buf_len = rx_buf, RX_PENDING_SIZE
         queue.tx_buf, queue.tx_buf_len = tx_buf, RX_PENDING_SIZE
-    return Queue(queue, rx_buf, tx_buf)
+    return QueueMemory(queue, rx_buf, tx_buf)
 
 
 def new_batch(capacity: int, slot_size: int, kind: int) -> tuple[TTBatch, CData, CData]:

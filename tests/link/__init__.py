@@ -1,0 +1,1 @@
+"""Tests of link configuration over rtnetlink and of link events."""

@@ -1,0 +1,1 @@
+"""Tests of packets: the read rules, batches, offloads and coalescing, pcap."""

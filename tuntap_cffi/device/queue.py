@@ -1,0 +1,363 @@
+"""``Queue``: one open queue of a TUN/TAP device and its packet I/O.
+
+A queue is an fd attached to a device (``open`` gives one, ``open_queues``
+several), its wake-up eventfd, its usage count (:class:`~.lifetime.Lifetime`)
+and its state in C: one ``struct tt_queue``, allocated once and passed first
+to every I/O call. Whether the queue speaks virtio-net headers is chosen once,
+at open, by what that struct says: the shim takes the plain or the offload
+path for every packet, so nothing here tests a flag per packet.
+
+The common case of each packet call (no timeout, a packet ready) is one C
+call between entering and leaving the usage count; waiting, errors and
+refusals are handled off that path. A wait in C lasts at most
+``WAIT_SLICE_MS``, so that Python sees a close, a deadline or Ctrl-C between
+slices.
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+import weakref
+from typing import Union
+
+from .. import _lowlevel
+from ..errors import (
+    InterfaceClosedError,
+    JumboPacketError,
+    NotIPPacketError,
+    ShortWriteError,
+    TruncatedPacketError,
+    os_error,
+)
+from ..lifetime import Lifetime
+from ..link.link import Link, MtuCallback
+from ..packets.offload import Offload
+from ..packets.packet import (
+    ETH_HEADER_LEN,
+    VLAN_TAG_LEN,
+    Body,
+    DevKind,
+    Packet,
+    byte_view,
+    packet_from_verdict,
+)
+from ..timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
+
+__all__ = ["DEFAULT_WRITE_LIMIT", "Queue", "Writable"]
+
+DEFAULT_WRITE_LIMIT = 1600  # the Go seed's limit, raised with the MTU
+# Big enough for any packet a device delivers (64 KiB IP packet plus an
+# Ethernet header and two VLAN tags), so read_packet() never cuts one.
+SCRATCH_SIZE = 65536 + 64
+
+Writable = Union[Packet, bytes, bytearray, memoryview]
+
+# Bound once: the per-packet path looks up module globals, not attributes.
+_recv = _lowlevel.queue_recv
+_send = _lowlevel.queue_send
+_copy = _lowlevel.copy_bytes
+_from_buffer = _lowlevel.view_of
+_SLICE = _lowlevel.WAIT_SLICE_MS
+_BODY = _lowlevel.BODY_MASK
+_PROTO_SHIFT = _lowlevel.PROTO_SHIFT
+_VERDICT_SHIFT = _lowlevel.VERDICT_SHIFT
+# Another thread holds the queue's pending super-packet (offload queues): how
+# long to let it finish before trying again.
+_BUSY_PAUSE = 0.0005
+
+
+def follow_mtu(queue: weakref.ref[Queue]) -> MtuCallback:
+    """A Link's MTU callback that keeps the queue's write limit in step (holding the
+    queue weakly, so an unreferenced interface is still collected, and warned about,
+    at once)."""
+
+    def mtu_changed(mtu: int) -> None:
+        target = queue()
+        if target is not None:
+            target._mtu_changed(mtu)
+
+    return mtu_changed
+
+
+class Queue:
+    """The packet I/O of one open queue (the base of :class:`~tuntap_cffi.Interface`)."""
+
+    def __init__(
+        self,
+        fd: int,
+        wakefd: int,
+        name: str,
+        kind: DevKind,
+        offload: Offload,
+        lifetime: Lifetime,
+        link: Link,
+    ) -> None:
+        self._fd, self._wakefd, self._name, self._kind = fd, wakefd, name, kind
+        self._offload = offload
+        self._lifetime = lifetime
+        self._link = link
+        # Entered and left through these, bound once: no extra frame per packet.
+        self._enter = lifetime.enter
+        self._leave = lifetime.leave
+        self._write_limit = DEFAULT_WRITE_LIMIT
+        self._memory = _lowlevel.new_queue(fd, wakefd, kind, offload.value, DEFAULT_WRITE_LIMIT)
+        self._q = self._memory.c
+        # read_packet()'s buffers: one per call in progress (list.pop and
+        # append are atomic, so concurrent and re-entrant calls never share).
+        self._scratch: list[_lowlevel.CData] = []
+
+    @property
+    def write_limit(self) -> int:
+        """The largest body :meth:`write_packet` accepts, in bytes (follows the MTU)."""
+        return self._write_limit
+
+    def _mtu_changed(self, mtu: int) -> None:
+        """Take what an MTU of ``mtu`` lets through (never below the seed's limit)."""
+        frame = ETH_HEADER_LEN + VLAN_TAG_LEN if self._kind == DevKind.TAP else 0
+        self._write_limit = max(DEFAULT_WRITE_LIMIT, mtu + frame)
+        self._q.write_limit = self._write_limit
+
+    def _limit_grew(self) -> bool:
+        """Re-read the MTU (``ip link set mtu`` may have raised it); True if the limit grew."""
+        before = self._write_limit
+        try:
+            self._link.mtu  # noqa: B018 - reading it updates the write limit
+        except OSError:
+            return False
+        return self._write_limit > before
+
+    def _error(self, err: int, operation: str) -> Exception:
+        """The exception for errno ``err`` of a packet call on this queue."""
+        if err == errno.ECANCELED:
+            return InterfaceClosedError(self._name, operation)
+        area = "write" if err == errno.EIO and operation.startswith("write") else "device"
+        return os_error(err, operation, self._name, area=area)
+
+    def _retry(self, result: int, deadline: float | None, operation: str) -> int:
+        """After a C call that did nothing: raise, or the wait slice to try again with."""
+        if result == -errno.EBUSY:
+            time.sleep(_BUSY_PAUSE)
+        elif result not in RETRYABLE:
+            raise self._error(-result, operation)
+        if self._lifetime.closed:
+            raise InterfaceClosedError(self._name, operation)
+        wait = slice_ms(deadline)
+        if wait == 0 and deadline is not None:
+            raise TimeoutError(errno.ETIMEDOUT, f"{operation} on {self._name}: timed out")
+        return wait
+
+    # -- one packet ------------------------------------------------------------
+
+    def read_packet(
+        self, buffer: bytearray | memoryview | None = None, *, timeout: Timeout = None
+    ) -> Packet:
+        """Read one packet, waiting for it. Go: ReadPacket.
+
+        Args:
+            buffer: a writable bytes-like object to read into; the body is then
+                a ``memoryview`` of it. A packet longer than the buffer is cut
+                (a TUN packet so cut raises TruncatedPacketError). Without
+                it the body is ``bytes`` and no packet is ever cut.
+            timeout: seconds to wait at most; None waits for ever.
+
+        Raises:
+            TimeoutError: nothing arrived within ``timeout``.
+            InterfaceClosedError: closed before or during the wait.
+            ShortReadError, TruncatedPacketError, NotIPPacketError: the seed's
+                rules for what was read (see ``parse_packet``).
+            OSError: the device failed (e.g. it was deleted).
+        """
+        if timeout is not None:
+            return self._read_packet(buffer, deadline_of(timeout))
+        if buffer is None:
+            pool = self._scratch
+            cbuf = pool.pop() if pool else _lowlevel.new_buffer(SCRATCH_SIZE)
+            size = SCRATCH_SIZE
+        elif type(buffer) is bytearray and buffer:
+            cbuf = _from_buffer(buffer)
+            size = len(buffer)
+        else:
+            return self._read_packet(buffer, None)
+        lifetime = self._lifetime
+        users = lifetime.users
+        users.append("read_packet")
+        try:
+            if lifetime.closing:
+                raise InterfaceClosedError(self._name, "read_packet")
+            packed = _recv(self._q, cbuf, size, _SLICE)
+            if packed < 0:
+                packed = self._recv_waiting(cbuf, size, None, packed)
+                if packed == -errno.ENOBUFS:
+                    assert buffer is not None  # only a caller's buffer is too small
+                    return self._read_cut(memoryview(buffer), None)
+            if buffer is None:
+                body: Body = _copy(cbuf, packed & _BODY)
+                pool.append(cbuf)
+            else:
+                body = memoryview(buffer)[: packed & _BODY]
+        finally:
+            users.pop()
+            if lifetime.closing:
+                lifetime.left()
+        if packed >> _VERDICT_SHIFT:
+            return self._classified(body, packed)
+        return Packet(body, (packed >> _PROTO_SHIFT) & 0xFFFF, self._kind)
+
+    def _recv_waiting(
+        self, buf: _lowlevel.CData, size: int, deadline: float | None, result: int
+    ) -> int:
+        """The wait loop of read_packet after a C call that read nothing: a packed
+        classification, or -ENOBUFS (an offload segment longer than ``size``, still pending)."""
+        while result < 0 and result != -errno.ENOBUFS:
+            wait = self._retry(result, deadline, "read_packet")
+            result = _recv(self._q, buf, size, wait)
+        return result
+
+    def _classified(self, body: Body, packed: int) -> Packet:
+        """The Packet of a read the seed's rules did not take as it came (or its error)."""
+        verdict, protocol, body_len = _lowlevel.unpack(packed)
+        return packet_from_verdict(body, verdict, protocol, body_len, self._kind)
+
+    def _read_packet(self, buffer: bytearray | memoryview | None, deadline: float | None) -> Packet:
+        """read_packet with a buffer or a deadline."""
+        if buffer is None:
+            view = None
+            size = SCRATCH_SIZE
+            pool = self._scratch
+            cbuf = pool.pop() if pool else _lowlevel.new_buffer(SCRATCH_SIZE)
+        else:
+            view = byte_view(buffer, "read_packet")
+            if view.readonly:
+                raise TypeError("read_packet needs a writable buffer, not a read-only one")
+            size = len(view)
+            if size == 0:
+                raise ValueError("read_packet: the buffer is empty")
+            cbuf = _from_buffer(view, require_writable=True)
+        self._enter("read_packet")
+        try:
+            packed = self._recv_waiting(
+                cbuf, size, deadline, _recv(self._q, cbuf, size, slice_ms(deadline))
+            )
+            if packed == -errno.ENOBUFS:
+                assert view is not None
+                return self._read_cut(view, deadline)
+            body: Body = _copy(cbuf, packed & _BODY) if view is None else view[: packed & _BODY]
+        finally:
+            if view is None:
+                pool.append(cbuf)
+            self._leave()
+        return self._classified(body, packed)
+
+    def _read_cut(self, view: memoryview, deadline: float | None) -> Packet:
+        """An offload segment longer than the caller's buffer: cut, as the kernel
+        cuts a plain read that does not fit."""
+        whole = self._read_packet(None, deadline)
+        size = min(len(whole.body), len(view))
+        view[:size] = whole.body[:size]
+        verdict, protocol, body_len = _lowlevel.classify(view[:size], self._kind)
+        return packet_from_verdict(view[:body_len], verdict, protocol, body_len, self._kind)
+
+    def write_packet(self, packet: Writable, *, timeout: Timeout = None) -> None:
+        """Write one packet (a Packet or its bytes). Go: WritePacket.
+
+        Waits while the device cannot take it (nothing is dropped silently).
+
+        Raises:
+            JumboPacketError: larger than :attr:`write_limit`; nothing written.
+            NotIPPacketError: a TUN body that is not IPv4 or IPv6.
+            TruncatedPacketError: a TAP frame shorter than an Ethernet header.
+            TypeError: not a Packet or bytes-like object.
+            TimeoutError, InterfaceClosedError, OSError: as for read_packet.
+        """
+        body = packet.body if isinstance(packet, Packet) else packet
+        if type(body) is not bytes or timeout is not None:
+            self._write_packet(body, deadline_of(timeout))
+            return
+        size = len(body)
+        lifetime = self._lifetime
+        users = lifetime.users
+        users.append("write_packet")
+        try:
+            if lifetime.closing:
+                raise InterfaceClosedError(self._name, "write_packet")
+            result = _send(self._q, body, size, _SLICE)
+            if result < 0:
+                result = self._send_waiting(body, body, size, None, result)
+        finally:
+            users.pop()
+            if lifetime.closing:
+                lifetime.left()
+        if result != size:
+            raise ShortWriteError(f"write_packet on {self._name}: wrote {result} of {size} bytes")
+
+    def _write_packet(self, body: object, deadline: float | None) -> None:
+        """write_packet of a buffer that is not ``bytes``, or with a deadline."""
+        if isinstance(body, bytes):
+            data: bytes | _lowlevel.CData = body
+            size = len(body)
+        elif isinstance(body, (bytearray, memoryview)):
+            body = memoryview(body).cast("B")
+            data = _from_buffer(body)
+            size = len(data)
+        else:
+            raise TypeError(
+                f"write_packet takes a Packet or a bytes-like object, not {type(body).__name__}"
+            )
+        self._enter("write_packet")
+        try:
+            result = self._send_waiting(
+                data, body, size, deadline, _send(self._q, data, size, slice_ms(deadline))
+            )
+        finally:
+            self._leave()
+        if result != size:
+            raise ShortWriteError(f"write_packet on {self._name}: wrote {result} of {size} bytes")
+
+    def _send_waiting(
+        self,
+        data: bytes | _lowlevel.CData,
+        body: Body,
+        size: int,
+        deadline: float | None,
+        result: int,
+    ) -> int:
+        """The wait loop of write_packet after a C call that wrote nothing."""
+        while result < 0:
+            if result == -errno.EMSGSIZE and self._limit_grew():
+                wait = slice_ms(deadline)
+            elif result in (-errno.EMSGSIZE, -errno.EINVAL) and (
+                refusal := self._refusal(result, None, body)
+            ):
+                raise refusal
+            else:
+                wait = self._retry(result, deadline, "write_packet")
+            result = _send(self._q, data, size, wait)
+        return result
+
+    def _refusal(self, err: int, refused: int | None, body: Writable) -> Exception | None:
+        """The exception for a packet the write rules (in C) refused; None for another error.
+
+        ``refused`` is the rule's TT_PKT_* verdict (a batch's status says it);
+        None for a single send, whose -EINVAL can only be this kind's rule.
+        """
+        if isinstance(body, Packet):
+            body = body.body
+        size = len(memoryview(body).cast("B"))
+        if err == -errno.EMSGSIZE:
+            return JumboPacketError(
+                f"jumbo packet too large for /dev/tun: {size} bytes > {self._write_limit} "
+                f"({self._name})"
+            )
+        if err != -errno.EINVAL:
+            return None
+        if refused is None:
+            refused = _lowlevel.PKT_NOT_IP if self._kind == DevKind.TUN else _lowlevel.PKT_TRUNCATED
+        if refused == _lowlevel.PKT_NOT_IP:
+            return NotIPPacketError()
+        if refused == _lowlevel.PKT_TRUNCATED:
+            return TruncatedPacketError(
+                f"Ethernet frame is truncated: {size} bytes < {ETH_HEADER_LEN}",
+                Packet(body, 0, self._kind),
+            )
+        return None
