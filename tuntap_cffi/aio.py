@@ -24,9 +24,7 @@ from .errors import BatchWriteError, InterfaceClosedError
 from .link.events import LinkEvent, LinkEvents
 from .packets.batch import PacketBatch
 from .packets.packet import DevKind, Packet
-from .udp import socket_closed
-from .udp import udp_recv_batch as _udp_recv_batch
-from .udp import udp_send_batch as _udp_send_batch
+from .udp import socket_closed, udp_recv_batch as _udp_recv_batch, udp_send_batch as _udp_send_batch
 
 __all__ = ["AsyncInterface", "AsyncLinkEvents", "udp_recv_batch", "udp_send_batch"]
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from ._lowlevel.oserrors import GONE as GONE
-from ._lowlevel.oserrors import HINTS as HINTS
-from ._lowlevel.oserrors import NO_IPV6_HINT as NO_IPV6_HINT
-from ._lowlevel.oserrors import hint_for as hint_for
-from ._lowlevel.oserrors import os_error as os_error
+from ._lowlevel.oserrors import (
+    GONE as GONE,
+    HINTS as HINTS,
+    NO_IPV6_HINT as NO_IPV6_HINT,
+    hint_for as hint_for,
+    os_error as os_error,
+)
 
 if TYPE_CHECKING:
     from .packets.packet import Packet

@@ -19,8 +19,7 @@ from collections.abc import Iterator
 
 import dpkt
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from netutil import disable_ipv6, ip
 
 import tuntap_cffi as tuntap

@@ -17,8 +17,7 @@ import os
 import struct
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import tuntap_cffi as tuntap
 from packets.test_coalesce import (

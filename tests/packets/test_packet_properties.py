@@ -5,8 +5,7 @@ A plain-Python model of the seed's rules is the oracle for the C classifier.
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind, Packet, parse_packet

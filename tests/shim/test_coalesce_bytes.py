@@ -13,8 +13,7 @@ import struct
 
 import dpkt
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from packets.test_coalesce import tcp_packet
 from packets.test_offload import check_packet, super_packet
 

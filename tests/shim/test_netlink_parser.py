@@ -22,8 +22,7 @@ from typing import Any
 
 import cffi
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tuntap_cffi import _lowlevel
 from tuntap_cffi._native import ffi, lib

@@ -30,10 +30,10 @@ from collections.abc import Iterator
 import dpkt
 import pytest
 from netutil import disable_ipv6, ip
-from test_coalesce import IN_NET, OUT_NET, tcp_packet, ttl_free, udp_packet
-from test_offload import tcp4
 
 import tuntap_cffi as tuntap
+from packets.test_coalesce import IN_NET, OUT_NET, tcp_packet, ttl_free, udp_packet
+from packets.test_offload import tcp4
 from tuntap_cffi import PacketBatch, _lowlevel
 from tuntap_cffi._native import lib
 
