@@ -19,11 +19,13 @@ from types import TracebackType
 from typing import Any, Callable
 
 from .batch import PacketBatch
+from .batch_io import coalescing, write_job
 from .errors import BatchWriteError, InterfaceClosedError
 from .events import LinkEvent, LinkEvents
 from .interface import Interface, Writable
 from .opening import open as open_interface
 from .packet import DevKind, Packet
+from .timeouts import deadline_of
 from .udp import socket_closed
 from .udp import udp_recv_batch as _udp_recv_batch
 from .udp import udp_send_batch as _udp_send_batch
@@ -169,24 +171,26 @@ class AsyncInterface:
     async def write_batch(self, packets: PacketBatch | Iterable[Writable]) -> int:
         """Write packets in order, awaiting room whenever the device queue is full.
 
-        Returns how many were written; a packet the kernel or the write limit
-        refuses stops the batch with its exception and ``.written``, as
-        :meth:`Interface.write_batch` does.
+        Returns how many were written, each packet once; a packet the kernel or
+        the write limit refuses stops the batch with its exception and
+        ``.written``, as :meth:`Interface.write_batch` does.
         """
-        if not isinstance(packets, PacketBatch):
-            packets = list(packets)
-        written = 0
-        start = 0
+        iface = self._iface
+        merge = coalescing(None, iface.offload, iface.name)
+        job = write_job(packets, 0, merge, iface.kind, iface.offload, iface.name)
+        if job is None:
+            return iface.write_batch((), timeout=0)  # 0, or InterfaceClosedError
+        start, written = job.start, 0
         while True:
             try:
-                return written + self._iface.write_batch(packets, timeout=0, start=start)
+                # Every try goes on with the same job: its marks say which packets
+                # a coalesced write sent ahead, so none goes out twice.
+                return iface._write_loop(job, start, written, deadline_of(0))
             except BatchWriteError as exc:
                 if not isinstance(exc, TimeoutError):
-                    exc.written += written
                     raise
-                written += exc.written
-                start = exc.index
-            await self._writable.wait(self._iface.fileno())
+                start, written = exc.index, exc.written
+            await self._writable.wait(iface.fileno())
 
     def events(self, timeout: float | None = None) -> AsyncLinkEvents:
         """The device's link events, awaited: ``async for event in aif.events()``.

@@ -1,0 +1,133 @@
+"""The asyncio layer keeps the sync layer's guarantees when a write stalls or a device closes.
+
+A write that stops part-way and is resumed sends each packet exactly once and
+counts exactly what went (also on an offload device, whose coalescing sends a
+flow's packets ahead of the stop, and for a generator of datagrams). A close
+of the wrapped Interface (or Link) itself, not through the async wrapper,
+ends every pending await at once and leaves no registration of the released
+fd number in the event loop.
+
+A write stalls for real: packets written into a TUN stay charged to its send
+buffer while they wait in a qdisc, so a TUN whose ingress ``tc`` redirects
+into a slow ``tbf`` of another device (or a UDP socket sending out of such a
+device) runs out of send buffer and gets EAGAIN until the qdisc lets them go.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import struct
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from netutil import disable_ipv6, ip, require_tool
+from test_aio import run  # noqa: F401 - the loop fixture, parametrized over loop kinds
+from test_coalesce import tcp_packet
+from test_coalesce_flows import interleaved
+
+import tuntap_cffi as tuntap
+from tuntap_cffi import AsyncInterface
+
+pytestmark = pytest.mark.privileged
+
+TUNSETSNDBUF = 0x400454D4  # _IOW('T', 212, int)
+IP_MTU_DISCOVER, IP_PMTUDISC_DO = 10, 2
+# This module's own subnet for the UDP sender (no other module uses it).
+UDP_NET, UDP_LOCAL, UDP_PEER = "203.0.113.33/28", "203.0.113.33", "203.0.113.40"
+
+
+def tc(*args: str) -> None:
+    result = subprocess.run(["tc", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise AssertionError(f"tc {' '.join(args)} failed: {result.stderr.strip()}")
+
+
+def slow_qdisc(name: str) -> None:
+    """A tbf on ``name``'s egress: ~1 Mbit/s, holding what waits (up to 1 MB)."""
+    tc(*f"qdisc add dev {name} root tbf rate 1mbit burst 1600 limit 1000000".split())
+
+
+def up(iface: tuntap.Interface) -> None:
+    disable_ipv6(iface.name)
+    ip("link", "set", iface.name, "up")
+
+
+@contextlib.contextmanager
+def stalling_offload_tun() -> Iterator[tuple[tuntap.Interface, tuntap.Interface]]:
+    """An offload TUN ``a`` whose packets tc redirects out of a plain TUN ``b``
+    through a slow qdisc; ``a``'s send buffer holds one super-packet or so."""
+    require_tool("tc")
+    with tuntap.open("aiw%d", offload=True) as a, tuntap.open("aiv%d") as b:
+        up(a)
+        up(b)
+        slow_qdisc(b.name)
+        tc("qdisc", "add", "dev", a.name, "ingress")
+        tc(
+            "filter", "add", "dev", a.name, "ingress", "protocol", "all", "u32",
+            "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", b.name,
+        )  # fmt: skip
+        with a.using_fd() as fd:
+            fcntl.ioctl(fd, TUNSETSNDBUF, struct.pack("i", 4096))
+        yield a, b
+
+
+def tcp_key(packet: bytes) -> tuple[int, int] | None:
+    """(source port, sequence number) of an IPv4 TCP segment; None for anything else."""
+    if len(packet) < 40 or packet[0] >> 4 != 4 or packet[9] != 6:
+        return None
+    sport, _, seq = struct.unpack_from("!HHI", packet, 20)
+    return sport, seq
+
+
+def udp_tag(packet: bytes) -> bytes | None:
+    """The first 4 payload bytes of an IPv4 UDP datagram; None for anything else."""
+    if len(packet) < 32 or packet[0] >> 4 != 4 or packet[9] != 17:
+        return None
+    return packet[28:32]
+
+
+def read_all(iface: tuntap.Interface, want: int, key: Any, seconds: float = 10) -> list[Any]:
+    """The keys of the packets that come out of ``iface`` until ``want`` arrived (or
+    time ran out), and of any that follow within 0.3 s (a packet sent twice)."""
+    got: list[Any] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        quiet = 0.3 if len(got) >= want else 0.1
+        packets = iface.read_packets(64, timeout=quiet)
+        got += [k for k in (key(bytes(p.body)) for p in packets) if k is not None]
+        if len(got) >= want and not packets:
+            break
+    return got
+
+
+# -- AsyncInterface.write_batch resumes a coalesced list exactly -----------------------
+
+
+def test_a_stalled_coalescing_write_is_resumed_with_each_packet_once(run: Any) -> None:  # noqa: F811
+    # Flow A's 20 segments go out as one super-packet ahead of flow B's first, which finds
+    # the send buffer full: the sync call says so (the setup really stops part-way) ...
+    probe = interleaved(False, 2, 20)
+    packets = [  # the same, in two other flows
+        tcp_packet(False, 1 + k * 100, bytes([65 + f]) * 100, sport=4100 + f, ip_id=10 + k)
+        for k in range(20)
+        for f in range(2)
+    ]
+    with stalling_offload_tun() as (a, b):
+        with pytest.raises(tuntap.BatchWriteError) as stopped:
+            a.write_batch(probe, timeout=0)
+        assert isinstance(stopped.value, TimeoutError)
+        assert stopped.value.index == 1 and stopped.value.unwritten == tuple(range(1, 40, 2))
+        assert sorted(read_all(b, 20, tcp_key)) == sorted(map(tcp_key, probe[0::2]))
+
+        # ... and the awaited write of the whole list, which stalls the same way and
+        # waits for room each time, sends each of its 40 packets exactly once.
+        async def main() -> int:
+            return await AsyncInterface(a).write_batch(packets)
+
+        assert run(main()) == len(packets)
+        got = read_all(b, len(packets), tcp_key)
+        assert sorted(got) == sorted(map(tcp_key, packets))
