@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import socket
 import struct
 import subprocess
 import time
@@ -131,3 +132,79 @@ def test_a_stalled_coalescing_write_is_resumed_with_each_packet_once(run: Any) -
         assert run(main()) == len(packets)
         got = read_all(b, len(packets), tcp_key)
         assert sorted(got) == sorted(map(tcp_key, packets))
+
+
+# -- aio.udp_send_batch of a generator -------------------------------------------------
+
+
+@contextlib.contextmanager
+def stalling_udp_socket() -> Iterator[tuple[socket.socket, tuntap.Interface]]:
+    """A UDP socket with the smallest send buffer, sending to UDP_PEER out of a TUN
+    (returned, to read what went) through a slow qdisc."""
+    require_tool("tc")
+    with tuntap.open("aiu%d") as tun:
+        disable_ipv6(tun.name)
+        ip("addr", "add", UDP_NET, "dev", tun.name)
+        ip("link", "set", tun.name, "up")
+        slow_qdisc(tun.name)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1)  # the kernel's minimum
+            sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+            sock.bind((UDP_LOCAL, 0))
+            sock.connect((UDP_PEER, 9))
+            sock.setblocking(False)
+            yield sock, tun
+
+
+def datagrams(tag: bytes, count: int) -> list[bytes]:
+    """Tagged datagrams of alternating sizes (so that they go in many messages, not one)."""
+    return [tag + b"%03d" % i + bytes(996 - i % 2) for i in range(count)]
+
+
+def test_a_generator_stalled_part_way_is_sent_whole_once(run: Any) -> None:  # noqa: F811
+    data = datagrams(b"g", 48)
+    with stalling_udp_socket() as (sock, tun):
+        with pytest.raises(tuntap.BatchWriteError) as stopped:
+            tuntap.udp_send_batch(sock, list(data), timeout=0)  # the setup stops part-way
+        assert isinstance(stopped.value, TimeoutError) and 0 < stopped.value.index < len(data)
+        first = stopped.value.index
+        read_all(tun, first, udp_tag)  # what went, and room again
+
+        async def main() -> int:
+            return await tuntap.aio.udp_send_batch(sock, (d for d in data))
+
+        assert run(main()) == len(data)
+        assert sorted(read_all(tun, len(data), udp_tag)) == sorted(d[:4] for d in data)
+
+
+def test_a_generator_that_finds_no_room_at_first_is_sent_whole(run: Any) -> None:  # noqa: F811
+    filler, data = datagrams(b"f", 48), datagrams(b"h", 24)
+    with stalling_udp_socket() as (sock, tun):
+        with pytest.raises(tuntap.BatchWriteError) as stopped:
+            tuntap.udp_send_batch(sock, filler, timeout=0)  # the buffer is full now
+        sent = stopped.value.written
+
+        async def main() -> int:
+            return await tuntap.aio.udp_send_batch(sock, iter(data))
+
+        assert run(main()) == len(data)
+        got = read_all(tun, sent + len(data), udp_tag)
+        assert sorted(got) == sorted(d[:4] for d in filler[:sent] + data)
+
+
+def test_a_generator_stopped_after_a_stall_counts_from_its_start(run: Any) -> None:  # noqa: F811
+    # Datagram 40 is over the path MTU with fragmentation forbidden: EMSGSIZE, after stalls.
+    data = datagrams(b"m", 48)
+    data[40] = data[40] + bytes(1000)
+    with stalling_udp_socket() as (sock, tun):
+
+        async def main() -> None:
+            await tuntap.aio.udp_send_batch(sock, (d for d in data))
+
+        with pytest.raises(tuntap.BatchWriteError) as stopped:
+            run(main())
+        exc = stopped.value
+        assert isinstance(exc, OSError) and exc.errno == 90  # EMSGSIZE
+        assert (exc.written, exc.index, exc.unwritten) == (40, 40, tuple(range(40, 48)))
+        assert sorted(read_all(tun, 40, udp_tag)) == sorted(d[:4] for d in data[:40])

@@ -348,6 +348,13 @@ async def udp_send_batch(
     A cancelled await has sent the datagrams before the position it stopped at
     (the BatchWriteError of a stopped send counts those of every step).
     """
+    if not isinstance(packets, (PacketBatch, list, tuple)):
+        try:
+            iterator = iter(packets)
+        except TypeError:
+            pass  # not iterable: the first try says so
+        else:
+            packets = list(iterator)  # taken once: every try resumes the same packets
     written = 0
     while True:
         try:
