@@ -15,17 +15,20 @@ device) runs out of send buffer and gets EAGAIN until the qdisc lets them go.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
+import os
 import socket
 import struct
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from netutil import disable_ipv6, ip, require_tool
+from netutil import disable_ipv6, ip, open_fds, require_tool
 from test_aio import run  # noqa: F401 - the loop fixture, parametrized over loop kinds
 from test_coalesce import tcp_packet
 from test_coalesce_flows import interleaved
@@ -208,3 +211,148 @@ def test_a_generator_stopped_after_a_stall_counts_from_its_start(run: Any) -> No
         assert isinstance(exc, OSError) and exc.errno == 90  # EMSGSIZE
         assert (exc.written, exc.index, exc.unwritten) == (40, 40, tuple(range(40, 48)))
         assert sorted(read_all(tun, 40, udp_tag)) == sorted(d[:4] for d in data[:40])
+
+
+# -- a close of the Interface itself ends every await and unregisters its fd -----------
+
+
+def take_number(number: int) -> tuple[int, int]:
+    """Make ``number`` (which must be free) the read end of a new pipe: (number, write end)."""
+    with pytest.raises(OSError):
+        os.fstat(number)  # released, not held open by anyone
+    read_end, write_end = os.pipe()
+    if read_end != number:  # the lowest free number may be it already
+        os.dup2(read_end, number)
+        os.close(read_end)
+    return number, write_end
+
+
+async def fires_on(number: int, write_end: int) -> None:
+    """Register a reader of our own on ``number`` and see it fire when written to."""
+    loop = asyncio.get_running_loop()
+    fired: asyncio.Future[None] = loop.create_future()
+    loop.add_reader(number, lambda: fired.done() or fired.set_result(None))
+    try:
+        os.write(write_end, b"x")
+        await asyncio.wait_for(fired, 2)
+    finally:
+        loop.remove_reader(number)
+
+
+def registered(number: int) -> bool:
+    """Whether the running loop watches ``number`` (asyncio's loop; uvloop: unknown, False)."""
+    selector = getattr(asyncio.get_running_loop(), "_selector", None)
+    return selector is not None and number in selector.get_map()
+
+
+@pytest.mark.parametrize("closer", ["same-thread", "other-thread"])
+def test_closing_the_interface_ends_a_pending_read(run: Any, closer: str) -> None:  # noqa: F811
+    async def main() -> None:
+        with tuntap.open("aic%d") as iface:
+            aif = AsyncInterface(iface)
+            reading = asyncio.ensure_future(aif.read_packet())
+            await asyncio.sleep(0.05)
+            start = time.monotonic()
+            if closer == "same-thread":
+                iface.close()
+            else:
+                threading.Timer(0.01, iface.close).start()
+            with pytest.raises(tuntap.InterfaceClosedError):
+                await asyncio.wait_for(reading, 1)
+            assert time.monotonic() - start < 0.5
+
+    run(main())
+
+
+@pytest.mark.parametrize("closer", ["same-thread", "other-thread"])
+def test_a_closed_interface_leaves_no_registration_of_its_fd(run: Any, closer: str) -> None:  # noqa: F811
+    async def main() -> None:
+        before = open_fds()
+        iface = tuntap.open("aic%d")
+        aif = AsyncInterface(iface)
+        number = aif.fileno()
+        reading = asyncio.ensure_future(aif.read_packet())
+        await asyncio.sleep(0.05)
+        if closer == "same-thread":
+            iface.close()
+        else:  # the loop lets go of the fd (which is then released) while it awaits this
+            await asyncio.get_running_loop().run_in_executor(None, iface.close)
+        assert not registered(number)
+        number, write_end = take_number(number)
+        try:
+            # Our own reader on the number: neither the ended read (cancelled in case it
+            # did not end) nor anything else of the closed interface touches it.
+            await fires_on(number, write_end)
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
+            await fires_on(number, write_end)
+        finally:
+            os.close(number)
+            os.close(write_end)
+        assert open_fds() == before
+
+    run(main())
+
+
+def test_closing_the_interface_ends_a_stalled_write_with_its_count(run: Any) -> None:  # noqa: F811
+    packets = interleaved(False, 2, 20)
+    with stalling_offload_tun() as (a, _b):
+        aif = AsyncInterface(a)
+        number = a.fileno()
+
+        async def main() -> None:
+            writing = asyncio.ensure_future(aif.write_batch(packets * 20))
+            await asyncio.sleep(0.05)
+            assert not writing.done()  # waiting for room
+            a.close()
+            with pytest.raises(tuntap.InterfaceClosedError) as stopped:
+                await asyncio.wait_for(writing, 1)
+            assert isinstance(stopped.value, tuntap.BatchWriteError)
+            assert 0 < stopped.value.written < len(packets) * 20
+            assert not registered(number)
+
+        run(main())
+
+
+def test_link_events_end_when_the_interface_closes(run: Any) -> None:  # noqa: F811
+    async def main() -> None:
+        before = open_fds()
+        # Persistent: the close deletes no device, so no RTM_DELLINK can end the wait.
+        with tuntap.open("aie%d", persist=True) as iface:
+            try:
+                disable_ipv6(iface.name)
+                events = AsyncInterface(iface).events()
+                with events.events.held_fds() as fds:
+                    pass  # the socket's and the wake-up eventfd's numbers
+                waiting = asyncio.ensure_future(events.__anext__())
+                await asyncio.sleep(0.05)
+                start = time.monotonic()
+                iface.close()
+                with pytest.raises(StopAsyncIteration):
+                    await asyncio.wait_for(waiting, 1)
+                assert time.monotonic() - start < 0.5
+                assert not any(registered(fd) for fd in fds)
+                assert open_fds() == before
+            finally:
+                ip("link", "delete", iface.name)
+
+    run(main())
+
+
+def test_every_wait_for_link_events_ends_when_a_standalone_link_closes(run: Any) -> None:  # noqa: F811
+    async def main() -> None:
+        with tuntap.open("aie%d") as iface:
+            disable_ipv6(iface.name)
+            link = tuntap.Link(iface.name)
+            events = tuntap.aio.AsyncLinkEvents(link.events(), None)
+            # Two tasks await the same reader: both are woken, not just the last to register.
+            waiting = [asyncio.ensure_future(events.__anext__()) for _ in range(2)]
+            await asyncio.sleep(0.05)
+            start = time.monotonic()
+            link.close()
+            for task in waiting:
+                with pytest.raises(StopAsyncIteration):
+                    await asyncio.wait_for(task, 1)
+            assert time.monotonic() - start < 0.5
+
+    run(main())
