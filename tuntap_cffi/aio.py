@@ -16,53 +16,92 @@ import errno
 import socket
 from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
-from typing import Any, Callable
+from typing import Any
 
+from .device.batch_io import coalescing, write_job
 from .device.interface import Interface, Writable
 from .device.opening import open as open_interface
 from .errors import BatchWriteError, InterfaceClosedError
+from .lifetime import Lifetime
 from .link.events import LinkEvent, LinkEvents
 from .packets.batch import PacketBatch
 from .packets.packet import DevKind, Packet
+from .timeouts import deadline_of
 from .udp import socket_closed, udp_recv_batch as _udp_recv_batch, udp_send_batch as _udp_send_batch
 
 __all__ = ["AsyncInterface", "AsyncLinkEvents", "udp_recv_batch", "udp_send_batch"]
 
 
 class _Readiness:
-    """Futures waiting for one fd to be ready in one direction, sharing one loop callback."""
+    """Futures waiting for some fds to be ready in one direction, sharing one registration.
 
-    def __init__(self, for_write: bool) -> None:
+    While the loop watches the fds, the registration counts as a user of the
+    lifetime that owns them, so a close releases them only after the loop
+    stopped watching: the loop never holds a registration of a released fd
+    number (which another open would re-use). :meth:`closed` wakes every
+    waiter, whose next try raises, and stops watching.
+    """
+
+    def __init__(self, lifetime: Lifetime, operation: str, for_write: bool) -> None:
+        self._lifetime = lifetime
+        self._operation = operation
         self._for_write = for_write
         self._waiters: set[asyncio.Future[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._fd = -1
+        self._fds: tuple[int, ...] = ()
 
-    def _register(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    def _register(self, loop: asyncio.AbstractEventLoop, fds: tuple[int, ...]) -> None:
+        self._lifetime.enter(self._operation)  # InterfaceClosedError once closed
         add = loop.add_writer if self._for_write else loop.add_reader
-        add(fd, self._fire)
-        self._loop, self._fd = loop, fd
+        done: list[int] = []
+        try:
+            for fd in fds:
+                add(fd, self._fire)
+                done.append(fd)
+        except BaseException:
+            self._remove(loop, done)
+            raise
+        self._loop, self._fds = loop, fds
+
+    def _remove(self, loop: asyncio.AbstractEventLoop, fds: Iterable[int]) -> None:
+        """Stop watching ``fds``, then let the lifetime release them."""
+        remove = loop.remove_writer if self._for_write else loop.remove_reader
+        try:
+            for fd in fds:
+                remove(fd)
+        finally:
+            self._lifetime.leave()
 
     def _unregister(self) -> None:
-        if self._loop is not None:
-            remove = self._loop.remove_writer if self._for_write else self._loop.remove_reader
-            remove(self._fd)
+        loop = self._loop
+        if loop is not None:
             self._loop = None
+            self._remove(loop, self._fds)
 
     def _fire(self) -> None:
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def wait(self, fd: int) -> None:
-        """Return once ``fd`` is ready (or raise what :meth:`fail` was given)."""
+    def _stop(self) -> None:
+        self._unregister()
+        self._fire()
+
+    async def wait(self, fds: tuple[int, ...]) -> None:
+        """Return once one of ``fds`` is ready, or the lifetime closed.
+
+        Raises:
+            InterfaceClosedError: closed before the wait began.
+        """
         loop = asyncio.get_running_loop()
-        if self._loop is not None and self._loop is not loop:
-            raise RuntimeError("an AsyncInterface is used from one event loop at a time")
+        if self._loop is None:
+            self._register(loop, fds)
+        elif self._loop is not loop:
+            raise RuntimeError("an AsyncInterface (or its events) is awaited in one loop at a time")
         waiter: asyncio.Future[None] = loop.create_future()
         self._waiters.add(waiter)
-        if self._loop is None:
-            self._register(loop, fd)
+        if self._lifetime.closing:
+            waiter.set_result(None)  # closed meanwhile, maybe unseen by closed(): try again
         try:
             await waiter
         finally:
@@ -70,12 +109,23 @@ class _Readiness:
             if not self._waiters:
                 self._unregister()
 
-    def fail(self, exc_factory: Callable[[], BaseException]) -> None:
-        """Stop watching the fd and make every waiter raise."""
-        self._unregister()
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_exception(exc_factory())
+    def closed(self) -> None:
+        """The lifetime closed (in any thread): wake the waiters and stop watching,
+        in the loop's own thread (at once when that is this one)."""
+        loop = self._loop
+        if loop is None:
+            return  # nothing watched; a wait that starts now sees the close itself
+        try:
+            here = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            here = False
+        if here:
+            self._stop()
+            return
+        try:
+            loop.call_soon_threadsafe(self._stop)
+        except RuntimeError:  # the loop is closed: it watches nothing any more
+            self._unregister()
 
 
 class AsyncInterface:
@@ -88,8 +138,17 @@ class AsyncInterface:
 
     def __init__(self, interface: Interface) -> None:
         self._iface = interface
-        self._readable = _Readiness(for_write=False)
-        self._writable = _Readiness(for_write=True)
+        lifetime = interface._lifetime
+        readable = self._readable = _Readiness(lifetime, "read", for_write=False)
+        writable = self._writable = _Readiness(lifetime, "write", for_write=True)
+
+        def closed() -> None:
+            readable.closed()
+            writable.closed()
+
+        # However the Interface closes (this close(), its own, its with-block),
+        # the waits end and the loop lets go of the fd before it is released.
+        self._cancel_watch = lifetime.on_close(closed)
 
     @classmethod
     def open(cls, name: str, kind: DevKind = DevKind.TUN, **options: Any) -> AsyncInterface:
@@ -136,7 +195,7 @@ class AsyncInterface:
                 return self._iface.read_packet(buffer, timeout=0)
             except TimeoutError:
                 pass
-            await self._readable.wait(self._iface.fileno())
+            await self._readable.wait((self._iface.fileno(),))
 
     async def write_packet(self, packet: Writable) -> None:
         """Write one packet, awaiting room in the device queue. Go: WritePacket."""
@@ -146,7 +205,7 @@ class AsyncInterface:
                 return
             except TimeoutError:
                 pass
-            await self._writable.wait(self._iface.fileno())
+            await self._writable.wait((self._iface.fileno(),))
 
     async def read_batch(self, batch: PacketBatch) -> int:
         """Await packets into ``batch``: every packet ready, 1..capacity. Cancelling loses none."""
@@ -154,7 +213,7 @@ class AsyncInterface:
             count = self._iface.read_batch(batch, timeout=0)
             if count:
                 return count
-            await self._readable.wait(self._iface.fileno())
+            await self._readable.wait((self._iface.fileno(),))
 
     async def read_packets(self, max_packets: int = 64) -> list[Packet]:
         """Await at least one packet; every ready one up to ``max_packets``, as Packets."""
@@ -162,29 +221,31 @@ class AsyncInterface:
             packets = self._iface.read_packets(max_packets, timeout=0)
             if packets:
                 return packets
-            await self._readable.wait(self._iface.fileno())
+            await self._readable.wait((self._iface.fileno(),))
 
     async def write_batch(self, packets: PacketBatch | Iterable[Writable]) -> int:
         """Write packets in order, awaiting room whenever the device queue is full.
 
-        Returns how many were written; a packet the kernel or the write limit
-        refuses stops the batch with its exception and ``.written``, as
-        :meth:`Interface.write_batch` does.
+        Returns how many were written, each packet once; a packet the kernel or
+        the write limit refuses stops the batch with its exception and
+        ``.written``, as :meth:`Interface.write_batch` does.
         """
-        if not isinstance(packets, PacketBatch):
-            packets = list(packets)
-        written = 0
-        start = 0
+        iface = self._iface
+        merge = coalescing(None, iface.offload, iface.name)
+        job = write_job(packets, 0, merge, iface.kind, iface.offload, iface.name)
+        if job is None:
+            return iface.write_batch((), timeout=0)  # 0, or InterfaceClosedError
+        start, written = job.start, 0
         while True:
             try:
-                return written + self._iface.write_batch(packets, timeout=0, start=start)
+                # Every try goes on with the same job: its marks say which packets
+                # a coalesced write sent ahead, so none goes out twice.
+                return iface._write_loop(job, start, written, deadline_of(0))
             except BatchWriteError as exc:
                 if not isinstance(exc, TimeoutError):
-                    exc.written += written
                     raise
-                written += exc.written
-                start = exc.index
-            await self._writable.wait(self._iface.fileno())
+                start, written = exc.index, exc.written
+            await self._writable.wait((iface.fileno(),))
 
     def events(self, timeout: float | None = None) -> AsyncLinkEvents:
         """The device's link events, awaited: ``async for event in aif.events()``.
@@ -195,11 +256,16 @@ class AsyncInterface:
         return AsyncLinkEvents(self._iface.link.events(timeout), timeout)
 
     def close(self) -> None:
-        """Close the device; every pending await raises InterfaceClosedError."""
-        name = self._iface.name
-        self._readable.fail(lambda: InterfaceClosedError(name, "read"))
-        self._writable.fail(lambda: InterfaceClosedError(name, "write"))
+        """Close the device; every pending await raises InterfaceClosedError.
+
+        Closing the :attr:`interface` itself does the same.
+        """
         self._iface.close()
+
+    def __del__(self) -> None:
+        cancel = getattr(self, "_cancel_watch", None)
+        if cancel is not None:
+            cancel()
 
     def __aiter__(self) -> AsyncIterator[Packet]:
         return self
@@ -228,14 +294,22 @@ class AsyncLinkEvents:
 
     Waits with ``loop.add_reader`` on the reader's socket and on its wake-up
     eventfd (readable once the reader, its Link or its Interface closes),
-    whose fds it holds open meanwhile; events are read only after that, so
-    cancelling an ``await`` loses none. The iteration ends as the
-    synchronous one does: after ``DELETED``, or once closed.
+    whose fds it holds open meanwhile; concurrent waits share the
+    registration. Events are read only after that, so cancelling an
+    ``await`` loses none. The iteration ends as the synchronous one does:
+    after ``DELETED``, or once closed.
     """
 
     def __init__(self, events: LinkEvents, timeout: float | None) -> None:
         self._events = events
         self._timeout = timeout
+        self._readable = _Readiness(events._lifetime, "events", for_write=False)
+        self._fds: tuple[int, ...] = ()
+        try:
+            with events.held_fds() as fds:
+                self._fds = fds  # the reader's for its whole life
+        except InterfaceClosedError:
+            pass  # closed already: the first read ends the iteration
 
     @property
     def events(self) -> LinkEvents:
@@ -258,29 +332,12 @@ class AsyncLinkEvents:
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
                 raise TimeoutError(errno.ETIMEDOUT, f"events on {self._events.name}: timed out")
-            await self._readable(loop, remaining)
-
-    async def _readable(self, loop: asyncio.AbstractEventLoop, timeout: float | None) -> None:
-        """Return when the socket or the wake-up fd is readable, or after ``timeout``."""
-        ready: asyncio.Future[None] = loop.create_future()
-
-        def fire() -> None:
-            if not ready.done():
-                ready.set_result(None)
-
-        try:
-            with self._events.held_fds() as fds:
-                for fd in fds:
-                    loop.add_reader(fd, fire)
-                try:
-                    await asyncio.wait_for(ready, timeout)
-                except asyncio.TimeoutError:
-                    pass  # the caller sees the deadline
-                finally:
-                    for fd in fds:
-                        loop.remove_reader(fd)
-        except InterfaceClosedError:
-            pass  # closed: the next read ends the iteration
+            try:
+                await asyncio.wait_for(self._readable.wait(self._fds), remaining)
+            except asyncio.TimeoutError:
+                pass  # the deadline is seen above
+            except InterfaceClosedError:
+                pass  # closed: the next read ends the iteration
 
     def close(self) -> None:
         """End the iteration and release the reader's socket."""
@@ -342,6 +399,13 @@ async def udp_send_batch(
     A cancelled await has sent the datagrams before the position it stopped at
     (the BatchWriteError of a stopped send counts those of every step).
     """
+    if not isinstance(packets, (PacketBatch, list, tuple)):
+        try:
+            iterator = iter(packets)
+        except TypeError:
+            pass  # not iterable: the first try says so
+        else:
+            packets = list(iterator)  # taken once: every try resumes the same packets
     written = 0
     while True:
         try:
