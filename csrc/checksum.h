@@ -1,4 +1,4 @@
-/* checksum.h - byte access and Internet checksums over packet bytes (internal).
+/* checksum.h - Internet checksums over packet bytes (internal).
  *
  * Static inline so that segment.c and coalesce.c keep them in their inner
  * loops without a call per word; nothing here knows an fd.
@@ -51,22 +51,6 @@ static inline uint64_t pseudo_sum(const unsigned char *ip, int v6, unsigned prot
     sum += w;
     uint32_t l = htonl((uint32_t)l4_len);
     return csum_add((const unsigned char *)&l, 4, sum);
-}
-
-static inline void put16(unsigned char *p, uint16_t host)
-{
-    uint16_t w = htons(host);
-    memcpy(p, &w, 2);
-}
-
-static inline unsigned get16(const unsigned char *p)
-{
-    return ((unsigned)p[0] << 8) | p[1];
-}
-
-static inline uint32_t get32(const unsigned char *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
 static inline void put_csum(unsigned char *field, uint16_t folded_sum, int udp)

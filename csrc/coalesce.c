@@ -10,8 +10,10 @@
  * its own), and at a packet the write rules would refuse, so no flow is
  * reordered and a refusal still stops the write where it is.
  */
+#include "batch.h"
 #include "checksum.h"
-#include "tti.h"
+#include "coalesce.h"
+#include "proto.h"
 
 #include <linux/virtio_net.h>
 

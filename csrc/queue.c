@@ -8,7 +8,10 @@
  * packet that fails, saying which and why.  The bytes are segmented
  * (segment.c) and coalesced (coalesce.c) by pure functions that know no fd.
  */
-#include "tti.h"
+#include "batch.h"
+#include "coalesce.h"
+#include "segment.h"
+#include "verdict.h"
 
 #include <errno.h>
 #include <linux/if_tun.h>

@@ -7,7 +7,9 @@
  * -EPROTONOSUPPORT) instead of being segmented.  No fd is touched here.
  */
 #include "checksum.h"
-#include "tti.h"
+#include "proto.h"
+#include "segment.h"
+#include "tuntap.h"
 
 #include <errno.h>
 #include <linux/virtio_net.h>

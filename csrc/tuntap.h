@@ -9,7 +9,8 @@
  * The declarations live per area in cdef/, one header each, which
  * build_ffi.py also reads verbatim (in the order below) as the cffi
  * declarations: they must stay plain declarations.  What the C files share
- * and Python never sees is in tti.h (tti_ names) and checksum.h.
+ * and Python never sees is in the internal headers, one per concern:
+ * proto.h, checksum.h, verdict.h, batch.h, coalesce.h, segment.h, nlmsg.h.
  */
 #ifndef TUNTAP_SHIM_H
 #define TUNTAP_SHIM_H

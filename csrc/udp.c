@@ -8,7 +8,8 @@
  * the fuzz harness drives directly.
  */
 #define _GNU_SOURCE
-#include "tti.h"
+#include "batch.h"
+#include "verdict.h"
 
 #include <errno.h>
 #include <netinet/in.h>
