@@ -37,7 +37,7 @@ static inline int tti_batch_shape_ok(const struct tt_batch *b, size_t min_slot)
 }
 
 /* Where the packets of a write come from: arrays, or a batch's slots. */
-struct source {
+struct tti_source {
     char **bufs;
     const size_t *lens;
     const struct tt_batch *b;
@@ -49,8 +49,8 @@ struct source {
 
 /* Packet i: 1 and its bytes, 0 for a bad slot (skipped), -EINVAL.  *p and
  * *len are always set, so no caller reads them uninitialised. */
-static inline int source_get(const struct source *s, uint32_t i, const unsigned char **p,
-                             size_t *len)
+static inline int tti_source_get(const struct tti_source *s, uint32_t i, const unsigned char **p,
+                                 size_t *len)
 {
     *p = NULL;
     *len = 0;
@@ -68,7 +68,7 @@ static inline int source_get(const struct source *s, uint32_t i, const unsigned 
         return *p == NULL && *len != 0 ? -EINVAL : 1;
     }
     int64_t result = s->b->results[i];
-    if (is_bad(result))
+    if (tti_is_bad(result))
         return 0;
     size_t off = s->raw ? TT_VNET_HDR_LEN : 0;
     *len = (size_t)(result & BODY_MASK);
@@ -79,7 +79,7 @@ static inline int source_get(const struct source *s, uint32_t i, const unsigned 
 }
 
 /* The source of a write: -EINVAL unless src is exactly one of the three forms. */
-static inline int source_of(const struct tt_packets *src, struct source *s)
+static inline int tti_source_of(const struct tt_packets *src, struct tti_source *s)
 {
     s->bufs = src->bufs;
     s->lens = src->lens;

@@ -18,14 +18,14 @@ static int64_t classify_ip(const unsigned char *p, size_t len)
         header = 20;
         if (len < header)
             return tti_pack(TT_PKT_TRUNCATED, protocol, len);
-        total = get16(p + 2);
+        total = tti_get16(p + 2);
         break;
     case 6:
         protocol = 0x86dd;
         header = 40;
         if (len < header)
             return tti_pack(TT_PKT_TRUNCATED, protocol, len);
-        total = header + get16(p + 4);
+        total = header + tti_get16(p + 4);
         break;
     default:
         return tti_pack(TT_PKT_NOT_IP, 0, 0);
@@ -42,12 +42,12 @@ static int64_t classify_ethernet(const unsigned char *p, size_t len)
     if (len < TT_ETH_HEADER_LEN)
         return tti_pack(TT_PKT_TRUNCATED, 0, len);
     size_t off = 12;
-    unsigned type = get16(p + off);
+    unsigned type = tti_get16(p + off);
     while (type == 0x8100 || type == 0x88a8 || type == 0x9100) {
         off += VLAN_TAG_LEN;
         if (off + 2 > len)
             return tti_pack(TT_PKT_TRUNCATED, type, len);
-        type = get16(p + off);
+        type = tti_get16(p + off);
     }
     return tti_pack(TT_PKT_OK, type, len);
 }

@@ -36,10 +36,10 @@ void tti_flows_start(struct tti_flows *c, uint32_t start);
  * call, for the flow numbers.  tti_coalesce_build builds
  * the super-packet of a plan's first n members in out; its length with the
  * virtio-net header. */
-uint32_t tti_coalesce_plan(const struct source *s, uint32_t i, uint32_t end, int group,
+uint32_t tti_coalesce_plan(const struct tti_source *s, uint32_t i, uint32_t end, int group,
                            const uint8_t *sent, unsigned offload, size_t write_limit,
                            size_t room, struct tti_flows *cache, uint32_t *members);
-size_t tti_coalesce_build(const struct source *s, const uint32_t *members, uint32_t n,
+size_t tti_coalesce_build(const struct tti_source *s, const uint32_t *members, uint32_t n,
                           unsigned char *out);
 
 #endif

@@ -52,19 +52,60 @@ enum {
     MAX_DATAGRAMS = 1 << 16    /* per request, so that no loop is unbounded */
 };
 
+/* ---- building requests ------------------------------------------------ */
+
+enum { REQUEST_WORDS = 256 }; /* 1 KiB: ample for one request and its attributes */
+
+struct request {
+    uint32_t words[REQUEST_WORDS]; /* uint32_t: netlink's 4-byte alignment */
+    size_t len;
+};
+
+static void req_init(struct request *req, uint16_t type, uint16_t flags, const void *body,
+                     size_t body_len)
+{
+    struct nlmsghdr hdr = {
+        .nlmsg_type = type,
+        .nlmsg_flags = (uint16_t)(NLM_F_REQUEST | NLM_F_ACK | flags),
+    };
+    memset(req->words, 0, sizeof(req->words));
+    memcpy(req->words, &hdr, sizeof(hdr));
+    memcpy((char *)req->words + NLMSG_HDRLEN, body, body_len);
+    req->len = NLMSG_HDRLEN + NLMSG_ALIGN(body_len);
+}
+
+static int req_attr(struct request *req, uint16_t type, const void *data, size_t len)
+{
+    size_t room = sizeof(req->words) - req->len;
+    if (len > room || RTA_SPACE(len) > room)
+        return -EMSGSIZE;
+    struct rtattr attr = { .rta_len = (unsigned short)RTA_LENGTH(len), .rta_type = type };
+    char *at = (char *)req->words + req->len;
+    memcpy(at, &attr, sizeof(attr));
+    if (len)
+        memcpy(at + RTA_LENGTH(0), data, len);
+    req->len += RTA_SPACE(len);
+    return 0;
+}
+
+static int req_u32(struct request *req, uint16_t type, uint32_t value)
+{
+    return req_attr(req, type, &value, sizeof(value));
+}
+
 /* ---- parsing replies -------------------------------------------------- */
 
 /* The extended-ack attributes that follow an error or NLMSG_DONE. */
 static int parse_ext_ack(const uint8_t *tlvs, size_t len, struct tt_nl_reply *r)
 {
-    struct attr_iter it = { .base = tlvs, .len = len };
+    struct tti_attr_iter it = { .base = tlvs, .len = len };
     uint16_t type;
     const uint8_t *data;
     size_t dlen;
     int more;
-    while ((more = next_attr(&it, &type, &data, &dlen)) > 0) {
+    while ((more = tti_next_attr(&it, &type, &data, &dlen)) > 0) {
         if (type == NLMSGERR_ATTR_MSG) {
-            copy_string(r->ext_ack, sizeof(r->ext_ack), data, dlen);
+            tti_copy_string(r->ext_ack, sizeof(r->ext_ack), data, dlen);
             r->flags |= TT_NL_GOT_EXT_ACK;
         }
     }
@@ -139,7 +180,7 @@ static int parse_link(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
 {
     if (r->flags & TT_NL_GOT_LINK)
         return -EPROTO; /* one link was asked for */
-    int bad = tt_nlmsg_link(p, plen, &r->link);
+    int bad = tti_nlmsg_link(p, plen, &r->link);
     if (bad < 0)
         return bad;
     r->flags |= TT_NL_GOT_LINK;
@@ -149,7 +190,7 @@ static int parse_link(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
 static int parse_addr(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
 {
     struct tt_addr entry;
-    int got = tt_nlmsg_addr(p, plen, &entry);
+    int got = tti_nlmsg_addr(p, plen, &entry);
     if (got <= 0)
         return got;
     if (entry.ifindex != r->ifindex)
@@ -171,14 +212,14 @@ static int parse_route(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
         return -EPROTO; /* one route was asked for */
     memcpy(&rtm, p, sizeof(rtm));
     /* Only the type is used; the attributes must still be well formed. */
-    struct attr_iter it;
-    if (attrs_after(&it, p, plen, sizeof(rtm)) < 0)
+    struct tti_attr_iter it;
+    if (tti_attrs_after(&it, p, plen, sizeof(rtm)) < 0)
         return -EBADMSG;
     uint16_t type;
     const uint8_t *data;
     size_t dlen;
     int more;
-    while ((more = next_attr(&it, &type, &data, &dlen)) > 0)
+    while ((more = tti_next_attr(&it, &type, &data, &dlen)) > 0)
         ;
     if (more < 0)
         return more;
@@ -191,7 +232,7 @@ static int parse_route(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
 static int parse_routes_part(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
 {
     struct tt_route entry;
-    int got = tt_nlmsg_route(p, plen, &entry);
+    int got = tti_nlmsg_route(p, plen, &entry);
     if (got <= 0)
         return got;
     if (!(entry.has & TT_ROUTE_HAS_OIF) || entry.oif != r->ifindex)
@@ -236,12 +277,12 @@ int tt_nl_parse_reply(const char *buf, size_t len, struct tt_nl_reply *r)
         return -EINVAL;
     if (len == 0)
         return -EBADMSG;
-    struct msg_iter it = { .base = (const uint8_t *)buf, .len = len };
+    struct tti_msg_iter it = { .base = (const uint8_t *)buf, .len = len };
     struct nlmsghdr h;
     const uint8_t *payload;
     size_t plen;
     int more;
-    while ((more = next_msg(&it, &h, &payload, &plen)) > 0) {
+    while ((more = tti_next_msg(&it, &h, &payload, &plen)) > 0) {
         if (h.nlmsg_seq != r->seq || h.nlmsg_pid != r->portid)
             continue; /* a late answer to an earlier request */
         if (h.nlmsg_flags & NLM_F_DUMP_INTR)

@@ -26,18 +26,18 @@
 #define TCP_URG 0x20
 #define TCP_CWR 0x80
 
-static inline void put16(unsigned char *p, uint16_t host)
+static inline void tti_put16(unsigned char *p, uint16_t host)
 {
     uint16_t w = htons(host);
     memcpy(p, &w, 2);
 }
 
-static inline unsigned get16(const unsigned char *p)
+static inline unsigned tti_get16(const unsigned char *p)
 {
     return ((unsigned)p[0] << 8) | p[1];
 }
 
-static inline uint32_t get32(const unsigned char *p)
+static inline uint32_t tti_get32(const unsigned char *p)
 {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }

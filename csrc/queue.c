@@ -251,7 +251,7 @@ static uint32_t emit_pending(struct tt_queue *q, struct tt_batch *b, uint32_t co
     }
     for (int i = 0; i < r; i++) {
         memset(slot + (size_t)i * b->slot_size, 0, head);
-        if (is_bad(b->results[count + (uint32_t)i]))
+        if (tti_is_bad(b->results[count + (uint32_t)i]))
             b->bad++;
     }
     return (uint32_t)r;
@@ -308,7 +308,7 @@ static int read_slots(struct tt_queue *q, struct tt_batch *b, int raw, int timeo
         int64_t result = q->offload ? raw_slot(slot, (size_t)n, b->slot_size)
                                     : classify_slot(slot, (size_t)n, b->slot_size, q->kind);
         b->results[count++] = result;
-        if (is_bad(result))
+        if (tti_is_bad(result))
             b->bad++;
     }
     b->count = count;
@@ -345,7 +345,7 @@ ssize_t tt_queue_send(struct tt_queue *q, const char *buf, size_t len, int timeo
 /* Writes packet i of s (and, coalescing, those that merge with it, whose
  * positions go to members); the input packets it covered, or 0 with the
  * failure recorded in st. */
-static uint32_t write_one(struct tt_queue *q, const struct source *s, uint32_t i, uint32_t end,
+static uint32_t write_one(struct tt_queue *q, const struct tti_source *s, uint32_t i, uint32_t end,
                           const unsigned char *p, size_t len, int coalesce, int timeout_ms,
                           int *may_wait, struct tt_write_status *st, struct tti_flows *flows,
                           uint32_t *members)
@@ -390,14 +390,14 @@ static uint32_t write_one(struct tt_queue *q, const struct source *s, uint32_t i
     return 0;
 }
 
-static int write_source(struct tt_queue *q, const struct source *src, uint32_t start,
+static int write_source(struct tt_queue *q, const struct tti_source *src, uint32_t start,
                         uint32_t count, int coalesce, int timeout_ms, struct tt_write_status *st);
 
 int tt_queue_write(struct tt_queue *q, const struct tt_packets *src, uint32_t start,
                    int coalesce, int timeout_ms, struct tt_write_status *st)
 {
-    struct source s;
-    if (!queue_ok(q) || src == NULL || st == NULL || source_of(src, &s) < 0)
+    struct tti_source s;
+    if (!queue_ok(q) || src == NULL || st == NULL || tti_source_of(src, &s) < 0)
         return -EINVAL;
     uint32_t count = src->count;
     if (s.b != NULL) {
@@ -418,10 +418,10 @@ int tt_queue_write(struct tt_queue *q, const struct tt_packets *src, uint32_t st
     return written;
 }
 
-static int write_source(struct tt_queue *q, const struct source *src, uint32_t start,
+static int write_source(struct tt_queue *q, const struct tti_source *src, uint32_t start,
                         uint32_t count, int coalesce, int timeout_ms, struct tt_write_status *st)
 {
-    const struct source s = *src;
+    const struct tti_source s = *src;
     uint8_t *sent = st->sent;
     tti_status_start(st, start);
     if (sent != NULL && start == 0)
@@ -441,7 +441,7 @@ static int write_source(struct tt_queue *q, const struct source *src, uint32_t s
             i++;
             continue;
         }
-        int got = source_get(&s, i, &p, &len);
+        int got = tti_source_get(&s, i, &p, &len);
         if (got == 0) {
             i++; /* a bad slot was reported by the read; it is not forwarded */
             continue;

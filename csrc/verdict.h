@@ -21,7 +21,7 @@ static inline int64_t tti_pack(int verdict, unsigned protocol, size_t body_len)
            (int64_t)(body_len & 0xffffffffu);
 }
 
-static inline int is_bad(int64_t result)
+static inline int tti_is_bad(int64_t result)
 {
     return result < 0 || (result >> TT_PACK_VERDICT_SHIFT) != TT_PKT_OK;
 }
