@@ -11,7 +11,6 @@
 #include "tuntap.h"
 
 #define BODY_MASK ((int64_t)0xffffffff)
-#define VERDICT_MASK ((int64_t)0xff << TT_PACK_VERDICT_SHIFT)
 
 /* The packed classification of a verdict, a protocol and a body length. */
 static inline int64_t tti_pack(int verdict, unsigned protocol, size_t body_len)
@@ -21,17 +20,17 @@ static inline int64_t tti_pack(int verdict, unsigned protocol, size_t body_len)
            (int64_t)(body_len & 0xffffffffu);
 }
 
+/* A slot's result that is no packet to pass on: -errno, or not TT_PKT_OK. */
 static inline int tti_is_bad(int64_t result)
 {
     return result < 0 || (result >> TT_PACK_VERDICT_SHIFT) != TT_PKT_OK;
 }
 
-/* A packed classification given another verdict and body length n (its
- * protocol kept): a slot's result when the packet in it was cut. */
+/* A packed classification (>= 0) given another verdict and body length n
+ * (its protocol kept): a slot's result when the packet in it was cut. */
 static inline int64_t tti_reclassed(int64_t packed, int verdict, size_t n)
 {
-    return (packed & ~(VERDICT_MASK | BODY_MASK)) | ((int64_t)verdict << TT_PACK_VERDICT_SHIFT) |
-           (int64_t)n;
+    return tti_pack(verdict, (unsigned)(packed >> TT_PACK_PROTO_SHIFT), n);
 }
 
 #endif
