@@ -521,8 +521,8 @@ int tt_nl_addr_peer_change(struct tt_nl *nl, int add, int32_t ifindex, int famil
         return bad;
     if (ifindex <= 0 || addr == NULL || peer == NULL)
         return -EINVAL;
-    if (!((family == AF_INET && addr_len == 4 && prefixlen <= 32) ||
-          (family == AF_INET6 && addr_len == 16 && prefixlen <= 128)))
+    size_t alen = tti_family_addr_len(family);
+    if (alen == 0 || addr_len != alen || prefixlen > alen * 8)
         return -EINVAL;
     struct ifaddrmsg ifa = {
         .ifa_family = (uint8_t)family,
@@ -583,7 +583,7 @@ int tt_nl_route_change(struct tt_nl *nl, int add, const struct tt_route *route,
         return bad;
     if (route == NULL || route->oif <= 0)
         return -EINVAL;
-    size_t alen = route->family == AF_INET ? 4 : route->family == AF_INET6 ? 16 : 0;
+    size_t alen = tti_family_addr_len(route->family);
     if (alen == 0 || route->dst_len > alen * 8)
         return -EINVAL;
     const uint32_t known = TT_ROUTE_HAS_GATEWAY | TT_ROUTE_HAS_PREFSRC | TT_ROUTE_HAS_METRIC |
@@ -631,8 +631,8 @@ int tt_nl_route_get(struct tt_nl *nl, int family, const uint8_t *addr, size_t ad
     int bad = check_args(nl, reply);
     if (bad < 0)
         return bad;
-    if (addr == NULL ||
-        !((family == AF_INET && addr_len == 4) || (family == AF_INET6 && addr_len == 16)))
+    size_t alen = tti_family_addr_len(family);
+    if (addr == NULL || alen == 0 || addr_len != alen)
         return -EINVAL;
     struct rtmsg rtm = {
         .rtm_family = (uint8_t)family,

@@ -215,18 +215,10 @@ int tti_nlmsg_addr(const uint8_t *p, size_t plen, struct tt_addr *out)
     if (plen < sizeof(ifa))
         return -EBADMSG;
     memcpy(&ifa, p, sizeof(ifa));
-    size_t alen;
-    unsigned max_prefix;
-    if (ifa.ifa_family == AF_INET) {
-        alen = 4;
-        max_prefix = 32;
-    } else if (ifa.ifa_family == AF_INET6) {
-        alen = 16;
-        max_prefix = 128;
-    } else {
+    size_t alen = tti_family_addr_len(ifa.ifa_family);
+    if (alen == 0)
         return 0;
-    }
-    if (ifa.ifa_prefixlen > max_prefix)
+    if (ifa.ifa_prefixlen > alen * 8)
         return -EBADMSG;
 
     struct tt_addr entry;
@@ -297,7 +289,7 @@ static int parse_via(const uint8_t *data, size_t dlen, struct tt_route *route)
     if (dlen < sizeof(family))
         return -EBADMSG;
     memcpy(&family, data, sizeof(family));
-    size_t alen = family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
+    size_t alen = tti_family_addr_len(family);
     if (alen == 0)
         return 0;
     if (get_route_addr(data + sizeof(family), dlen - sizeof(family), alen, route->gateway) < 0)
@@ -313,12 +305,8 @@ int tti_nlmsg_route(const uint8_t *p, size_t plen, struct tt_route *out)
     if (plen < sizeof(rtm))
         return -EBADMSG;
     memcpy(&rtm, p, sizeof(rtm));
-    size_t alen;
-    if (rtm.rtm_family == AF_INET)
-        alen = 4;
-    else if (rtm.rtm_family == AF_INET6)
-        alen = 16;
-    else
+    size_t alen = tti_family_addr_len(rtm.rtm_family);
+    if (alen == 0)
         return 0; /* multicast routing (RTNL_FAMILY_IPMR ...), MPLS: not ours */
     if (rtm.rtm_dst_len > alen * 8)
         return -EBADMSG;

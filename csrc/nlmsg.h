@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* The messages of one datagram, each checked to lie inside it. */
 struct tti_msg_iter {
@@ -93,6 +94,13 @@ static inline void tti_copy_string(char *out, size_t out_len, const uint8_t *dat
         n = out_len - 1;
     memcpy(out, data, n);
     out[n] = '\0';
+}
+
+/* The length of an address of family: 4 (AF_INET), 16 (AF_INET6), 0 for
+ * any other family (none of ours). */
+static inline size_t tti_family_addr_len(int family)
+{
+    return family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
 }
 
 /* An RTM_NEWLINK/RTM_DELLINK payload into *link: 0, or -EBADMSG. */
