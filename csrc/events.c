@@ -132,15 +132,9 @@ int tt_events_open(struct tt_events *ev)
 {
     if (ev == NULL || ev->fd >= 0)
         return -EINVAL;
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+    int fd = tti_nl_socket(SOCK_NONBLOCK, GROUPS, NULL);
     if (fd < 0)
-        return -errno;
-    struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = GROUPS };
-    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-        int err = errno;
-        tt_close(fd);
-        return -err;
-    }
+        return fd;
     ev->fd = fd;
     return 0;
 }

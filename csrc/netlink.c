@@ -296,13 +296,32 @@ int tt_nl_parse_reply(const char *buf, size_t len, struct tt_nl_reply *r)
 
 /* ---- the socket ------------------------------------------------------- */
 
+int tti_nl_socket(int flags, uint32_t groups, uint32_t *portid)
+{
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | flags, NETLINK_ROUTE);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = groups };
+    socklen_t addr_len = sizeof(addr);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+        (portid != NULL && getsockname(fd, (struct sockaddr *)&addr, &addr_len) < 0)) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    if (portid != NULL)
+        *portid = addr.nl_pid;
+    return fd;
+}
+
 int tt_nl_open(struct tt_nl *nl)
 {
     if (nl == NULL)
         return -EINVAL;
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    uint32_t portid;
+    int fd = tti_nl_socket(0, 0, &portid);
     if (fd < 0)
-        return -errno;
+        return fd;
     int one = 1;
     /* Optional: without them errors just carry no text, or the whole request. */
     (void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
@@ -311,18 +330,14 @@ int tt_nl_open(struct tt_nl *nl)
      * answer ENODEV for a deleted one instead of an empty dump. */
     (void)setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
     struct timeval timeout = { .tv_sec = RECV_TIMEOUT_S };
-    struct sockaddr_nl addr = { .nl_family = AF_NETLINK };
-    socklen_t addr_len = sizeof(addr);
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) < 0 ||
-        bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-        getsockname(fd, (struct sockaddr *)&addr, &addr_len) < 0) {
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) < 0) {
         int err = errno;
         close(fd);
         return -err;
     }
     nl->fd = fd;
     nl->seq = 0;
-    nl->portid = addr.nl_pid;
+    nl->portid = portid;
     return 0;
 }
 

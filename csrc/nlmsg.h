@@ -1,9 +1,11 @@
-/* nlmsg.h - bounds-checked parsing of rtnetlink messages (internal).
+/* nlmsg.h - rtnetlink sockets and the bounds-checked parsing of their
+ * messages (internal).
  *
- * What netlink.c (replies to requests), events.c (the link and address
- * groups) and nlmsg.c share: message and attribute iterators that never
- * read outside their datagram, and nlmsg.c's parsers of one RTM_NEWLINK,
- * one RTM_NEWADDR and one RTM_NEWROUTE payload.
+ * What netlink.c (requests and their replies), events.c (the link and
+ * address groups) and nlmsg.c share: the socket (netlink.c), message and
+ * attribute iterators that never read outside their datagram, and
+ * nlmsg.c's parsers of one RTM_NEWLINK, one RTM_NEWADDR and one
+ * RTM_NEWROUTE payload.
  */
 #ifndef TUNTAP_NLMSG_H
 #define TUNTAP_NLMSG_H
@@ -17,6 +19,12 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+
+/* netlink.c: a NETLINK_ROUTE socket (SOCK_CLOEXEC and `flags`, e.g.
+ * SOCK_NONBLOCK) bound to the multicast `groups` (RTMGRP_* bits, 0: none),
+ * with its port id in *portid when portid is not NULL: the fd, or -errno
+ * with nothing left open. */
+int tti_nl_socket(int flags, uint32_t groups, uint32_t *portid);
 
 /* The messages of one datagram, each checked to lie inside it. */
 struct tti_msg_iter {
