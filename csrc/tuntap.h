@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "cdef/device.h"
+#include "cdef/classify.h"
 #include "cdef/netlink.h"
 #include "cdef/io.h"
 #include "cdef/offload.h"

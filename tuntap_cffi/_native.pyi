@@ -245,13 +245,7 @@ class _Lib:
     # cdef/device.h
     TT_KIND_TUN: int
     TT_KIND_TAP: int
-    TT_PKT_OK: int
-    TT_PKT_SHORT_READ: int
-    TT_PKT_TRUNCATED: int
-    TT_PKT_NOT_IP: int
     TT_IFNAME_MAX: int
-    TT_PACK_PROTO_SHIFT: int
-    TT_PACK_VERDICT_SHIFT: int
     def tt_open_clone(self, path: _Buffer) -> int: ...
     def tt_set_iff(
         self,
@@ -266,7 +260,6 @@ class _Lib:
     def tt_eventfd(self) -> int: ...
     def tt_wake(self, wakefd: int) -> int: ...
     def tt_close(self, fd: int) -> int: ...
-    def tt_classify(self, buf: _Buffer, len_: int, kind: int) -> int: ...
     TT_MAX_QUEUES: int
     def tt_set_persist(self, fd: int, persist: int) -> int: ...
     def tt_set_owner(self, fd: int, uid: int) -> int: ...
@@ -274,6 +267,14 @@ class _Lib:
     def tt_set_queue(self, fd: int, attach: int) -> int: ...
     def tt_fd_device(self, fd: int, out: TTFdDevice | cffi.FFI.CData) -> int: ...
     def tt_device_netns(self, fd: int) -> int: ...
+    # cdef/classify.h
+    TT_PKT_OK: int
+    TT_PKT_SHORT_READ: int
+    TT_PKT_TRUNCATED: int
+    TT_PKT_NOT_IP: int
+    TT_PACK_PROTO_SHIFT: int
+    TT_PACK_VERDICT_SHIFT: int
+    def tt_classify(self, buf: _Buffer, len_: int, kind: int) -> int: ...
     # cdef/netlink.h
     TT_NL_EXPECT_ACK: int
     TT_NL_EXPECT_LINK: int
