@@ -16,7 +16,7 @@ from cffi import FFI
 HERE = pathlib.Path(__file__).resolve().parent
 CSRC = HERE / "csrc"
 HEADER = CSRC / "tuntap.h"
-SOURCES = ["device.c", "classify.c", "netlink.c", "nlmsg.c"]
+SOURCES = ["device.c", "classify.c", "wait.c", "netlink.c", "nlmsg.c"]
 # Packet I/O of one queue, over pure functions on bytes (segmenting, coalescing).
 SOURCES += ["queue.c", "segment.c", "coalesce.c", "checksum.c"]
 # Operating devices: persistence, owner, queues, namespaces.

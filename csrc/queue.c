@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <linux/if_tun.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -52,20 +51,6 @@ static int batch_ok(const struct tt_batch *b, const struct tt_queue *q, int raw)
 }
 
 /* ---- waiting ------------------------------------------------------------ */
-
-int tt_wait(int fd, int wakefd, int for_write, int timeout_ms)
-{
-    struct pollfd fds[2] = {
-        { .fd = fd, .events = (short)(for_write ? POLLOUT : POLLIN) },
-        { .fd = wakefd, .events = POLLIN },
-    };
-    int r = poll(fds, 2, timeout_ms < 0 ? -1 : timeout_ms);
-    if (r < 0)
-        return -errno;
-    if (fds[1].revents)
-        return -ECANCELED;
-    return r > 0 ? 1 : 0;
-}
 
 /*
  * The one read or write of the shim: tries it, and on EAGAIN waits for the

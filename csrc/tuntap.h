@@ -21,6 +21,7 @@
 
 #include "cdef/device.h"
 #include "cdef/classify.h"
+#include "cdef/wait.h"
 #include "cdef/netlink.h"
 #include "cdef/io.h"
 #include "cdef/offload.h"

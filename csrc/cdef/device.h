@@ -15,8 +15,6 @@ int tt_open_clone(const char *path);
 int tt_set_iff(int fd, const char *name, int kind, int extra_flags,
                char *name_out, size_t name_out_len);
 int tt_set_nonblocking(int fd);
-int tt_eventfd(void);
-int tt_wake(int wakefd);
 int tt_close(int fd);
 
 /* ---- devctl.c: operating an attached device --------------------------- */

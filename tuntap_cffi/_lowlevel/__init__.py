@@ -48,7 +48,6 @@ from .device import (
     close_fd as close_fd,
     device_netns as device_netns,
     fd_device as fd_device,
-    new_wake_fd as new_wake_fd,
     open_clone as open_clone,
     set_group as set_group,
     set_iff as set_iff,
@@ -56,7 +55,6 @@ from .device import (
     set_owner as set_owner,
     set_persist as set_persist,
     set_queue as set_queue,
-    wake as wake,
 )
 from .events import (
     EVENT_ADDR_DEL as EVENT_ADDR_DEL,
@@ -185,6 +183,10 @@ from .udp import (
     udp_recv as udp_recv,
     udp_send as udp_send,
     udp_setup as udp_setup,
+)
+from .wait import (
+    new_wake_fd as new_wake_fd,
+    wake as wake,
 )
 
 if TYPE_CHECKING:

@@ -35,16 +35,6 @@ def set_nonblocking(fd: int, name: str) -> None:
     check(lib.tt_set_nonblocking(fd), "set O_NONBLOCK", name)
 
 
-def new_wake_fd(name: str) -> int:
-    """Create the eventfd that wakes every waiter of an interface when it closes."""
-    return check(lib.tt_eventfd(), "eventfd", name)
-
-
-def wake(wakefd: int, name: str) -> None:
-    """Fire the wake-up fd: every present and future wait returns -ECANCELED."""
-    check(lib.tt_wake(wakefd), "wake", name)
-
-
 def close_fd(fd: int, name: str) -> None:
     """Close an fd (never retried: Linux has released it even on EINTR)."""
     check(lib.tt_close(fd), "close", name)
