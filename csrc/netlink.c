@@ -25,7 +25,6 @@
 #include <linux/netdevice.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <sched.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -659,9 +658,4 @@ int tt_nl_route_get(struct tt_nl *nl, int family, const uint8_t *addr, size_t ad
         return bad;
     reply_reset(reply, TT_NL_EXPECT_ROUTE, 0);
     return transact(nl, &req, reply);
-}
-
-int tt_unshare_netns(void)
-{
-    return unshare(CLONE_NEWNET) < 0 ? -errno : 0;
 }
