@@ -28,6 +28,9 @@ int tt_set_owner(int fd, uint32_t uid);
 int tt_set_group(int fd, uint32_t gid);
 /* TUNSETQUEUE: attach (1) or detach (0) the queue of a multi-queue device. */
 int tt_set_queue(int fd, int attach);
+/* TUNSETVNETHDRSZ and TUNSETOFFLOAD: the TUN_F_* bits accepted, or -errno.
+ * Without the USO bits if the kernel refuses them. */
+int tt_set_offload(int fd, unsigned int wanted);
 
 /* ---- adopt.c: what an fd opened elsewhere is attached to --------------- */
 

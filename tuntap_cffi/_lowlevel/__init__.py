@@ -52,6 +52,7 @@ from .device import (
     set_group as set_group,
     set_iff as set_iff,
     set_nonblocking as set_nonblocking,
+    set_offload as set_offload,
     set_owner as set_owner,
     set_persist as set_persist,
     set_queue as set_queue,
@@ -159,7 +160,6 @@ from .offload import (
     coalesce_plan as coalesce_plan,
     coalesce_run as coalesce_run,
     segment as segment,
-    set_offload as set_offload,
 )
 from .oserrors import (
     GONE as GONE,

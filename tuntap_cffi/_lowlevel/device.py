@@ -64,6 +64,11 @@ def set_queue(fd: int, attach: bool) -> int:
     return lib.tt_set_queue(fd, int(attach))
 
 
+def set_offload(fd: int, wanted: int) -> int:
+    """TUNSETVNETHDRSZ + TUNSETOFFLOAD: the TUN_F_* bits the kernel accepted, or -errno."""
+    return lib.tt_set_offload(fd, wanted)
+
+
 class FdDevice(NamedTuple):
     """What an fd of ``/dev/net/tun`` is attached to (TUNGETIFF, TUNGETVNETHDRSZ)."""
 
