@@ -16,7 +16,8 @@
  *   [12] bits 0-1: rounds - 1; then 3 bytes per round: the start (a
  *        fraction of the count), the seed of the marks set before it, and
  *        bit 0 marks, bit 1 coalesce, bit 2 tx_busy held, bits 3-4 extra
- *        marks past the count; bits 2-7 of [12]: the coalescing buffer's
+ *        marks past the count, bit 5 (joined) a buffer that ends a byte
+ *        short of the last packet; bits 2-7 of [12]: the coalescing buffer's
  *        size past its least (KiB).
  *   packet byte: bits 0-2 flow, bits 3-6 variant, bit 7 its alternative:
  *     0-8 the flow's next segment (alternative of 0: ICMP between the
@@ -303,6 +304,7 @@ static UNTRACED int is_checksum(const unsigned char *orig, size_t k)
 struct round {
     uint32_t count, start;
     int marks, coalesce, busy;
+    int cut; /* the last packet's offsets are past the joined buffer */
     uint8_t *sent, *model, *expected, *out_now;
     int32_t *pos;
     uint32_t n_out, out_call;
@@ -492,10 +494,12 @@ static UNTRACED void run_round(struct tt_queue *q, const struct tt_packets *src,
             continue;
         }
         int want = st.error == -EINVAL ? REFUSED_NOT_IP : st.error == -EMSGSIZE ? REFUSED_SIZE : -1;
-        if (want < 0 || pk[next].expect != want ||
-            st.refused != (want == REFUSED_NOT_IP ? TT_PKT_NOT_IP : 0))
-            fail("packet %u stopped the write: error %d refused %d, expected %d", next,
-                 st.error, st.refused, pk[next].expect);
+        int bad_offsets = r->cut && next == count - 1;
+        if (bad_offsets ? st.error != -EINVAL || st.refused != 0
+                        : want < 0 || pk[next].expect != want ||
+                              st.refused != (want == REFUSED_NOT_IP ? TT_PKT_NOT_IP : 0))
+            fail("packet %u stopped the write: error %d refused %d, expected %d%s", next,
+                 st.error, st.refused, pk[next].expect, bad_offsets ? " (bad offsets)" : "");
         /* Nothing after a refused packet may have gone out before it. */
         if (r->last_index > (int32_t)next)
             fail("packet %d went out before the refusal of %u", r->last_index, next);
@@ -504,7 +508,8 @@ static UNTRACED void run_round(struct tt_queue *q, const struct tt_packets *src,
     }
     for (uint32_t j = 0; j < count; j++)
         if (r->expected[j] && r->pos[j] < 0)
-            fail("packet %u never went out (start %u)", j, r->start);
+            fail("packet %u never went out (start %u%s)", j, r->start,
+                 r->cut && j == count - 1 ? ", its offsets bad" : "");
     /* A packet of unknown flow is passed by nothing, either way. */
     int32_t before = -1;
     for (uint32_t u = 0; u < count; u++) {
@@ -647,7 +652,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         r.coalesce = (rb[2] >> 1) & 1;
         r.busy = (rb[2] >> 2) & 1 && r.coalesce;
         r.tx_len = tx_len;
-        run_round(&q, &src, &r, rb[1], (rb[2] >> 3) & 3, sv[1]);
+        struct tt_packets cut = src;
+        char *short_joined = NULL;
+        if (form == 1 && (rb[2] & 0x20) && total > 0) {
+            /* The buffer ends a byte short of the last packet's end: its
+             * offsets are bad, the write stops there (-EINVAL). */
+            short_joined = malloc(total - 1);
+            if (short_joined == NULL)
+                abort();
+            memcpy(short_joined, joined, total - 1);
+            cut.joined = short_joined;
+            cut.joined_len = total - 1;
+            r.cut = 1;
+        }
+        run_round(&q, r.cut ? &cut : &src, &r, rb[1], (rb[2] >> 3) & 3, sv[1]);
+        free(short_joined);
     }
 
     close(sv[0]);
