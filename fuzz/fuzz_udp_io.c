@@ -26,8 +26,10 @@
  * receive on another socket while messages are staged is -EXDEV and
  * changes nothing.  Read as delivered (GRO on): no message holds more than
  * TT_UDP_MAX_SEGMENTS datagrams or more than the family's maximum, all of
- * one size but the last, and runs are gathered whole, split only where a
- * sendmmsg ends (64 messages or 512 datagrams).  Every wait is bounded. */
+ * one size but the last, and each is a run exactly as gather() plans it:
+ * gathered whole, split only where a sendmmsg ends (64 messages or 512
+ * datagrams); one too long for loopback's GSO may arrive datagram by
+ * datagram, as the kernel segments it.  Every wait is bounded. */
 #define _GNU_SOURCE
 #include "tuntap.h"
 
