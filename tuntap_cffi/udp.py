@@ -15,14 +15,15 @@ from __future__ import annotations
 import errno
 import socket
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import cast
 
 from . import _lowlevel
 from .device.batch_io import write_job
 from .device.queue import Writable
 from .errors import batch_stopped, os_error
-from .packets.batch import PacketBatch, slots_for_udp
-from .packets.offload import Offload
+from .packets.batch import PacketBatch, ready_to_write, slots_for_udp
+from .packets.offload import NONE
 from .packets.packet import DevKind
 from .timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
 
@@ -36,6 +37,10 @@ _GRO_TRIED = 1 << 8  # beside the TT_UDP_* bits: GRO was asked for already
 _MAX = _lowlevel.UDP_MAX_PAYLOAD
 # What each socket was found to be and to support, found once.
 _sockets: weakref.WeakKeyDictionary[socket.socket, int] = weakref.WeakKeyDictionary()
+# The socket checked last, its family and features: a tunnel sends and
+# receives on one socket, so its calls skip the weak dictionary (whose lookup
+# makes a weak reference) and ``sock.family`` (which makes an enum).
+_recent: tuple[weakref.ref[socket.socket] | None, int, int] = (None, 0, 0)
 # Destinations already converted for C, by (family, address); bounded.
 _destinations: dict[tuple[int, object], _lowlevel.CData] = {}
 _DESTINATIONS_KEPT = 1024
@@ -57,6 +62,12 @@ def socket_closed(operation: str) -> OSError:
 def _udp_socket(sock: object, operation: str, gro: bool) -> tuple[int, int, int]:
     """The fd, family and TT_UDP_* features of a UDP socket, checked once per socket
     (turning UDP_GRO on when ``gro``)."""
+    global _recent
+    ref, known_family, known = _recent
+    if ref is not None and ref() is sock and (known & _GRO_TRIED or not gro):
+        fd = cast(socket.socket, sock).fileno()
+        if fd >= 0:
+            return fd, known_family, known
     if not isinstance(sock, socket.socket):
         raise TypeError(f"{operation} takes a socket.socket, not {type(sock).__name__}")
     fd = sock.fileno()
@@ -73,7 +84,9 @@ def _udp_socket(sock: object, operation: str, gro: bool) -> tuple[int, int, int]
             raise os_error(-found, _where(sock, operation), None)
         features = found | (_GRO_TRIED if gro else 0)
         _sockets[sock] = features
-    return fd, int(sock.family), features
+    family = int(sock.family)
+    _recent = (weakref.ref(sock), family, features)
+    return fd, family, features
 
 
 def udp_recv_batch(
@@ -212,22 +225,32 @@ def udp_send_batch(
     """
     fd, family, features = _udp_socket(sock, "udp_send_batch", gro=False)
     to = _NULL if address is None else _destination(address, family)
-    if isinstance(packets, PacketBatch) and packets.raw:
-        raise ValueError(
-            "udp_send_batch: the batch holds virtio-net headers (read with segment=False); "
-            "read it with segment=True to send its packets"
+    # A batch sent whole, the tunnel's case: its slots and status as they are.
+    ready = None
+    if type(packets) is PacketBatch and start == 0 and type(start) is int:
+        ready = ready_to_write(packets, packets._kind)
+    if ready is not None:
+        c_packets, status = ready
+        source: Sequence[Writable] | PacketBatch = cast(PacketBatch, packets)
+        at = 0
+    else:
+        if isinstance(packets, PacketBatch) and packets.raw:
+            raise ValueError(
+                "udp_send_batch: the batch holds virtio-net headers (read with segment=False); "
+                "read it with segment=True to send its packets"
+            )
+        kind = packets.kind if isinstance(packets, PacketBatch) else None
+        job = write_job(
+            packets, start, False, kind or DevKind.TUN, NONE, "socket", "udp_send_batch"
         )
-    kind = packets.kind if isinstance(packets, PacketBatch) else None
-    job = write_job(
-        packets, start, False, kind or DevKind.TUN, Offload(0), "socket", "udp_send_batch"
-    )
-    if job is None:
-        return 0
+        if job is None:
+            return 0
+        c_packets, status, source, at = job.packets, job.status, job.source, job.start
     flags = _lowlevel.new_flags(features & _GSO)
     deadline = deadline_of(timeout)
-    status, at, written = job.status, job.start, 0
+    written = 0
     while True:
-        result = _send(fd, -1, job.packets, at, to, family, flags, slice_ms(deadline), status)
+        result = _send(fd, -1, c_packets, at, to, family, flags, slice_ms(deadline), status)
         if result < 0:
             raise os_error(-result, _where(sock, "udp_send_batch"), None)
         written += result
@@ -236,7 +259,7 @@ def udp_send_batch(
             return written
         at = status.next
         if err == -errno.EMSGSIZE and written == 0:
-            _check_size(job.source, at, family)
+            _check_size(source, at, family)
         exc: OSError | None = None
         if err in RETRYABLE:
             if deadline is not None and slice_ms(deadline) == 0:
@@ -252,7 +275,7 @@ def udp_send_batch(
             exc = os_error(-err, _where(sock, "udp_send_batch"), None)
         # Datagrams go in order: none from ``at`` on went. (A batch's marks
         # are those of its writes to a device, not of this send.)
-        unwritten = tuple(range(at, len(job.source)))
+        unwritten = tuple(range(at, len(source)))
         raise batch_stopped(exc, written, at, unwritten) from None
 
 

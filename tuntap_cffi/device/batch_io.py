@@ -9,6 +9,7 @@ A batch is one crossing into C for many packets: the slots of a
 from __future__ import annotations
 
 import errno
+import functools
 from collections.abc import Iterable, Sequence
 from itertools import accumulate
 from typing import TYPE_CHECKING, NamedTuple, cast
@@ -33,6 +34,7 @@ from .queue import Queue, Writable
 _read = _lowlevel.queue_read
 _write = _lowlevel.queue_write
 _SLICE = _lowlevel.WAIT_SLICE_MS
+_NUMBERS = (int, float)
 
 if TYPE_CHECKING:
     from .._native import TTBatch, TTPackets, TTWriteStatus
@@ -157,9 +159,9 @@ def _not_writable(bodies: Sequence[object], operation: str) -> TypeError:
 class BatchQueue(Queue):
     """A queue's batch I/O (the base of :class:`~tuntap_cffi.Interface`)."""
 
-    @property
+    @functools.cached_property
     def _coalescing(self) -> bool:
-        """write_batch's default: coalesce on an offload device."""
+        """write_batch's default: coalesce on an offload device (found once)."""
         return bool(self._offload)
 
     def read_batch(
@@ -185,7 +187,9 @@ class BatchQueue(Queue):
             TypeError: ``batch`` is not a PacketBatch, ``segment`` not a bool.
             InterfaceClosedError, OSError: as for read_packet.
         """
-        if segment is None and timeout is None:
+        # No wait (timeout 0, a poller's case) takes the same path as no timeout.
+        poll = timeout == 0 and type(timeout) in _NUMBERS
+        if segment is None and (timeout is None or poll):
             ready = ready_to_read(batch, self._kind, self._write_limit)
             if ready is not None:
                 lifetime = self._lifetime
@@ -194,9 +198,11 @@ class BatchQueue(Queue):
                 try:
                     if lifetime.closing:
                         raise InterfaceClosedError(self._name, "read_batch")
-                    result = _read(self._q, ready, 0, _SLICE)
+                    result = _read(self._q, ready, 0, 0 if poll else _SLICE)
                     if result < 0:
-                        result = self._read_waiting(ready, 0, None, result)
+                        if poll and result in RETRYABLE and not lifetime.closing:
+                            return 0
+                        result = self._read_waiting(ready, 0, deadline_of(timeout), result)
                     return result
                 finally:
                     users.pop()

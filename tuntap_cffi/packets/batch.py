@@ -77,6 +77,7 @@ class PacketBatch:
         "_slot_size",
         "_status",
         "_udp",
+        "_udp_sized",
         "_view",
     )
 
@@ -108,6 +109,9 @@ class PacketBatch:
         self._sent = _lowlevel.add_sent_marks(self._status, capacity)
         # udp_recv_batch's state: each slot's source, and staged messages.
         self._udp: _lowlevel.UdpRx | None = None
+        # The largest datagram the slots were last made ready for (0: not
+        # ready): a receive into a batch as it is skips the checks.
+        self._udp_sized = 0
         if slot_size is not None:
             self._allocate(slot_size)
 
@@ -120,6 +124,7 @@ class PacketBatch:
         self._packets = _lowlevel.batch_packets(self._c)
         self._view = _lowlevel.buffer_view(self._buf)
         self._slot_size = slot_size
+        self._udp_sized = 0
 
     # -- what Interface uses ----------------------------------------------
 
@@ -336,7 +341,7 @@ def ready_to_read(batch: object, kind: DevKind, largest: int) -> TTBatch | None:
     return batch._c if (batch._slot_size or 0) > largest else None
 
 
-def ready_to_write(batch: object, kind: DevKind) -> tuple[TTPackets, TTWriteStatus] | None:
+def ready_to_write(batch: object, kind: DevKind | None) -> tuple[TTPackets, TTWriteStatus] | None:
     """The slots and status of ``batch`` when a write to a device of ``kind`` can send
     them as they are: write_batch's common case (a relay). None otherwise."""
     if type(batch) is PacketBatch and batch._kind is kind and not batch._raw:
@@ -361,6 +366,9 @@ def slots_for_writing(
 def slots_for_udp(batch: object, largest: int, kind: DevKind | None) -> tuple[TTBatch, UdpRx]:
     """The C batch and receive state that udp_recv_batch fills (slots sized by
     default for datagrams of ``largest`` bytes, as far as MAX_BATCH_BYTES allows)."""
+    if type(batch) is PacketBatch and kind is None and batch._udp_sized == largest:
+        if batch._udp is not None and batch._c is not None and not batch._raw:
+            return batch._c, batch._udp  # as the last receive left it
     if not isinstance(batch, PacketBatch):
         raise TypeError(f"udp_recv_batch takes a PacketBatch, not {type(batch).__name__}")
     room = MAX_BATCH_BYTES // batch._capacity // SLOT_ALIGN * SLOT_ALIGN
@@ -374,6 +382,7 @@ def slots_for_udp(batch: object, largest: int, kind: DevKind | None) -> tuple[TT
     batch._raw = False
     if batch._udp is None:
         batch._udp = _lowlevel.new_udp_rx(batch._capacity)
+    batch._udp_sized = largest
     return c, batch._udp
 
 
