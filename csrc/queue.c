@@ -55,15 +55,22 @@ static int batch_ok(const struct tt_batch *b, const struct tt_queue *q, int raw)
 /*
  * The one read or write of the shim: tries it, and on EAGAIN waits for the
  * fd at most timeout_ms, once per call (*may_wait is cleared by the wait,
- * so a whole batch never blocks longer than timeout_ms).  A read on a queue
- * the last read drained waits first, which saves a read() that would only
- * say EAGAIN.  Bytes moved or -errno (-EAGAIN: nothing in time; -ECANCELED:
- * woken).  Reads keep q->drained up to date.
+ * so a whole batch never blocks longer than timeout_ms).  A read reads
+ * before it polls, unless the queue keeps running dry: q->drained counts
+ * the calls in a row whose first read (`first`) found nothing, and from
+ * TT_DRY_CALLS on such a read waits first, which saves a read() that would
+ * only say EAGAIN; every TT_DRY_PROBE-th call reads first anyway, and one
+ * that finds a packet goes back to reading first.  Bytes moved or -errno
+ * (-EAGAIN: nothing in time; -ECANCELED: woken).
  */
-static ssize_t queue_io(struct tt_queue *q, int for_write, const struct iovec *iov, int iovcnt,
-                        int timeout_ms, int *may_wait)
+static ssize_t queue_io(struct tt_queue *q, int for_write, int first, const struct iovec *iov,
+                        int iovcnt, int timeout_ms, int *may_wait)
 {
-    int wait_first = !for_write && q->drained && timeout_ms != 0 && *may_wait;
+    first = first && !for_write;
+    int wait_first = first && timeout_ms != 0 && *may_wait && q->drained >= TT_DRY_CALLS &&
+                     q->drained % TT_DRY_PROBE != 0;
+    if (wait_first)
+        q->drained++; /* counted as dry until a probe says otherwise */
     for (;;) {
         if (!wait_first) {
             ssize_t n;
@@ -73,25 +80,23 @@ static ssize_t queue_io(struct tt_queue *q, int for_write, const struct iovec *i
             else
                 n = for_write ? writev(q->fd, iov, iovcnt) : readv(q->fd, iov, iovcnt);
             if (n >= 0) {
-                if (!for_write)
+                if (first)
                     q->drained = 0;
                 return n;
             }
             int err = errno;
-            if (err != EAGAIN || timeout_ms == 0 || !*may_wait) {
-                if (!for_write)
-                    q->drained = err == EAGAIN;
+            if (first && err == EAGAIN)
+                q->drained++;
+            first = 0;
+            if (err != EAGAIN || timeout_ms == 0 || !*may_wait)
                 return -err;
-            }
         }
         wait_first = 0;
+        first = 0;
         *may_wait = 0;
         int r = tt_wait(q->fd, q->wakefd, for_write, timeout_ms);
-        if (r <= 0) {
-            if (!for_write)
-                q->drained = r == 0;
+        if (r <= 0)
             return r == 0 ? -EAGAIN : r;
-        }
     }
 }
 
@@ -164,10 +169,10 @@ static int take_pending(struct tt_queue *q, char *out, size_t stride, size_t roo
 }
 
 /* Reads the next super-packet of an offload queue into rx_buf. */
-static int read_pending(struct tt_queue *q, int timeout_ms, int *may_wait)
+static int read_pending(struct tt_queue *q, int first, int timeout_ms, int *may_wait)
 {
     struct iovec iov = { .iov_base = q->rx_buf, .iov_len = q->rx_buf_len };
-    ssize_t n = queue_io(q, 0, &iov, 1, timeout_ms, may_wait);
+    ssize_t n = queue_io(q, 0, first, &iov, 1, timeout_ms, may_wait);
     if (n < 0)
         return (int)n;
     q->rx_len = (uint32_t)n;
@@ -195,7 +200,7 @@ int64_t tt_queue_recv(struct tt_queue *q, char *buf, size_t len, int timeout_ms)
     if (q->offload == 0) {
         int may_wait = 1;
         struct iovec iov = { .iov_base = buf, .iov_len = len };
-        ssize_t n = queue_io(q, 0, &iov, 1, timeout_ms, &may_wait);
+        ssize_t n = queue_io(q, 0, 1, &iov, 1, timeout_ms, &may_wait);
         return n < 0 ? n : tt_classify(buf, (size_t)n, q->kind);
     }
     if (!rx_take(q))
@@ -209,7 +214,7 @@ static int64_t recv_segment(struct tt_queue *q, char *buf, size_t len, int timeo
 {
     int may_wait = 1;
     if (q->rx_len == 0) {
-        int r = read_pending(q, timeout_ms, &may_wait);
+        int r = read_pending(q, 1, timeout_ms, &may_wait);
         if (r < 0)
             return r;
     }
@@ -273,7 +278,7 @@ static int read_slots(struct tt_queue *q, struct tt_batch *b, int raw, int timeo
         /* Only the first read may wait; then take what is already queued. */
         int timeout = count > 0 ? 0 : timeout_ms;
         if (segment) {
-            int r = read_pending(q, timeout, &may_wait);
+            int r = read_pending(q, count == 0, timeout, &may_wait);
             if (r < 0) {
                 if (count > 0)
                     break; /* EAGAIN ends the batch; other errors show next time */
@@ -284,7 +289,7 @@ static int read_slots(struct tt_queue *q, struct tt_batch *b, int raw, int timeo
         }
         char *slot = b->buf + (size_t)count * b->slot_size;
         struct iovec iov = { .iov_base = slot, .iov_len = b->slot_size };
-        ssize_t n = queue_io(q, 0, &iov, 1, timeout, &may_wait);
+        ssize_t n = queue_io(q, 0, count == 0, &iov, 1, timeout, &may_wait);
         if (n < 0) {
             if (count > 0)
                 break;
@@ -315,13 +320,13 @@ ssize_t tt_queue_send(struct tt_queue *q, const char *buf, size_t len, int timeo
     int may_wait = 1;
     if (q->offload == 0) {
         struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-        return queue_io(q, 1, &iov, 1, timeout_ms, &may_wait);
+        return queue_io(q, 1, 0, &iov, 1, timeout_ms, &may_wait);
     }
     struct iovec iov[2] = {
         { .iov_base = (void *)empty_hdr, .iov_len = TT_VNET_HDR_LEN },
         { .iov_base = (void *)buf, .iov_len = len },
     };
-    ssize_t n = queue_io(q, 1, iov, 2, timeout_ms, &may_wait);
+    ssize_t n = queue_io(q, 1, 0, iov, 2, timeout_ms, &may_wait);
     if (n < 0)
         return n;
     return n < TT_VNET_HDR_LEN ? 0 : n - TT_VNET_HDR_LEN;
@@ -364,7 +369,7 @@ static uint32_t write_one(struct tt_queue *q, const struct tti_source *s, uint32
                 iovcnt = 2;
             }
         }
-        n = queue_io(q, 1, iov, iovcnt, timeout_ms, may_wait);
+        n = queue_io(q, 1, 0, iov, iovcnt, timeout_ms, may_wait);
         size_t want = iov[0].iov_len + (iovcnt == 2 ? iov[1].iov_len : 0);
         if (n >= 0 && (size_t)n == want)
             return run;

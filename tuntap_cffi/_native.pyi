@@ -374,6 +374,8 @@ class _Lib:
         self, buf: _Buffer, len_: int, reply: TTNlReply | cffi.FFI.CData
     ) -> int: ...
     # cdef/io.h
+    TT_DRY_CALLS: int
+    TT_DRY_PROBE: int
     TT_BATCH_MAX_CAPACITY: int
     TT_BATCH_MAX_SLOT: int
     TT_ETH_HEADER_LEN: int

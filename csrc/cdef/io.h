@@ -10,6 +10,11 @@
  * packet the device can deliver.  For a slot that is not TT_PKT_OK the body
  * length is every byte that arrived. */
 enum {
+    /* A read reads before it polls, unless TT_DRY_CALLS calls in a row found
+     * nothing at their first read: then it waits first, but for every
+     * TT_DRY_PROBE-th call, which reads first to see whether packets came back. */
+    TT_DRY_CALLS = 2,
+    TT_DRY_PROBE = 8,
     TT_BATCH_MAX_CAPACITY = 4096,
     TT_BATCH_MAX_SLOT = 65600,
     TT_ETH_HEADER_LEN = 14
@@ -99,7 +104,7 @@ struct tt_queue {
     int32_t kind;            /* TT_KIND_* */
     uint32_t offload;        /* TUN_F_* bits accepted; 0: plain, no virtio-net header */
     size_t write_limit;      /* longest packet a write takes (-EMSGSIZE beyond) */
-    uint32_t drained;        /* the last read emptied the queue: the next one waits first */
+    uint32_t drained;        /* calls in a row whose first read found nothing (see TT_DRY_CALLS) */
     int32_t refused;         /* out: TT_PKT_* verdict of a send the write rules refused, or 0 */
     /* The super-packet a segmenting read has not fully delivered yet: rx_buf
      * holds header + packet, rx_next is its first segment not yet delivered.
