@@ -100,17 +100,26 @@ static int checksums_ok(const struct seg *t)
     return tti_csum_fold(tti_csum_add(t->p + t->l3, l4_len, sum)) == 0xffff;
 }
 
-/* Are the IP headers of a and b the same but for length, checksum and (IPv4)
- * an ID one more?  The kernel numbers the segments of a super-packet id,
- * id+1, ...: only such a run comes out with the IDs it was sent with. */
-static int same_ip(const struct seg *a, const struct seg *b)
+/* Are the IP headers of prev and cur the same but for length, checksum and
+ * (IPv4) the ID?  The kernel numbers the segments of a super-packet id,
+ * id+1, ...: such a run comes out with the IDs it was sent with.  A TCP
+ * run with DF set may also keep one ID throughout, as the kernel's GRO
+ * merges it: the ID of a datagram that may not be fragmented means nothing
+ * (RFC 6864), and Linux renumbers it.  A run keeps the rule its first two
+ * packets set (first is the run's first packet). */
+static int same_ip(const struct seg *first, const struct seg *prev, const struct seg *cur)
 {
-    const unsigned char *x = a->p, *y = b->p;
-    if (a->v6)
+    const unsigned char *x = prev->p, *y = cur->p;
+    if (prev->v6)
         return memcmp(x, y, 4) == 0 && memcmp(x + 6, y + 6, 34) == 0;
     if (memcmp(x, y, 2) || memcmp(x + 6, y + 6, 4) || memcmp(x + 12, y + 12, 8))
         return 0;
-    return tti_get16(y + 4) == ((tti_get16(x + 4) + 1) & 0xffff);
+    unsigned id = tti_get16(x + 4), next = tti_get16(y + 4);
+    int counting = prev->p == first->p || id != tti_get16(first->p + 4);
+    int constant = prev->p == first->p || !counting;
+    if (counting && next == ((id + 1) & 0xffff))
+        return 1;
+    return constant && next == id && !cur->udp && (x[6] & 0x40);
 }
 
 /* Can cur follow prev in the super-packet that first starts? */
@@ -121,7 +130,7 @@ static int mergeable(const struct seg *first, const struct seg *prev, const stru
     /* Every segment but the last carries gso_size bytes; the last may carry fewer. */
     if (prev->payload != first->payload || cur->payload > first->payload)
         return 0;
-    if (!same_ip(prev, cur))
+    if (!same_ip(first, prev, cur))
         return 0;
     const unsigned char *x = prev->p + prev->l3, *y = cur->p + cur->l3;
     if (cur->udp)
