@@ -366,9 +366,15 @@ def slots_for_writing(
 def slots_for_udp(batch: object, largest: int, kind: DevKind | None) -> tuple[TTBatch, UdpRx]:
     """The C batch and receive state that udp_recv_batch fills (slots sized by
     default for datagrams of ``largest`` bytes, as far as MAX_BATCH_BYTES allows)."""
-    if type(batch) is PacketBatch and kind is None and batch._udp_sized == largest:
-        if batch._udp is not None and batch._c is not None and not batch._raw:
-            return batch._c, batch._udp  # as the last receive left it
+    if (
+        type(batch) is PacketBatch
+        and kind is None
+        and batch._udp_sized == largest
+        and batch._udp is not None
+        and batch._c is not None
+        and not batch._raw
+    ):
+        return batch._c, batch._udp  # as the last receive left it
     if not isinstance(batch, PacketBatch):
         raise TypeError(f"udp_recv_batch takes a PacketBatch, not {type(batch).__name__}")
     room = MAX_BATCH_BYTES // batch._capacity // SLOT_ALIGN * SLOT_ALIGN
