@@ -15,6 +15,7 @@
 #include "coalesce.h"
 #include "proto.h"
 
+#include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 
 /* A TCP segment or UDP datagram that could be merged with its neighbours. */
@@ -288,7 +289,10 @@ uint32_t tti_coalesce_plan(const struct tti_source *s, uint32_t i, uint32_t end,
     members[0] = i;
     if (tti_source_get(s, i, &p, &len) != 1 || len > write_limit || !parse_seg(p, len, &first))
         return 1;
-    if (first.udp && !(offload & (first.v6 ? TT_TUN_F_USO6 : TT_TUN_F_USO4)))
+    /* Only what the device took: UDP with USO, TCP with TSO, of the family. */
+    unsigned needs = first.udp ? (first.v6 ? TT_TUN_F_USO6 : TT_TUN_F_USO4)
+                               : (first.v6 ? TUN_F_TSO6 : TUN_F_TSO4);
+    if (!(offload & needs))
         return 1;
     flow_of(p, len, &flow);
     prev = first;
