@@ -328,8 +328,8 @@ uint32_t tti_coalesce_plan(const struct tti_source *s, uint32_t i, uint32_t end,
     return n;
 }
 
-size_t tti_coalesce_build(const struct tti_source *s, const uint32_t *members, uint32_t n,
-                          unsigned char *out)
+int tti_coalesce_iov(const struct tti_source *s, const uint32_t *members, uint32_t n,
+                     unsigned char *head, struct iovec *iov, size_t *total)
 {
     const unsigned char *p;
     size_t len;
@@ -338,13 +338,15 @@ size_t tti_coalesce_build(const struct tti_source *s, const uint32_t *members, u
     memset(&last, 0, sizeof(last));
     tti_source_get(s, members[0], &p, &len);
     parse_seg(p, len, &first);
-    unsigned char *pkt = out + TT_VNET_HDR_LEN;
+    unsigned char *pkt = head + TT_VNET_HDR_LEN;
     memcpy(pkt, p, first.hlen);
     size_t at = first.hlen;
+    iov[0].iov_base = head;
     for (uint32_t k = 0; k < n; k++) {
         tti_source_get(s, members[k], &p, &len);
         parse_seg(p, len, &last);
-        memcpy(pkt + at, p + last.hlen, last.payload);
+        iov[k + 1].iov_base = (void *)(p + last.hlen);
+        iov[k + 1].iov_len = last.payload;
         at += last.payload;
     }
     if (first.v6) {
@@ -376,8 +378,10 @@ size_t tti_coalesce_build(const struct tti_source *s, const uint32_t *members, u
     h.gso_size = (uint16_t)first.payload;
     h.csum_start = (uint16_t)first.l3;
     h.csum_offset = (uint16_t)check_at;
-    memcpy(out, &h, sizeof(h));
-    return TT_VNET_HDR_LEN + at;
+    memcpy(head, &h, sizeof(h));
+    iov[0].iov_len = TT_VNET_HDR_LEN + first.hlen;
+    *total = TT_VNET_HDR_LEN + at;
+    return (int)n + 1;
 }
 
 /* ---- the entry points on bytes (tests, fuzzing) ------------------------- */
@@ -423,5 +427,17 @@ int64_t tt_coalesce_build(const struct tt_packets *src, const uint32_t *members,
                                      out_len, &cache, planned);
     if (got < n || memcmp(planned, members, n * sizeof(*members)) != 0)
         return -EINVAL;
-    return (int64_t)tti_coalesce_build(&s, members, n, (unsigned char *)out);
+    /* As a write sends it: the header, then each payload where it lies. */
+    unsigned char head[TTI_COALESCE_HEAD];
+    struct iovec iov[TT_COALESCE_MAX + 1];
+    size_t total;
+    int count = tti_coalesce_iov(&s, members, n, head, iov, &total);
+    if (total > out_len)
+        return -EINVAL; /* not reached: the plan kept within out_len */
+    size_t at = 0;
+    for (int k = 0; k < count; k++) {
+        memcpy(out + at, iov[k].iov_base, iov[k].iov_len);
+        at += iov[k].iov_len;
+    }
+    return (int64_t)at;
 }

@@ -268,6 +268,7 @@ static int read_slots(struct tt_queue *q, struct tt_batch *b, int raw, int timeo
     b->count = 0;
     b->bad = 0;
     b->origin = TT_ORIGIN_DEVICE;
+    b->in_place = 0;
     uint32_t count = 0;
     int may_wait = 1;
     /* What a read_packet (or a read short of slots) left pending comes first,
@@ -340,9 +341,10 @@ static uint32_t write_one(struct tt_queue *q, const struct tti_source *s, uint32
                           int *may_wait, struct tt_write_status *st, struct tti_flows *flows,
                           uint32_t *members)
 {
-    struct iovec iov[2];
+    struct iovec iov[TT_COALESCE_MAX + 1];
     int iovcnt = 1;
     uint32_t run = 1;
+    size_t want = len;
     int rule = s->raw ? 0 : write_rule(q, p, len);
     ssize_t n;
     if (rule != 0) {
@@ -350,7 +352,7 @@ static uint32_t write_one(struct tt_queue *q, const struct tti_source *s, uint32
     } else {
         if (s->raw) {
             iov[0].iov_base = (void *)(p - TT_VNET_HDR_LEN);
-            iov[0].iov_len = TT_VNET_HDR_LEN + len;
+            iov[0].iov_len = want = TT_VNET_HDR_LEN + len;
         } else if (q->offload == 0) {
             iov[0].iov_base = (void *)p;
             iov[0].iov_len = len;
@@ -359,18 +361,18 @@ static uint32_t write_one(struct tt_queue *q, const struct tti_source *s, uint32
                 run = tti_coalesce_plan(s, i, end, st->sent != NULL, st->sent, q->offload,
                                         q->write_limit, q->tx_buf_len, flows, members);
             if (run > 1) {
-                iov[0].iov_base = q->tx_buf;
-                iov[0].iov_len = tti_coalesce_build(s, members, run, (unsigned char *)q->tx_buf);
+                /* The header built in tx_buf, the payloads written from where they lie. */
+                iovcnt = tti_coalesce_iov(s, members, run, (unsigned char *)q->tx_buf, iov, &want);
             } else {
                 iov[0].iov_base = (void *)empty_hdr;
                 iov[0].iov_len = TT_VNET_HDR_LEN;
                 iov[1].iov_base = (void *)p;
                 iov[1].iov_len = len;
                 iovcnt = 2;
+                want = TT_VNET_HDR_LEN + len;
             }
         }
         n = queue_io(q, 1, 0, iov, iovcnt, timeout_ms, may_wait);
-        size_t want = iov[0].iov_len + (iovcnt == 2 ? iov[1].iov_len : 0);
         if (n >= 0 && (size_t)n == want)
             return run;
     }

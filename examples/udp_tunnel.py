@@ -149,8 +149,8 @@ class Tunnel:
                     break
             self.counters.received += count - refused
             self.counters.refused += refused
-            if count < BATCH:
-                break  # drained: a full batch may have left datagrams staged in it
+            if count < BATCH and not self.incoming.staged:
+                break  # drained: nothing left in the socket, nor held by the batch
 
 
 # -- setting up ------------------------------------------------------------------------

@@ -149,6 +149,10 @@ class TTBatch(Protocol):
     kind: int
     origin: int
     sent: cffi.FFI.CData
+    where: cffi.FFI.CData
+    stage: cffi.FFI.CData
+    stage_len: int
+    in_place: int
 
 class TTWriteStatus(Protocol):
     """``struct tt_write_status *`` (csrc/cdef/io.h)."""

@@ -35,6 +35,17 @@ struct tt_batch {
      * packets the batch held then, so a read (tt_queue_read, tt_udp_recv)
      * clears those of the slots it fills. */
     uint8_t *sent;
+    /* Optional (NULL: none), capacity entries: lets tt_udp_recv leave each
+     * datagram where it lies in the receive's staging area instead of
+     * copying it into its slot.  Such a receive sets in_place to 1, stage
+     * and stage_len to that area, and where[i] to the offset of slot i's
+     * bytes in it (their length as the result says, at most slot_size); any
+     * other read sets in_place to 0.  The bytes stay there until the next
+     * receive into the batch, as a slot's do until the next read. */
+    uint32_t *where;
+    const char *stage;
+    size_t stage_len;
+    int32_t in_place;
 };
 enum { TT_ORIGIN_DEVICE = 0, TT_ORIGIN_UDP = 1 };
 

@@ -121,6 +121,8 @@ class PacketBatch:
         )
         # A read into the batch clears the marks of the slots it fills (in C).
         self._c.sent = self._sent
+        if self._udp is not None:  # receives leave datagrams in place, as before
+            self._c.where = self._udp.where
         self._packets = _lowlevel.batch_packets(self._c)
         self._view = _lowlevel.buffer_view(self._buf)
         self._slot_size = slot_size
@@ -211,12 +213,24 @@ class PacketBatch:
         return index
 
     def _body(self, index: int, packed: int) -> memoryview:
-        assert self._view is not None and self._slot_size is not None
+        assert self._view is not None and self._slot_size is not None and self._c is not None
+        length = 0 if packed < 0 else packed & _lowlevel.BODY_MASK
+        udp = self._udp
+        if udp is not None and self._c.in_place:  # where udp_recv_batch left it
+            start = udp.where[index]
+            return udp.view[start : start + length]
         start = index * self._slot_size
         if self._raw:
             start += _lowlevel.VNET_HDR_LEN
-        length = 0 if packed < 0 else packed & _lowlevel.BODY_MASK
         return self._view[start : start + length]
+
+    @property
+    def staged(self) -> bool:
+        """True when ``udp_recv_batch`` took datagrams from the socket that the batch
+        holds for its next receive (a GRO'd run waits for a batch with room for all of
+        it): the socket's fd no longer says they are there, so receive again first."""
+        udp = self._udp
+        return udp is not None and udp.c.head < udp.c.count
 
     @property
     def raw(self) -> bool:
@@ -387,7 +401,7 @@ def slots_for_udp(batch: object, largest: int, kind: DevKind | None) -> tuple[TT
     c.kind = batch._kind = kind
     batch._raw = False
     if batch._udp is None:
-        batch._udp = _lowlevel.new_udp_rx(batch._capacity)
+        batch._udp = _lowlevel.new_udp_rx(c, batch._capacity)
     batch._udp_sized = largest
     return c, batch._udp
 
