@@ -285,6 +285,14 @@ static int read_slots(struct tt_queue *q, struct tt_batch *b, int raw, int timeo
                     break; /* EAGAIN ends the batch; other errors show next time */
                 return r;
             }
+            /* A super-packet starts only in a batch with room for all its
+             * segments (else it stays pending, whole, for the next read), so
+             * that they go on together; an empty batch takes what fits. */
+            if (count > 0 && q->rx_len < q->rx_buf_len) {
+                int n = tti_segment_count(q->rx_buf, q->rx_len, b->slot_size);
+                if (n > 0 && (uint32_t)n > b->capacity - count)
+                    break;
+            }
             count += emit_pending(q, b, count, 0);
             continue;
         }

@@ -124,8 +124,8 @@ class Tunnel:
                     self.counters.sent += exc.written
                     self.counters.send_dropped += 1
                     start = exc.index + 1  # the rest of the batch, after the lost one
-            if count < BATCH:
-                break  # drained: a full batch may have left a super-packet pending
+            if count < BATCH and not self.tun.pending:
+                break  # drained: nothing left in the device, nor a super-packet begun
 
     def socket_to_tun(self) -> None:
         """Receive the datagrams that are ready (GRO'd ones split) and write them to the

@@ -156,8 +156,9 @@ ssize_t tt_queue_send(struct tt_queue *q, const char *buf, size_t len, int timeo
 /*
  * Every packet that is ready, up to b->capacity: waits for the first, then
  * takes what is already queued.  Slots filled, or -errno.  On an offload
- * queue, raw = 0 segments super-packets into ordinary packets (one that
- * does not fit the free slots stays pending for the next read); raw = 1
+ * queue, raw = 0 segments super-packets into ordinary packets (one with
+ * more segments than the free slots stays pending, whole, for the next read;
+ * an empty batch takes as many as fit and leaves the rest pending); raw = 1
  * keeps header + packet per slot (results describe the packet after the
  * header), but what a segmenting read left pending comes first, as
  * segments behind an empty (all-zero) header: the kernel's order holds.

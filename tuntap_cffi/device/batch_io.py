@@ -164,6 +164,14 @@ class BatchQueue(Queue):
         """write_batch's default: coalesce on an offload device (found once)."""
         return bool(self._offload)
 
+    @property
+    def pending(self) -> bool:
+        """True when a segmenting read left a super-packet in the queue (some or all of
+        its segments not read yet): the fd no longer shows them, so read again before
+        waiting for it. A read never starts a super-packet in a batch without room for
+        all its segments, so a batch that is not full may leave one."""
+        return self._q.rx_len != 0
+
     def read_batch(
         self, batch: PacketBatch, *, segment: bool | None = None, timeout: Timeout = None
     ) -> int:
