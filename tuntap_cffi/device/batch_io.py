@@ -195,27 +195,32 @@ class BatchQueue(Queue):
             TypeError: ``batch`` is not a PacketBatch, ``segment`` not a bool.
             InterfaceClosedError, OSError: as for read_packet.
         """
-        # No wait (timeout 0, a poller's case) takes the same path as no timeout.
+        # The common read (into a batch ready for this device, segmenting on an
+        # offload one) goes straight to C, with any timeout; no wait (timeout 0,
+        # a poller's case) says 0 at once when nothing is ready.
         poll = timeout == 0 and type(timeout) in _NUMBERS
-        if segment is None and (timeout is None or poll):
-            ready = ready_to_read(batch, self._kind, self._write_limit)
-            if ready is not None:
-                lifetime = self._lifetime
-                users = lifetime.users
-                users.append("read_batch")
-                try:
-                    if lifetime.closing:
-                        raise InterfaceClosedError(self._name, "read_batch")
-                    result = _read(self._q, ready, 0, 0 if poll else _SLICE)
-                    if result < 0:
-                        if poll and result in RETRYABLE and not lifetime.closing:
-                            return 0
-                        result = self._read_waiting(ready, 0, deadline_of(timeout), result)
-                    return result
-                finally:
-                    users.pop()
-                    if lifetime.closing:
-                        lifetime.left()
+        plain = segment is None or (segment is True and self._coalescing)
+        ready = ready_to_read(batch, self._kind, self._write_limit) if plain else None
+        if ready is not None:
+            deadline = None if timeout is None or poll else deadline_of(timeout)
+            lifetime = self._lifetime
+            users = lifetime.users
+            users.append("read_batch")
+            try:
+                if lifetime.closing:
+                    raise InterfaceClosedError(self._name, "read_batch")
+                result = _read(self._q, ready, 0, 0 if poll else slice_ms(deadline))
+                if result < 0:
+                    if poll and result in RETRYABLE and not lifetime.closing:
+                        return 0
+                    if poll:
+                        deadline = deadline_of(timeout)
+                    result = self._read_waiting(ready, 0, deadline, result)
+                return result
+            finally:
+                users.pop()
+                if lifetime.closing:
+                    lifetime.left()
         raw = raw_reads(segment, self._offload, self._name)
         slots = slots_for_reading(batch, self._kind, self._write_limit, self._name, raw)
         deadline = deadline_of(timeout)
