@@ -17,6 +17,7 @@ import time
 from typing import IO, Callable, TypeVar
 
 from . import _lowlevel, netns
+from .devices import close_each
 from .errors import NO_IPV6_HINT, NamespaceRestoreError, os_error
 from .lifetime import Lifetime
 from .netlink import Netlink
@@ -114,13 +115,16 @@ class Channel:
         return self._netns_fd
 
     def release(self) -> None:
-        """Close the socket and the namespace fd (by whoever releases the device)."""
+        """Close the socket and the namespace fd (by whoever releases the device): both,
+        even when the first close fails (then raised, once both were tried)."""
         netlink, self._netlink = self._netlink, None
-        if netlink is not None:
-            netlink.close()
         nsfd, self._netns_fd = self._netns_fd, -1
-        if nsfd >= 0:
-            _lowlevel.close_fd(nsfd, self.name)
+        close_each(
+            [
+                lambda: None if netlink is None else netlink.close(),
+                lambda: None if nsfd < 0 else _lowlevel.close_fd(nsfd, self.name),
+            ]
+        )
 
     def request(self, operation: str, request: Callable[[Netlink, int], T]) -> T:
         """Run ``request(netlink, ifindex)`` with the socket opened (once) and the fds held."""

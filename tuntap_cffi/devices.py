@@ -11,9 +11,11 @@ fds; ``interface.py`` wraps them in Interfaces.
 from __future__ import annotations
 
 import errno
+import functools
 import grp
 import os
 import pwd
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from . import _lowlevel, netns
@@ -28,8 +30,10 @@ __all__ = [
     "MAX_QUEUES",
     "Attached",
     "attach",
+    "chain",
     "check_count",
     "clear_offload",
+    "close_each",
     "enable_offload",
     "resolve_id",
     "validate_name",
@@ -229,6 +233,60 @@ def _check_queue_flags(name: str, netlink: Netlink, offload: bool) -> None:
         )
 
 
+def chain(error: BaseException, later: BaseException) -> None:
+    """Keep ``later`` with ``error``: at the end of its chain of ``__context__``.
+
+    So the traceback of ``error`` shows every failure (no ExceptionGroup
+    before Python 3.11). A link from ``later`` back to ``error`` (set when it
+    was raised while ``error`` was being handled) is dropped: no cycle.
+    """
+    node: BaseException | None = later
+    visited: set[int] = set()
+    while node is not None and id(node) not in visited:
+        visited.add(id(node))
+        if node.__context__ is error:
+            node.__context__ = None
+            break
+        node = node.__context__
+    seen = {id(error)}
+    tail = error
+    while tail.__context__ is not None and id(tail.__context__) not in seen:
+        tail = tail.__context__
+        seen.add(id(tail))
+    if id(later) not in seen:
+        tail.__context__ = later
+
+
+def close_each(closes: Iterable[Callable[[], None]]) -> None:
+    """Run every close, even after one failed (the rest would leak), then raise
+    the first failure, with the later ones chained to it (:func:`chain`)."""
+    first: BaseException | None = None
+    for close in closes:
+        try:
+            close()
+        except BaseException as exc:
+            if first is None:
+                first = exc
+            else:
+                chain(first, exc)
+    if first is not None:
+        raise first
+
+
+def _close_all(fds: list[int], name: str) -> None:
+    """Close every fd >= 0 of ``fds``; raise the first failure once all were tried."""
+    close_each([functools.partial(_lowlevel.close_fd, fd, name) for fd in fds if fd >= 0])
+
+
+def _cleanup(error: BaseException, closes: Iterable[Callable[[], None]]) -> None:
+    """After ``error``: close everything, keeping a failure to close with ``error``
+    (which the caller re-raises), not instead of it."""
+    try:
+        close_each(closes)
+    except BaseException as exc:
+        chain(error, exc)
+
+
 def _open_clones(name: str, count: int) -> list[int]:
     fds: list[int] = []
     try:
@@ -237,16 +295,10 @@ def _open_clones(name: str, count: int) -> list[int]:
             if fd < 0:
                 raise os_error(-fd, f"open {CLONE_DEVICE}", name, area="clone")
             fds.append(fd)
-    except BaseException:
-        _close_all(fds, name)
+    except BaseException as exc:
+        _cleanup(exc, [lambda: _close_all(fds, name)])
         raise
     return fds
-
-
-def _close_all(fds: list[int], name: str) -> None:
-    for fd in fds:
-        if fd >= 0:
-            _lowlevel.close_fd(fd, name)
 
 
 def attach(
@@ -330,12 +382,14 @@ def attach(
                 netns_fds.append(os.dup(nsfd))
         else:
             netns_fds = [-1] * len(fds)
-    except BaseException:
-        _close_all(fds + wakefds + netns_fds[1:], name)
-        if nsfd >= 0:
-            _lowlevel.close_fd(nsfd, name)
-        if netlink is not None:
-            netlink.close()
+    except BaseException as exc:
+        _cleanup(
+            exc,
+            [
+                lambda: _close_all(fds + wakefds + netns_fds[1:] + [nsfd], name),
+                lambda: None if netlink is None else netlink.close(),
+            ],
+        )
         raise
     return Attached(real_name, fds, wakefds, netns_fds, netlink, accepted)
 

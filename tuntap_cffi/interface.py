@@ -34,11 +34,36 @@ from .timeouts import Timeout
 __all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "Timeout", "Writable"]
 
 
-def _release(fd: int, wakefd: int, name: str, channel: Channel) -> None:
-    """What the last one out of an Interface closes: its socket, namespace fd and fds."""
-    channel.release()
-    _lowlevel.close_fd(fd, name)
-    _lowlevel.close_fd(wakefd, name)
+def _wake(wakefd: int, name: str, failed: list[BaseException]) -> None:
+    """Fire the eventfd that every wait in C polls; a failure is kept in ``failed``
+    for :func:`_release` to raise, so that it cannot stop the close (and leak the fds)."""
+    try:
+        _lowlevel.wake(wakefd, name)
+    except OSError as exc:
+        failed.append(exc)
+
+
+def _release(
+    fd: int, wakefd: int, name: str, channel: Channel, failed: list[BaseException]
+) -> None:
+    """What the last one out of an Interface closes: its socket, namespace fd and fds.
+
+    Every one of them, even after a close that failed; then the first
+    failure is raised (a failed wake-up first), the others chained to it.
+    """
+
+    def wake_failure() -> None:
+        if failed:
+            raise failed[0]
+
+    devices.close_each(
+        [
+            wake_failure,
+            channel.release,
+            lambda: _lowlevel.close_fd(fd, name),
+            lambda: _lowlevel.close_fd(wakefd, name),
+        ]
+    )
 
 
 class Interface(BatchQueue, LinkCalls):
@@ -64,10 +89,11 @@ class Interface(BatchQueue, LinkCalls):
         offload: Offload = NONE,
     ) -> None:
         self._multi_queue = multi_queue
+        wake_failed: list[BaseException] = []
         lifetime = Lifetime(
             name,
-            lambda: _release(fd, wakefd, name, channel),
-            wake=lambda: _lowlevel.wake(wakefd, name),
+            lambda: _release(fd, wakefd, name, channel, wake_failed),
+            wake=lambda: _wake(wakefd, name, wake_failed),
         )
         channel = Channel(name, lifetime, netlink, netns_fd)
         link = Link.of_device(channel, kind, follow_mtu(weakref.ref(self)))
