@@ -66,6 +66,27 @@ def _release(
     )
 
 
+def _fd_name(fd: int) -> str | None:
+    """The device's name now, as the kernel says it of the fd (TUNGETIFF): it
+    follows a rename, which the name given at open does not. None when the fd
+    cannot say (a detached queue, a deleted device): the Channel then asks
+    rtnetlink, whose error says what is wrong."""
+    result, device = _lowlevel.fd_device(fd)
+    return device.name if result >= 0 and device is not None else None
+
+
+def _follow_name(queue: weakref.ref[Interface]) -> Callable[[str], None]:
+    """A Channel's rename callback that keeps the interface's name (its messages'
+    too) in step, holding it weakly as follow_mtu does."""
+
+    def renamed(name: str) -> None:
+        target = queue()
+        if target is not None:
+            target._name = name
+
+    return renamed
+
+
 class Interface(BatchQueue, LinkCalls):
     """An open TUN or TAP device. Go: Interface.
 
@@ -95,16 +116,28 @@ class Interface(BatchQueue, LinkCalls):
             lambda: _release(fd, wakefd, name, channel, wake_failed),
             wake=lambda: _wake(wakefd, name, wake_failed),
         )
-        channel = Channel(name, lifetime, netlink, netns_fd)
+        channel = Channel(
+            name,
+            lifetime,
+            netlink,
+            netns_fd,
+            fd_name=lambda: _fd_name(fd),
+            on_rename=_follow_name(weakref.ref(self)),
+        )
         link = Link.of_device(channel, kind, follow_mtu(weakref.ref(self)))
         super().__init__(fd, wakefd, name, kind, offload, lifetime, link)
+        self._channel = channel
 
     # -- identity ---------------------------------------------------------
 
     @property
     def name(self) -> str:
-        """The device's name, as the kernel chose it from the pattern. Go: Name."""
-        return self._name
+        """The device's name, as the kernel chose it from the pattern. Go: Name.
+
+        Asked of the kernel (TUNGETIFF on the device fd), so it follows a
+        rename (``ip link set NAME name OTHER``); once closed, the last name known.
+        """
+        return self._channel.name_now()
 
     @property
     def kind(self) -> DevKind:
