@@ -67,12 +67,28 @@ def cleanup() -> Iterator[None]:
         subprocess.run(["ip", "link", "delete", name], capture_output=True)
 
 
+def set_conf(netns: str | None, path: str, value: str) -> None:
+    full = f"/proc/sys/net/{path}"
+    if netns is None:
+        with open(full, "w") as f:
+            f.write(value)
+        return
+    command = ["ip", "netns", "exec", netns, "sh", "-c", f"echo {value} > {full}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+
+
 def check_followed(netns: str | None, switch: str, configured: object) -> None:
-    """Set ``switch`` through ``configured``; NEW's file changed and OLD's did not."""
+    """Set ``switch`` through ``configured``; NEW's file changed and OLD's did not.
+
+    Both files first hold the other value (set here: a device's defaults come
+    from the namespace's conf/default, which other tests may have changed).
+    """
     call, path, wanted = SWITCHES[switch]
-    old_value = conf(netns, path.format(OLD))
-    assert old_value != wanted  # the newcomer's default, which must stay
-    assert conf(netns, path.format(NEW)) == old_value
+    old_value = "0" if wanted == "1" else "1"
+    for name in (OLD, NEW):
+        set_conf(netns, path.format(name), old_value)
+        assert conf(netns, path.format(name)) == old_value
     call(configured)
     assert conf(netns, path.format(NEW)) == wanted
     assert conf(netns, path.format(OLD)) == old_value
