@@ -119,8 +119,9 @@ class Link(ConfControls):
 
     @property
     def name(self) -> str:
-        """The device's name."""
-        return self._channel.name
+        """The device's name now, asked by ifindex (RTM_GETLINK), so it follows a
+        rename; once closed, or when the device is gone, the last name known."""
+        return self._channel.name_now()
 
     @property
     def kind(self) -> DevKind | None:
@@ -156,11 +157,11 @@ class Link(ConfControls):
     def __del__(self) -> None:
         if getattr(self, "_owned", True) or self.closed:
             return
-        warnings.warn(f"unclosed Link {self.name}", ResourceWarning, stacklevel=2)
+        warnings.warn(f"unclosed Link {self._channel.name}", ResourceWarning, stacklevel=2)
         self.close()
 
     def __repr__(self) -> str:
-        return f"<Link {self.name} {'closed' if self.closed else 'open'}>"
+        return f"<Link {self._channel.name} {'closed' if self.closed else 'open'}>"
 
     def _mtu_changed(self, mtu: int) -> None:
         if self._on_mtu_change is not None:
@@ -290,7 +291,8 @@ class Link(ConfControls):
         """
         operation = "set_mtu"
         self._channel.lifetime.check_open(operation)
-        mtu = _checked_mtu(mtu, self._kind, self._channel.ipv6_on(), f"{operation} on {self.name}")
+        ipv6_on = self._channel.ipv6_on()  # asked first: it learns a new name
+        mtu = _checked_mtu(mtu, self._kind, ipv6_on, f"{operation} on {self._channel.name}")
         self._channel.request(operation, lambda nl, index: nl.set_link(index, operation, mtu=mtu))
         self._mtu_changed(mtu)
 
@@ -326,7 +328,9 @@ class Link(ConfControls):
         self._channel.lifetime.check_open(operation)
         length = check_int(length, operation, "length")
         if not 0 <= length <= _MAX_TXQLEN:
-            raise ValueError(f"{operation} on {self.name}: {length} is outside 0..{_MAX_TXQLEN}")
+            raise ValueError(
+                f"{operation} on {self._channel.name}: {length} is outside 0..{_MAX_TXQLEN}"
+            )
         self._channel.request(
             operation, lambda nl, index: nl.set_link(index, operation, txqlen=length)
         )
