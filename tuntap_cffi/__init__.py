@@ -36,6 +36,7 @@ from .aio import AsyncInterface
 from .batch import PacketBatch
 from .errors import (
     BatchWriteError,
+    BatchWriteStopped,
     DeviceBusyError,
     DeviceMismatchError,
     ErrJumboPacket,
@@ -73,6 +74,7 @@ __all__ = [
     "ETH_P_IPV6",
     "AsyncInterface",
     "BatchWriteError",
+    "BatchWriteStopped",
     "DevKind",
     "DevTap",
     "DevTun",

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 
 from . import _lowlevel
 from .batch import PacketBatch, slots_for_udp
-from .batch_io import write_job
-from .errors import batch_stopped, os_error
+from .batch_io import Progress, stopped, write_job
+from .errors import os_error
 from .offload import Offload
 from .packet import DevKind
 from .queue import Writable
@@ -209,6 +209,8 @@ def udp_send_batch(
         BatchWriteError: the send stopped at a datagram; also an instance of the
             OSError it met (TimeoutError, ConnectionRefusedError, ...), with
             ``.written`` (datagrams that went) and ``.index`` (its position).
+        BatchWriteStopped: Ctrl-C or anything else that ends the send part-way
+            says how far it went, as for ``write_batch``.
     """
     fd, family, features = _udp_socket(sock, "udp_send_batch", gro=False)
     to = _NULL if address is None else _destination(address, family)
@@ -225,44 +227,56 @@ def udp_send_batch(
         return 0
     flags = _lowlevel.new_flags(features & _GSO)
     deadline = deadline_of(timeout)
-    status, at, written = job.status, job.start, 0
-    while True:
-        result = _send(fd, -1, job.packets, at, to, family, flags, slice_ms(deadline), status)
-        if result < 0:
-            raise os_error(-result, _where(sock, "udp_send_batch"), None)
-        written += result
-        err = status.error
-        if err == 0:
-            return written
-        at = status.next
-        if err == -errno.EMSGSIZE and written == 0:
-            _check_size(job.source, at, family)
-        exc: OSError | None = None
-        if err in RETRYABLE:
+    status = job.status
+    status.next = job.start
+    status.written = 0  # a batch's status: what its last write left
+    # Replaced as a whole, so that it is right wherever an exception arrives
+    # (see batch_io.Progress).
+    progress: Progress = (0, status)
+    try:
+        done = 0
+        while True:
+            result = _send(
+                fd, -1, job.packets, status.next, to, family, flags, slice_ms(deadline), status
+            )
+            if result < 0:
+                raise os_error(-result, _where(sock, "udp_send_batch"), None)
+            err = status.error
+            if err == 0:
+                return done + status.written
+            if err == -errno.EMSGSIZE and done + status.written == 0:
+                too_big = _too_big(job.source, status.next, family)
+                if too_big is not None:
+                    break  # nothing went: a plain ValueError
+            if err == -errno.EBADF:
+                raise socket_closed("udp_send_batch")
+            if err not in RETRYABLE:
+                raise os_error(-err, _where(sock, "udp_send_batch"), None)
             if deadline is not None and slice_ms(deadline) == 0:
-                exc = TimeoutError(errno.ETIMEDOUT, "udp_send_batch: timed out")
-            elif sock.fileno() < 0:
-                exc = socket_closed("udp_send_batch")
-            else:
-                fd = sock.fileno()
-                continue
-        if exc is None and err == -errno.EBADF:
-            exc = socket_closed("udp_send_batch")
-        if exc is None:
-            exc = os_error(-err, _where(sock, "udp_send_batch"), None)
-        unwritten = _lowlevel.unwritten(status, at, len(job.source))
-        raise batch_stopped(exc, written, at, unwritten) from None
+                raise TimeoutError(errno.ETIMEDOUT, "udp_send_batch: timed out")
+            fd = sock.fileno()
+            if fd < 0:
+                raise socket_closed("udp_send_batch")
+            after = _lowlevel.resumed_status(status)
+            done += status.written
+            status = after
+            progress = (done, status)
+    except BaseException as exc:
+        raise stopped(exc, progress, len(job.source)) from None
+    raise too_big
 
 
-def _check_size(source: object, index: int, family: int) -> None:
-    """The ValueError for a datagram over the family's maximum (the C check found one)."""
+def _too_big(source: object, index: int, family: int) -> ValueError | None:
+    """The ValueError for a datagram over the family's maximum (the C check found
+    one), or None when the kernel's EMSGSIZE was of another kind."""
     if isinstance(source, PacketBatch):
         size = len(source[index])
     else:
         item = source[index]  # type: ignore[index]
         size = memoryview(getattr(item, "body", item)).nbytes
     if size > _MAX[family]:
-        raise ValueError(
+        return ValueError(
             f"udp_send_batch: datagram {index} is {size} bytes, over the {_MAX[family]} a "
             f"UDP datagram over {socket.AddressFamily(family).name} can carry; nothing sent"
         )
+    return None

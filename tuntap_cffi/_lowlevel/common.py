@@ -1,4 +1,5 @@
-"""What every area of the binding tier shares: errno to ``OSError``, C buffers.
+"""What every area of the binding tier shares: errno to ``OSError``, C buffers,
+and the status of a batch write.
 
 The shim's calls return ``>= 0`` or ``-errno``; ``check`` turns the second into
 the ``OSError`` subclass Python picks from the errno, naming the operation and
@@ -14,6 +15,8 @@ from .._native import ffi
 
 if TYPE_CHECKING:
     from _cffi_backend import _CDataBase
+
+    from .._native import TTWriteStatus
 
     CData = _CDataBase
 BytesLike = Union[bytes, bytearray, memoryview]
@@ -56,3 +59,17 @@ copy_bytes = cast("Callable[[CData, int], bytes]", ffi.unpack)
 def copy_out(buf: CData, size: int) -> bytes:
     """Copy the first ``size`` bytes of a C buffer into a new ``bytes``."""
     return cast(bytes, ffi.unpack(buf, size))
+
+
+# -- batch writes --------------------------------------------------------------------
+
+
+def resumed_status(status: TTWriteStatus) -> TTWriteStatus:
+    """A new ``struct tt_write_status`` for the next call of a write that ``status``
+    stopped: it starts where that one stopped, with its marks, and nothing
+    written yet (so ``status`` keeps what its own call wrote)."""
+    after = cast("TTWriteStatus", ffi.new("struct tt_write_status *"))
+    after.next = status.next
+    after.sent = status.sent
+    after.sent_len = status.sent_len
+    return after
