@@ -26,13 +26,15 @@ from .batch import (
 )
 from .errors import BatchWriteStopped, InterfaceClosedError, ShortWriteError, batch_stopped
 from .offload import Offload
-from .packet import Body, DevKind, Packet
+from .packet import DevKind, Packet
 from .queue import Queue, Writable
 from .timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
 
 _read = _lowlevel.queue_read
 _write = _lowlevel.queue_write
 _SLICE = _lowlevel.WAIT_SLICE_MS
+# What write_job joins into one buffer (anything else is viewed item by item).
+_JOINABLE = frozenset((bytes, bytearray, memoryview))
 
 if TYPE_CHECKING:
     from ._native import TTBatch, TTPackets, TTWriteStatus
@@ -124,21 +126,26 @@ def write_job(
     status = _lowlevel.new_write_status()
     # Marks let a coalescing write merge a flow's packets past other flows'.
     marks = _lowlevel.add_sent_marks(status, len(packets)) if coalesce else None
-    # The common case, a list of bytes-like objects: one buffer holds them all,
-    # so no Python object or C view is made per packet.
-    try:
-        joined = b"".join(cast("list[bytes]", packets))
-    except TypeError:
-        joined = None
-    if joined is not None:
-        offsets = list(accumulate(map(len, packets), initial=0))
-        if offsets[-1] == len(joined):  # a memoryview of wider items would not add up
+    # The common case, a list of bytes, bytearrays or memoryviews: one buffer
+    # holds them all, so no Python object or C view is made per packet. (Any
+    # other buffer, and a Packet, goes by a C view of each.)
+    kinds = set(map(type, packets))
+    if kinds <= _JOINABLE:
+        try:
+            joined = b"".join(cast("list[bytes]", packets))
+        except _lowlevel.BUFFER_REFUSED:  # a memoryview not contiguous: refused below
+            pass
+        else:
+            sizes: Iterable[int] = map(len, packets)  # bytes and bytearrays: their bytes
+            if memoryview in kinds:  # whose items may be wider, or in rows
+                sizes = (memoryview(item).nbytes for item in packets)  # type: ignore[arg-type]
+            offsets = list(accumulate(sizes, initial=0))
             c, view, array = _lowlevel.joined_packets(joined, offsets)
             return WriteJob(c, status, packets, start, coalesce, (joined, view, array, marks))
     bodies = [item.body if isinstance(item, Packet) else item for item in packets]
     try:
         views = [_lowlevel.view_of(body) for body in bodies]
-    except TypeError:
+    except _lowlevel.BUFFER_REFUSED:
         raise _not_writable(bodies, operation) from None
     c, bufs, lens = _lowlevel.packet_arrays(views)
     return WriteJob(c, status, bodies, start, coalesce, (views, bufs, lens, marks))
@@ -146,15 +153,13 @@ def write_job(
 
 def _not_writable(bodies: Sequence[object], operation: str) -> TypeError:
     """The TypeError for the first item write_batch (or ``operation``) cannot write."""
+    takes = f"{operation} takes Packets or bytes-like objects"
     for index, body in enumerate(bodies):
         try:
-            _lowlevel.view_of(cast(Body, body))
-        except TypeError:
-            return TypeError(
-                f"{operation} takes Packets or bytes-like objects, not "
-                f"{type(body).__name__} (item {index})"
-            )
-    return TypeError(f"{operation} takes Packets or bytes-like objects")
+            _lowlevel.c_buffer(body, takes, where=f" (item {index})")
+        except TypeError as exc:
+            return exc
+    return TypeError(takes)
 
 
 def stopped(exc: BaseException, progress: Progress, count: int) -> BaseException:
@@ -264,7 +269,8 @@ class BatchQueue(Queue):
 
         Args:
             packets: a PacketBatch (its well-formed packets are forwarded as
-                they are: a relay) or an iterable of Packets and bytes-like objects.
+                they are: a relay) or an iterable of Packets and bytes-like objects
+                (any C-contiguous buffer, taken as its bytes, as write_packet).
             coalesce: on an offload device (default on there), consecutive TCP
                 segments the kernel's GRO would merge go out as one super-packet;
                 the count still counts the packets given.

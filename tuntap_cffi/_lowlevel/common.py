@@ -1,5 +1,5 @@
 """What every area of the binding tier shares: errno to ``OSError``, C buffers,
-and the status of a batch write.
+the rule for the buffers of packet calls, and the status of a batch write.
 
 The shim's calls return ``>= 0`` or ``-errno``; ``check`` turns the second into
 the ``OSError`` subclass Python picks from the errno, naming the operation and
@@ -59,6 +59,50 @@ copy_bytes = cast("Callable[[CData, int], bytes]", ffi.unpack)
 def copy_out(buf: CData, size: int) -> bytes:
     """Copy the first ``size`` bytes of a C buffer into a new ``bytes``."""
     return cast(bytes, ffi.unpack(buf, size))
+
+
+# -- the buffers of packet calls ---------------------------------------------------
+#
+# One rule for every packet call (write_packet, read_packet's buffer, the items
+# of write_batch and udp_send_batch): any C-contiguous buffer, taken as its
+# bytes (bytes, bytearray, memoryview, array.array of any type code, mmap ...);
+# anything else is a TypeError that says what was wrong. ``ffi.from_buffer``
+# applies the rule (it asks for a simple buffer, which only a C-contiguous one
+# gives); the per-packet paths call it directly and ``buffer_refusal`` only
+# once it refused.
+
+BUFFER_REFUSED = (TypeError, BufferError)  # what ffi.from_buffer raises for a bad buffer
+
+
+def buffer_refusal(obj: object, takes: str, writable: bool = False, where: str = "") -> TypeError:
+    """The TypeError for ``obj``, which ``ffi.from_buffer`` refused: "``takes``, not
+    <what obj is>``where``", with a hint (``takes``: the call and what it takes)."""
+    name = type(obj).__name__
+    try:
+        view = memoryview(obj)  # type: ignore[arg-type]
+    except TypeError:
+        hint = " (encode it first)" if isinstance(obj, str) else ""
+        return TypeError(f"{takes}, not {'None' if obj is None else name}{where}{hint}")
+    with view:
+        if not view.c_contiguous:
+            return TypeError(
+                f"{takes}, not a non-contiguous {name}{where} "
+                "(copy it into one buffer first, e.g. with bytes())"
+            )
+        if writable and view.readonly:
+            return TypeError(f"{takes}, not a read-only {name}{where} (it must be writable)")
+    return TypeError(f"{takes}, not {name}{where}")
+
+
+def c_buffer(obj: object, takes: str, writable: bool = False, where: str = "") -> CData:
+    """A zero-copy C view of ``obj`` under the rule above (writable when
+    ``writable``); ``len()`` of it is the byte count. TypeError otherwise."""
+    try:
+        if writable:
+            return ffi.from_buffer(cast(bytearray, obj), require_writable=True)
+        return ffi.from_buffer(cast(bytes, obj))
+    except BUFFER_REFUSED:
+        raise buffer_refusal(obj, takes, writable, where) from None
 
 
 # -- batch writes --------------------------------------------------------------------
