@@ -33,6 +33,8 @@ from .timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
 _read = _lowlevel.queue_read
 _write = _lowlevel.queue_write
 _SLICE = _lowlevel.WAIT_SLICE_MS
+_view = _lowlevel.packet_view
+_PYPY = _lowlevel.PYPY
 # What write_job joins into one buffer (anything else is viewed item by item).
 _JOINABLE = frozenset((bytes, bytearray, memoryview))
 
@@ -138,17 +140,24 @@ def write_job(
         else:
             sizes: Iterable[int] = map(len, packets)  # bytes and bytearrays: their bytes
             if memoryview in kinds:  # whose items may be wider, or in rows
-                sizes = (memoryview(item).nbytes for item in packets)  # type: ignore[arg-type]
-            offsets = list(accumulate(sizes, initial=0))
-            c, view, array = _lowlevel.joined_packets(joined, offsets)
-            return WriteJob(c, status, packets, start, coalesce, (joined, view, array, marks))
+                sizes = [memoryview(item).nbytes for item in packets]  # type: ignore[arg-type]
+            if not (_PYPY and memoryview in kinds and not _contiguous(packets)):
+                offsets = list(accumulate(sizes, initial=0))
+                c, view, array = _lowlevel.joined_packets(joined, offsets)
+                return WriteJob(c, status, packets, start, coalesce, (joined, view, array, marks))
     bodies = [item.body if isinstance(item, Packet) else item for item in packets]
     try:
-        views = [_lowlevel.view_of(body) for body in bodies]
+        views = [_view(body) for body in bodies]
     except _lowlevel.BUFFER_REFUSED:
         raise _not_writable(bodies, operation) from None
     c, bufs, lens = _lowlevel.packet_arrays(views)
     return WriteJob(c, status, bodies, start, coalesce, (views, bufs, lens, marks))
+
+
+def _contiguous(packets: Sequence[object]) -> bool:
+    """Whether every memoryview of ``packets`` is C-contiguous (PyPy joins one
+    that is not, which CPython refuses)."""
+    return all(item.c_contiguous for item in packets if type(item) is memoryview)
 
 
 def _not_writable(bodies: Sequence[object], operation: str) -> TypeError:

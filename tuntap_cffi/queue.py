@@ -56,7 +56,7 @@ Writable = Union[Packet, bytes, bytearray, memoryview]
 _recv = _lowlevel.queue_recv
 _send = _lowlevel.queue_send
 _copy = _lowlevel.copy_bytes
-_from_buffer = _lowlevel.view_of
+_from_buffer = _lowlevel.packet_view
 _REFUSED = _lowlevel.BUFFER_REFUSED
 _WRITE_TAKES = "write_packet takes a Packet or a bytes-like object"
 _READ_TAKES = "read_packet takes a bytes-like object to read into"
@@ -303,7 +303,7 @@ class Queue:
             data: bytes | _lowlevel.CData = body
         else:
             try:
-                data = _from_buffer(body)  # type: ignore[call-overload] # any C-contiguous buffer
+                data = _from_buffer(body)  # any C-contiguous buffer
             except _REFUSED:
                 raise _lowlevel.buffer_refusal(body, _WRITE_TAKES) from None
         size = len(data)

@@ -8,6 +8,7 @@ the interface.
 
 from __future__ import annotations
 
+import platform
 from typing import TYPE_CHECKING, Any, Callable, Union, cast
 
 from .. import errors
@@ -72,25 +73,43 @@ def copy_out(buf: CData, size: int) -> bytes:
 # once it refused.
 
 BUFFER_REFUSED = (TypeError, BufferError)  # what ffi.from_buffer raises for a bad buffer
+PYPY = platform.python_implementation() == "PyPy"
+
+
+def _contiguous_view(obj: object, require_writable: bool = False) -> CData:
+    """``ffi.from_buffer`` as CPython's refuses: PyPy's also takes a view that is
+    not C-contiguous (as a copy, which a read would fill in vain)."""
+    if type(obj) not in (bytes, bytearray):
+        with memoryview(obj) as view:  # type: ignore[arg-type]
+            if not view.c_contiguous:
+                raise BufferError("not C-contiguous")
+    if require_writable:
+        return ffi.from_buffer(cast(bytearray, obj), require_writable=True)
+    return ffi.from_buffer(cast(bytes, obj))
+
+
+# The C view of a packet call's buffer, bound directly where CPython applies
+# the rule itself: the per-packet paths pay no extra frame.
+packet_view = cast("Callable[..., CData]", _contiguous_view if PYPY else ffi.from_buffer)
 
 
 def buffer_refusal(obj: object, takes: str, writable: bool = False, where: str = "") -> TypeError:
     """The TypeError for ``obj``, which ``ffi.from_buffer`` refused: "``takes``, not
-    <what obj is>``where``", with a hint (``takes``: the call and what it takes)."""
+    <what obj is>``where``; <what to do>" (``takes``: the call and what it takes)."""
     name = type(obj).__name__
     try:
         view = memoryview(obj)  # type: ignore[arg-type]
     except TypeError:
-        hint = " (encode it first)" if isinstance(obj, str) else ""
-        return TypeError(f"{takes}, not {'None' if obj is None else name}{where}{hint}")
+        advice = "; encode it first" if isinstance(obj, str) else ""
+        return TypeError(f"{takes}, not {'None' if obj is None else name}{where}{advice}")
     with view:
         if not view.c_contiguous:
-            return TypeError(
-                f"{takes}, not a non-contiguous {name}{where} "
-                "(copy it into one buffer first, e.g. with bytes())"
+            advice = (
+                "read into a contiguous one" if writable else "copy it first, e.g. with bytes()"
             )
+            return TypeError(f"{takes}, not a non-contiguous {name}{where}; {advice}")
         if writable and view.readonly:
-            return TypeError(f"{takes}, not a read-only {name}{where} (it must be writable)")
+            return TypeError(f"{takes}, not a read-only {name}{where}; it must be writable")
     return TypeError(f"{takes}, not {name}{where}")
 
 
@@ -98,9 +117,7 @@ def c_buffer(obj: object, takes: str, writable: bool = False, where: str = "") -
     """A zero-copy C view of ``obj`` under the rule above (writable when
     ``writable``); ``len()`` of it is the byte count. TypeError otherwise."""
     try:
-        if writable:
-            return ffi.from_buffer(cast(bytearray, obj), require_writable=True)
-        return ffi.from_buffer(cast(bytes, obj))
+        return packet_view(obj, require_writable=writable)
     except BUFFER_REFUSED:
         raise buffer_refusal(obj, takes, writable, where) from None
 
