@@ -38,6 +38,7 @@ from .device.interface import Interface
 from .device.opening import open, open_queues  # noqa: A004 - the seed's Open
 from .errors import (
     BatchWriteError,
+    BatchWriteStopped,
     DeviceBusyError,
     DeviceMismatchError,
     ErrJumboPacket,
@@ -73,6 +74,7 @@ __all__ = [
     "ETH_P_IPV6",
     "AsyncInterface",
     "BatchWriteError",
+    "BatchWriteStopped",
     "DevKind",
     "DevTap",
     "DevTun",

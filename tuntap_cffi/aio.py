@@ -18,10 +18,11 @@ from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
 from typing import Any
 
+from . import _lowlevel
 from .device.batch_io import coalescing, write_job
 from .device.interface import Interface, Writable
 from .device.opening import open as open_interface
-from .errors import BatchWriteError, InterfaceClosedError
+from .errors import BatchWriteStopped, InterfaceClosedError
 from .lifetime import Lifetime
 from .link.events import LinkEvent, LinkEvents
 from .packets.batch import PacketBatch
@@ -235,16 +236,20 @@ class AsyncInterface:
         job = write_job(packets, 0, merge, iface.kind, iface.offload, iface.name)
         if job is None:
             return iface.write_batch((), timeout=0)  # 0, or InterfaceClosedError
-        start, written = job.start, 0
+        status = job.status
+        status.next, status.written = job.start, 0
+        progress = (0, status)
         while True:
             try:
                 # Every try goes on with the same job: its marks say which packets
                 # a coalesced write sent ahead, so none goes out twice.
-                return iface._write_loop(job, start, written, deadline_of(0))
-            except BatchWriteError as exc:
+                return iface._write_loop(job, progress, deadline_of(0))
+            except BatchWriteStopped as exc:
                 if not isinstance(exc, TimeoutError):
                     raise
-                start, written = exc.index, exc.written
+                status = _lowlevel.resumed_status(job.status)
+                status.next = exc.index
+                progress = (exc.written, status)
             await self._writable.wait((iface.fileno(),))
 
     def events(self, timeout: float | None = None) -> AsyncLinkEvents:
@@ -397,7 +402,8 @@ async def udp_send_batch(
     """:func:`tuntap_cffi.udp_send_batch`, awaited while the socket cannot take more.
 
     A cancelled await has sent the datagrams before the position it stopped at
-    (the BatchWriteError of a stopped send counts those of every step).
+    (the BatchWriteStopped of a stopped send, an interrupt's too, counts those
+    of every step).
     """
     if not isinstance(packets, (PacketBatch, list, tuple)):
         try:
@@ -410,7 +416,7 @@ async def udp_send_batch(
     while True:
         try:
             return written + _udp_send_batch(sock, packets, address, timeout=0, start=start)
-        except BatchWriteError as exc:
+        except BatchWriteStopped as exc:
             exc.written += written
             if not isinstance(exc, TimeoutError):
                 raise

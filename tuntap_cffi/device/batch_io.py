@@ -14,7 +14,12 @@ from itertools import accumulate
 from typing import TYPE_CHECKING, NamedTuple, cast
 
 from .. import _lowlevel
-from ..errors import InterfaceClosedError, ShortWriteError, TunTapError, batch_stopped
+from ..errors import (
+    BatchWriteStopped,
+    InterfaceClosedError,
+    ShortWriteError,
+    batch_stopped,
+)
 from ..packets.batch import (
     MAX_CAPACITY,
     PacketBatch,
@@ -26,18 +31,30 @@ from ..packets.batch import (
     write_status,
 )
 from ..packets.offload import Offload
-from ..packets.packet import Body, DevKind, Packet
+from ..packets.packet import DevKind, Packet
 from ..timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
 from .queue import Queue, Writable
 
 _read = _lowlevel.queue_read
 _write = _lowlevel.queue_write
 _SLICE = _lowlevel.WAIT_SLICE_MS
+_view = _lowlevel.packet_view
+_PYPY = _lowlevel.PYPY
+# What write_job joins into one buffer (anything else is viewed item by item).
+_JOINABLE = frozenset((bytes, bytearray, memoryview))
 
 if TYPE_CHECKING:
     from .._native import TTBatch, TTPackets, TTWriteStatus
 
-__all__ = ["BatchQueue", "WriteJob", "coalescing", "raw_reads", "write_job"]
+__all__ = ["BatchQueue", "Progress", "WriteJob", "coalescing", "raw_reads", "stopped", "write_job"]
+
+# How far a batch write went: the packets written before the C call that the
+# status is for, and that status (whose ``written`` and ``next`` C sets when the
+# call returns). The loops replace it as a whole, in one assignment, so that it
+# is right at every point where an exception can arrive: a signal handler
+# (Ctrl-C) runs as soon as a C call returns, before Python has looked at its
+# result.
+Progress = tuple[int, "TTWriteStatus"]
 
 
 class WriteJob(NamedTuple):
@@ -116,42 +133,65 @@ def write_job(
     status = _lowlevel.new_write_status()
     # Marks let a coalescing write merge a flow's packets past other flows'.
     marks = _lowlevel.add_sent_marks(status, len(packets)) if coalesce else None
-    # The common case, a list of bytes-like objects: one buffer holds them all,
-    # so no Python object or C view is made per packet.
-    try:
-        joined = b"".join(cast("list[bytes]", packets))
-    except TypeError:
-        joined = None
-    if joined is not None:
-        offsets = list(accumulate(map(len, packets), initial=0))
-        if offsets[-1] == len(joined):  # a memoryview of wider items would not add up
-            c, view, array = _lowlevel.joined_packets(joined, offsets)
-            return WriteJob(c, status, packets, start, coalesce, (joined, view, array, marks))
+    # The common case, a list of bytes, bytearrays or memoryviews: one buffer
+    # holds them all, so no Python object or C view is made per packet. (Any
+    # other buffer, and a Packet, goes by a C view of each.)
+    kinds = set(map(type, packets))
+    if kinds <= _JOINABLE:
+        try:
+            joined = b"".join(cast("list[bytes]", packets))
+        except _lowlevel.BUFFER_REFUSED:  # a memoryview not contiguous: refused below
+            pass
+        else:
+            sizes: Iterable[int] = map(len, packets)  # bytes and bytearrays: their bytes
+            if memoryview in kinds:  # whose items may be wider, or in rows
+                sizes = [memoryview(item).nbytes for item in packets]  # type: ignore[arg-type]
+            if not (_PYPY and memoryview in kinds and not _contiguous(packets)):
+                offsets = list(accumulate(sizes, initial=0))
+                c, view, array = _lowlevel.joined_packets(joined, offsets)
+                return WriteJob(c, status, packets, start, coalesce, (joined, view, array, marks))
     bodies = [item.body if isinstance(item, Packet) else item for item in packets]
     try:
-        views = [_lowlevel.view_of(body) for body in bodies]
-    except TypeError:
+        views = [_view(body) for body in bodies]
+    except _lowlevel.BUFFER_REFUSED:
         raise _not_writable(bodies, operation) from None
     c, bufs, lens = _lowlevel.packet_arrays(views)
     return WriteJob(c, status, bodies, start, coalesce, (views, bufs, lens, marks))
 
 
-def _unwritten(job: WriteJob, start: int) -> tuple[int, ...]:
-    """The positions of the job's packets from ``start`` on that did not go out."""
-    return _lowlevel.unwritten(job.status, start, len(job.source))
+def _contiguous(packets: Sequence[object]) -> bool:
+    """Whether every memoryview of ``packets`` is C-contiguous (PyPy joins one
+    that is not, which CPython refuses)."""
+    return all(item.c_contiguous for item in packets if type(item) is memoryview)
 
 
 def _not_writable(bodies: Sequence[object], operation: str) -> TypeError:
     """The TypeError for the first item write_batch (or ``operation``) cannot write."""
+    takes = f"{operation} takes Packets or bytes-like objects"
     for index, body in enumerate(bodies):
         try:
-            _lowlevel.view_of(cast(Body, body))
-        except TypeError:
-            return TypeError(
-                f"{operation} takes Packets or bytes-like objects, not "
-                f"{type(body).__name__} (item {index})"
-            )
-    return TypeError(f"{operation} takes Packets or bytes-like objects")
+            _lowlevel.c_buffer(body, takes, where=f" (item {index})")
+        except TypeError as exc:
+            return exc
+    return TypeError(takes)
+
+
+def stopped(
+    exc: BaseException, progress: Progress, count: int, *, marks: bool = True
+) -> BaseException:
+    """``exc``, which ended a write of ``count`` packets, as the BatchWriteStopped that
+    says how far it went (``exc`` itself when it says so already: an inner loop's).
+
+    ``marks``: the status's sent marks are this write's (a device write, which
+    coalescing sends ahead); False for a send in order, whose unwritten packets
+    are all those from where it stopped (a batch's marks are its device writes').
+    """
+    if isinstance(exc, BatchWriteStopped):
+        return exc
+    done, status = progress
+    at = status.next
+    unwritten = _lowlevel.unwritten(status, at, count) if marks else tuple(range(at, count))
+    return batch_stopped(exc, done + status.written, at, unwritten)
 
 
 class BatchQueue(Queue):
@@ -251,7 +291,8 @@ class BatchQueue(Queue):
 
         Args:
             packets: a PacketBatch (its well-formed packets are forwarded as
-                they are: a relay) or an iterable of Packets and bytes-like objects.
+                they are: a relay) or an iterable of Packets and bytes-like objects
+                (any C-contiguous buffer, taken as its bytes, as write_packet).
             coalesce: on an offload device (default on there), consecutive TCP
                 segments the kernel's GRO would merge go out as one super-packet;
                 the count still counts the packets given.
@@ -268,67 +309,88 @@ class BatchQueue(Queue):
                 of what write_packet raises for that packet (JumboPacketError,
                 TimeoutError, ...), with ``.written`` (packets that went out
                 before it) and ``.index`` (its position, its slot for a batch).
+            BatchWriteStopped: any other exception that ends the write once a
+                packet could have gone out (Ctrl-C, ``SystemExit``, whatever a
+                signal handler raises) comes with the same ``.written``,
+                ``.index`` and ``.unwritten``, exact; it is still an instance of
+                its own type, and a ``KeyboardInterrupt`` stays out of ``except
+                Exception``. An exception that is not a BatchWriteStopped means
+                that nothing was written.
         """
         if coalesce is None and timeout is None and start == 0 and type(start) is int:
             ready = ready_to_write(packets, self._kind)
             if ready is not None:
                 # A relay's write: one C call, and done when nothing stopped it.
                 # Closed (before or after registering): the loop below says so.
+                slots, status = ready
+                status.next = status.written = 0  # the batch's: what its last write left
                 lifetime = self._lifetime
                 users = lifetime.users
                 users.append("write_batch")
                 try:
-                    slots, status = ready
-                    result = -errno.ECANCELED
-                    if not lifetime.closing:
-                        result = _write(self._q, slots, 0, self._coalescing, _SLICE, status)
-                finally:
-                    users.pop()
-                    if lifetime.closing:
-                        lifetime.left()
-                if result >= 0 and status.error == 0:
-                    return result
-                if result >= 0:  # stopped part-way: go on from there
-                    job = write_job(
-                        packets, 0, self._coalescing, self._kind, self._offload, self._name
-                    )
-                    assert job is not None
-                    return self._write_loop(job, status.next, result, None)
+                    try:
+                        result = -errno.ECANCELED
+                        if not lifetime.closing:
+                            result = _write(self._q, slots, 0, self._coalescing, _SLICE, status)
+                    finally:
+                        users.pop()
+                        if lifetime.closing:
+                            lifetime.left()
+                    if result >= 0 and status.error == 0:
+                        return result
+                    if result >= 0:  # stopped part-way: go on from there
+                        job = write_job(
+                            packets, 0, self._coalescing, self._kind, self._offload, self._name
+                        )
+                        assert job is not None
+                        after = _lowlevel.resumed_status(status)
+                        return self._write_loop(job, (status.written, after), None)
+                except BaseException as exc:
+                    raise stopped(exc, (0, status), len(cast(PacketBatch, packets))) from None
         merge = coalescing(coalesce, self._offload, self._name)
         deadline = deadline_of(timeout)
         job = write_job(packets, start, merge, self._kind, self._offload, self._name)
         if job is None:
             self._lifetime.check_open("write_batch")
             return 0
-        return self._write_loop(job, job.start, 0, deadline)
+        status = job.status
+        status.next = job.start
+        status.written = 0
+        return self._write_loop(job, (0, status), deadline)
 
-    def _write_loop(self, job: WriteJob, start: int, written: int, deadline: float | None) -> int:
-        """write_batch from packet ``start`` on, ``written`` having gone out before it."""
+    def _write_loop(self, job: WriteJob, progress: Progress, deadline: float | None) -> int:
+        """write_batch from ``progress``: the packets written already, and the status
+        of the next C call (``next``: where it starts; ``written``: 0).
+
+        Whatever exception ends it (a refused packet, a timeout, Ctrl-C) leaves
+        as a BatchWriteStopped saying exactly how far the write went.
+        """
         try:
             self._enter("write_batch")
-        except InterfaceClosedError as exc:
-            raise batch_stopped(exc, written, start, _unwritten(job, start)) from None
-        try:
-            status = job.status
-            wait = slice_ms(deadline)
-            while True:
-                result = _write(self._q, job.packets, start, job.coalesce, wait, status)
-                if result < 0:
-                    raise self._error(-result, "write_batch")
-                written += result
-                err = status.error
-                if err == 0:
-                    return written
-                start = status.next
-                if err == -errno.EMSGSIZE and self._limit_grew():
-                    continue
-                if err not in RETRYABLE:
-                    raise self._packet_write_error(status, job.source[start])
-                wait = self._retry(err, deadline, "write_batch")
-        except (TunTapError, OSError) as exc:
-            raise batch_stopped(exc, written, start, _unwritten(job, start)) from None
-        finally:
-            self._leave()
+            try:
+                done, status = progress
+                wait = slice_ms(deadline)
+                while True:
+                    result = _write(self._q, job.packets, status.next, job.coalesce, wait, status)
+                    if result < 0:
+                        raise self._error(-result, "write_batch")
+                    err = status.error
+                    if err == 0:
+                        return done + status.written
+                    if err == -errno.EMSGSIZE and self._limit_grew():
+                        pass
+                    elif err not in RETRYABLE:
+                        raise self._packet_write_error(status, job.source[status.next])
+                    else:
+                        wait = self._retry(err, deadline, "write_batch")
+                    after = _lowlevel.resumed_status(status)
+                    done += status.written
+                    status = after
+                    progress = (done, status)
+            finally:
+                self._leave()
+        except BaseException as exc:
+            raise stopped(exc, progress, len(job.source)) from None
 
     def _packet_write_error(self, status: TTWriteStatus, body: Writable) -> Exception:
         """What write_packet would raise for the packet a batch stopped at."""

@@ -39,7 +39,6 @@ from ..packets.packet import (
     Body,
     DevKind,
     Packet,
-    byte_view,
     packet_from_verdict,
 )
 from ..timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
@@ -57,7 +56,10 @@ Writable = Union[Packet, bytes, bytearray, memoryview]
 _recv = _lowlevel.queue_recv
 _send = _lowlevel.queue_send
 _copy = _lowlevel.copy_bytes
-_from_buffer = _lowlevel.view_of
+_from_buffer = _lowlevel.packet_view
+_REFUSED = _lowlevel.BUFFER_REFUSED
+_WRITE_TAKES = "write_packet takes a Packet or a bytes-like object"
+_READ_TAKES = "read_packet takes a bytes-like object to read into"
 _SLICE = _lowlevel.WAIT_SLICE_MS
 _BODY = _lowlevel.BODY_MASK
 _PROTO_SHIFT = _lowlevel.PROTO_SHIFT
@@ -155,13 +157,16 @@ class Queue:
         """Read one packet, waiting for it. Go: ReadPacket.
 
         Args:
-            buffer: a writable bytes-like object to read into; the body is then
-                a ``memoryview`` of it. A packet longer than the buffer is cut
-                (a TUN packet so cut raises TruncatedPacketError). Without
-                it the body is ``bytes`` and no packet is ever cut.
+            buffer: a writable, C-contiguous bytes-like object to read into
+                (bytearray, array.array, mmap, a memoryview of one ...); the
+                body is then a byte ``memoryview`` of it. A packet longer than
+                the buffer is cut (a TUN packet so cut raises
+                TruncatedPacketError). Without it the body is ``bytes`` and no
+                packet is ever cut.
             timeout: seconds to wait at most; None waits for ever.
 
         Raises:
+            TypeError: ``buffer`` is no such object (read-only, not contiguous ...).
             TimeoutError: nothing arrived within ``timeout``.
             InterfaceClosedError: closed before or during the wait.
             ShortReadError, TruncatedPacketError, NotIPPacketError: the seed's
@@ -227,13 +232,11 @@ class Queue:
             pool = self._scratch
             cbuf = pool.pop() if pool else _lowlevel.new_buffer(SCRATCH_SIZE)
         else:
-            view = byte_view(buffer, "read_packet")
-            if view.readonly:
-                raise TypeError("read_packet needs a writable buffer, not a read-only one")
-            size = len(view)
+            cbuf = _lowlevel.c_buffer(buffer, _READ_TAKES, writable=True)
+            size = len(cbuf)
             if size == 0:
                 raise ValueError("read_packet: the buffer is empty")
-            cbuf = _from_buffer(view, require_writable=True)
+            view = memoryview(buffer).cast("B")  # C-contiguous: cbuf says so
         self._enter("read_packet")
         try:
             packed = self._recv_waiting(
@@ -261,13 +264,16 @@ class Queue:
     def write_packet(self, packet: Writable, *, timeout: Timeout = None) -> None:
         """Write one packet (a Packet or its bytes). Go: WritePacket.
 
+        The bytes may be in any C-contiguous bytes-like object (bytes,
+        bytearray, memoryview, array.array, mmap ...), taken as its bytes.
         Waits while the device cannot take it (nothing is dropped silently).
 
         Raises:
             JumboPacketError: larger than :attr:`write_limit`; nothing written.
             NotIPPacketError: a TUN body that is not IPv4 or IPv6.
             TruncatedPacketError: a TAP frame shorter than an Ethernet header.
-            TypeError: not a Packet or bytes-like object.
+            TypeError: not a Packet or such an object (saying what was wrong:
+                a ``str``, a non-contiguous memoryview ...).
             TimeoutError, InterfaceClosedError, OSError: as for read_packet.
         """
         body = packet.body if isinstance(packet, Packet) else packet
@@ -295,15 +301,12 @@ class Queue:
         """write_packet of a buffer that is not ``bytes``, or with a deadline."""
         if isinstance(body, bytes):
             data: bytes | _lowlevel.CData = body
-            size = len(body)
-        elif isinstance(body, (bytearray, memoryview)):
-            body = memoryview(body).cast("B")
-            data = _from_buffer(body)
-            size = len(data)
         else:
-            raise TypeError(
-                f"write_packet takes a Packet or a bytes-like object, not {type(body).__name__}"
-            )
+            try:
+                data = _from_buffer(body)  # any C-contiguous buffer
+            except _REFUSED:
+                raise _lowlevel.buffer_refusal(body, _WRITE_TAKES) from None
+        size = len(data)
         self._enter("write_packet")
         try:
             result = self._send_waiting(
@@ -317,7 +320,7 @@ class Queue:
     def _send_waiting(
         self,
         data: bytes | _lowlevel.CData,
-        body: Body,
+        body: object,
         size: int,
         deadline: float | None,
         result: int,
@@ -335,15 +338,18 @@ class Queue:
             result = _send(self._q, data, size, wait)
         return result
 
-    def _refusal(self, err: int, refused: int | None, body: Writable) -> Exception | None:
+    def _refusal(self, err: int, refused: int | None, body: object) -> Exception | None:
         """The exception for a packet the write rules (in C) refused; None for another error.
 
         ``refused`` is the rule's TT_PKT_* verdict (a batch's status says it);
         None for a single send, whose -EINVAL can only be this kind's rule.
+        ``body``: a Packet or any buffer the rules took.
         """
         if isinstance(body, Packet):
             body = body.body
-        size = len(memoryview(body).cast("B"))
+        if not isinstance(body, (bytes, bytearray)):  # any other buffer: as its bytes
+            body = memoryview(body).cast("B")  # type: ignore[arg-type]
+        size = len(body)
         if err == -errno.EMSGSIZE:
             return JumboPacketError(
                 f"jumbo packet too large for /dev/tun: {size} bytes > {self._write_limit} "
