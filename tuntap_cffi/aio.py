@@ -19,14 +19,15 @@ from types import TracebackType
 from typing import Any
 
 from . import _lowlevel
-from .device.batch_io import coalescing, write_job
-from .device.interface import Interface, Writable
+from .device.interface import Interface
 from .device.opening import open as open_interface
+from .device.queue import coalescing
 from .errors import BatchWriteStopped, InterfaceClosedError
 from .lifetime import Lifetime
 from .link.events import LinkEvent, LinkEvents
 from .packets.batch import PacketBatch
 from .packets.packet import DevKind, Packet
+from .packets.writes import Writable, write_job
 from .timeouts import deadline_of
 from .udp import socket_closed, udp_recv_batch as _udp_recv_batch, udp_send_batch as _udp_send_batch
 

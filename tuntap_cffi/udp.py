@@ -21,12 +21,11 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 from . import _lowlevel
-from .device.batch_io import Progress, stopped, write_job
-from .device.queue import Writable
 from .errors import os_error
-from .packets.batch import PacketBatch, slots_for_udp
+from .packets.batch import PacketBatch
 from .packets.offload import Offload
 from .packets.packet import DevKind
+from .packets.writes import Progress, Writable, stopped, write_job
 from .timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
 
 __all__ = ["udp_recv_batch", "udp_send_batch"]
@@ -118,7 +117,9 @@ def udp_recv_batch(
     fd, family, _ = _udp_socket(sock, "udp_recv_batch", gro=True)
     if kind is not None and not isinstance(kind, DevKind):
         raise TypeError(f"udp_recv_batch: kind must be a DevKind, not {type(kind).__name__}")
-    c, rx = slots_for_udp(batch, _MAX[family], kind)
+    if not isinstance(batch, PacketBatch):
+        raise TypeError(f"udp_recv_batch takes a PacketBatch, not {type(batch).__name__}")
+    c, rx = batch.slots_for_udp(_MAX[family], kind)
     deadline = deadline_of(timeout)
     result = _recv(fd, -1, c, rx.addrs, rx.c, slice_ms(deadline))
     while result < 0:
@@ -291,7 +292,7 @@ def udp_send_batch(
     status.next = job.start
     status.written = 0  # a batch's status: what its last write left
     # Replaced as a whole, so that it is right wherever an exception arrives
-    # (see batch_io.Progress).
+    # (see packets.writes.Progress).
     progress: Progress = (0, status)
     try:
         done = 0

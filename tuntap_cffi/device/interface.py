@@ -28,9 +28,8 @@ from ..packets.packet import DevKind
 from ..timeouts import Timeout
 from . import attach
 from .attach import CLONE_DEVICE
-from .batch_io import BatchQueue
 from .link_calls import LinkCalls
-from .queue import DEFAULT_WRITE_LIMIT, Writable, follow_mtu
+from .queue import DEFAULT_WRITE_LIMIT, Queue, Writable, follow_mtu
 
 __all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "Timeout", "Writable"]
 
@@ -88,14 +87,13 @@ def _follow_name(queue: weakref.ref[Interface]) -> Callable[[str], None]:
     return renamed
 
 
-class Interface(BatchQueue, LinkCalls):
+class Interface(Queue, LinkCalls):
     """An open TUN or TAP device. Go: Interface.
 
     Create one with :func:`open`. Usable as a context manager; closing it
     destroys a non-persistent device. The packet calls are those of the
-    queue it is (:class:`~tuntap_cffi.queue.Queue` for one packet,
-    :class:`~tuntap_cffi.batch_io.BatchQueue` for batches); the configuration
-    calls those of its :attr:`link` (:class:`~tuntap_cffi.link_calls.LinkCalls`).
+    queue it is (``device.queue.Queue``: one packet or a batch); the
+    configuration calls those of its :attr:`link`.
     """
 
     def __init__(
