@@ -15,7 +15,7 @@ from typing import Optional
 
 from . import _lowlevel
 
-__all__ = ["MAX_TIMEOUT", "RETRYABLE", "Timeout", "deadline_of", "slice_ms"]
+__all__ = ["MAX_TIMEOUT", "RETRYABLE", "Timeout", "deadline_of", "next_slice", "slice_ms"]
 
 Timeout = Optional[float]
 
@@ -62,3 +62,11 @@ def slice_ms(deadline: float | None) -> int:
         return _SLICE
     remaining = deadline - time.monotonic()
     return 0 if remaining <= 0 else min(_SLICE, math.ceil(remaining * 1000))
+
+
+def next_slice(deadline: float | None) -> int | None:
+    """The wait slice for the next try of a call whose last slice ran out
+    (``RETRYABLE``), or None once ``deadline`` has passed: the one deadline
+    check of every wait loop (queues, UDP sockets, link events)."""
+    wait = slice_ms(deadline)
+    return None if wait == 0 and deadline is not None else wait

@@ -26,7 +26,7 @@ from .packets.batch import PacketBatch
 from .packets.offload import Offload
 from .packets.packet import DevKind
 from .packets.writes import Progress, Writable, stopped, write_job
-from .timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
+from .timeouts import RETRYABLE, Timeout, deadline_of, next_slice, slice_ms
 
 __all__ = ["udp_recv_batch", "udp_send_batch"]
 
@@ -132,8 +132,8 @@ def udp_recv_batch(
             raise socket_closed("udp_recv_batch")  # closed while the call waited
         if result not in RETRYABLE:
             raise os_error(-result, _where(sock, "udp_recv_batch"), None)
-        wait = slice_ms(deadline)
-        if wait == 0 and deadline is not None:
+        wait = next_slice(deadline)
+        if wait is None:
             return 0
         fd = sock.fileno()
         if fd < 0:
@@ -313,7 +313,7 @@ def udp_send_batch(
                 raise socket_closed("udp_send_batch")
             if err not in RETRYABLE:
                 raise os_error(-err, _where(sock, "udp_send_batch"), None)
-            if deadline is not None and slice_ms(deadline) == 0:
+            if next_slice(deadline) is None:
                 raise TimeoutError(errno.ETIMEDOUT, "udp_send_batch: timed out")
             fd = sock.fileno()
             if fd < 0:

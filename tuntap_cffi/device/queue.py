@@ -46,7 +46,7 @@ from ..packets.packet import (
     packet_from_verdict,
 )
 from ..packets.writes import Progress, Writable, WriteJob, stopped, write_job
-from ..timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
+from ..timeouts import RETRYABLE, Timeout, deadline_of, next_slice, slice_ms
 
 if TYPE_CHECKING:
     from .._native import TTBatch, TTWriteStatus
@@ -176,8 +176,8 @@ class Queue:
             raise self._error(-result, operation)
         if self._lifetime.closed:
             raise InterfaceClosedError(self._name, operation)
-        wait = slice_ms(deadline)
-        if wait == 0 and deadline is not None:
+        wait = next_slice(deadline)
+        if wait is None:
             raise TimeoutError(errno.ETIMEDOUT, f"{operation} on {self._name}: timed out")
         return wait
 

@@ -31,7 +31,7 @@ from typing import Callable, NamedTuple
 from .. import _lowlevel, netns
 from ..errors import InterfaceClosedError, os_error
 from ..lifetime import Lifetime
-from ..timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
+from ..timeouts import RETRYABLE, Timeout, deadline_of, next_slice, slice_ms
 from .addresses import IPInterface
 from .channel import Channel
 from .netlink import Netlink
@@ -215,7 +215,7 @@ class LinkEvents:
                 elif result in RETRYABLE:
                     if not wait:
                         return None
-                    if deadline is not None and slice_ms(deadline) == 0:
+                    if next_slice(deadline) is None:
                         raise TimeoutError(
                             errno.ETIMEDOUT, f"{_OPERATION} on {self._name}: timed out"
                         )
