@@ -6,6 +6,7 @@
 """
 
 import importlib as _importlib
+import logging as _logging
 import os as _os
 
 try:  # the compiled core, first: its absence deserves a clearer error than a deep import's
@@ -65,7 +66,12 @@ from .packets.packet import ETH_P_IP, ETH_P_IPV6, DevKind, DevTap, DevTun, Packe
 from .packets.pcap import PcapWriter
 from .udp import udp_recv_batch, udp_send_batch
 
-del _importlib, _os
+# What a user debugging a deployment wants to see (an offload or UDP_SEGMENT the
+# kernel refused and the fallback taken, a resync after lost link events) goes
+# to the "tuntap_cffi" logger, silent unless the application configures logging.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
+
+del _importlib, _logging, _os
 
 __version__ = "0.1.0"
 

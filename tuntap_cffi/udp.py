@@ -13,6 +13,7 @@ sent as it is, and one from ``udp_recv_batch`` written to a TUN as it is.
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 import threading
 import time
@@ -33,6 +34,7 @@ __all__ = ["udp_recv_batch", "udp_send_batch"]
 _recv = _lowlevel.udp_recv
 _send = _lowlevel.udp_send
 _NULL = _lowlevel.NULL
+_log = logging.getLogger(__name__)
 _GSO = _lowlevel.UDP_GSO
 _GRO_TRIED = 1 << 8  # beside the TT_UDP_* bits: GRO was asked for already
 _MAX = _lowlevel.UDP_MAX_PAYLOAD
@@ -80,6 +82,16 @@ def _udp_socket(sock: object, operation: str, gro: bool) -> tuple[int, int, int]
             )
         if found < 0:
             raise os_error(-found, _where(sock, operation), None)
+        if features is None and not found & _GSO:
+            _log.info(
+                "%s: the kernel refused UDP_SEGMENT; sending one datagram per message",
+                _where(sock, operation),
+            )
+        if gro and not found & _lowlevel.UDP_GRO:
+            _log.info(
+                "%s: the kernel refused UDP_GRO; receiving one datagram per message",
+                _where(sock, operation),
+            )
         features = found | (_GRO_TRIED if gro else 0)
         _sockets[sock] = features
     return fd, int(sock.family), features

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import functools
 import grp
+import logging
 import os
 import pwd
 from collections.abc import Callable, Iterable
@@ -22,7 +23,7 @@ from .. import _lowlevel, netns
 from ..errors import DeviceBusyError, DeviceMismatchError, os_error
 from ..lifetime import chain, close_each
 from ..link.netlink import Netlink
-from ..packets.offload import WANTED as OFFLOAD_WANTED
+from ..packets.offload import WANTED as OFFLOAD_WANTED, Offload
 from ..packets.packet import DevKind
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "resolve_id",
     "validate_name",
 ]
+
+_log = logging.getLogger(__name__)
 
 CLONE_DEVICE = "/dev/net/tun"
 MAX_QUEUES = _lowlevel.MAX_QUEUES  # the kernel's MAX_TAP_QUEUES
@@ -366,4 +369,11 @@ def enable_offload(fd: int, name: str) -> int:
     bits = _lowlevel.set_offload(fd, OFFLOAD_WANTED.value)
     if bits < 0:
         raise os_error(-bits, "TUNSETOFFLOAD", name, area="offload")
+    refused = OFFLOAD_WANTED & ~Offload(bits)
+    if refused:
+        _log.info(
+            "%s: the kernel refused the offloads %s; packets of those kinds go unsegmented",
+            name,
+            refused,
+        )
     return bits

@@ -22,6 +22,7 @@ import contextlib
 import enum
 import errno
 import ipaddress
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from .netlink import Netlink
 
 __all__ = ["EventKind", "LinkEvent", "LinkEvents", "LinkState", "link_changes"]
 
+_log = logging.getLogger(__name__)
 _OPERATION = "events"
 # Datagrams dropped at most after an overrun (a socket holds a few hundred).
 _DRAIN_MAX = 100_000
@@ -274,6 +276,11 @@ class LinkEvents:
         What the socket still holds is older than the loss: it is dropped
         first, so that no event takes the state back behind the one read.
         """
+        _log.warning(
+            "%s: link events were lost (the socket's buffer overran); "
+            "reading the link's state afresh",
+            self._name,
+        )
         events = [self._event(EventKind.OVERRUN)]
         for _ in range(_DRAIN_MAX):
             if self._recv(0) in (-errno.EAGAIN, -errno.ECANCELED):
