@@ -1,0 +1,88 @@
+"""The test harness itself: skips that CI can see, and helpers that do what they say.
+
+Every skip in tests/ goes through ``netutil.skip_or_fail``, which fails under
+``TUNTAP_REQUIRE_PRIVILEGED`` (set by CI) unless the test runs elsewhere in
+the matrix; a generated test run by a child pytest shows both outcomes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+
+# What each generated test calls, and whether the flag turns its skip into a failure.
+CALLS = {
+    "plain": ('skip_or_fail("no frobnicator here")', True),
+    "tool": ('require_tool("no-such-tool-tuntap-test")', True),
+    "module": ('import_or_skip("no_such_module_tuntap_test")', True),
+    "elsewhere": ('skip_or_fail("not on this interpreter", runs_in="the other envs")', False),
+}
+
+
+def run_generated(tmp_path: Path, call: str, flag: str | None) -> subprocess.CompletedProcess[str]:
+    """A child pytest on a one-test file that calls ``call`` (with netutil's names)."""
+    test = tmp_path / "test_generated.py"
+    test.write_text(
+        textwrap.dedent(
+            f"""
+            from netutil import import_or_skip, require_tool, skip_or_fail
+
+            def test_it():
+                {call}
+            """
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TUNTAP_REQUIRE_PRIVILEGED"}
+    if flag is not None:
+        env["TUNTAP_REQUIRE_PRIVILEGED"] = flag
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rsf", "-p", "no:cacheprovider", str(test)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize("case", sorted(CALLS))
+@pytest.mark.parametrize("flag", [None, "0", "1"], ids=["unset", "flag-0", "flag-1"])
+def test_a_skip_fails_under_the_flag_unless_it_runs_elsewhere(
+    tmp_path: Path, case: str, flag: str | None
+) -> None:
+    call, fails_in_ci = CALLS[case]
+    result = run_generated(tmp_path, call, flag)
+    out = result.stdout + result.stderr
+    if flag == "1" and fails_in_ci:
+        assert result.returncode == 1, out
+        assert re.search(r"^1 failed in ", out, re.M), out
+        assert "TUNTAP_REQUIRE_PRIVILEGED is set" in out, out
+    else:
+        assert result.returncode == 0, out
+        assert re.search(r"^1 skipped in ", out, re.M), out
+    if case == "elsewhere":
+        assert "it runs in the other envs" in out, out
+
+
+SKIPS = re.compile(r"pytest\.skip\(|mark\.skip|importorskip|unittest\.skip")
+
+
+def test_every_skip_in_the_tests_goes_through_the_one_helper() -> None:
+    """A bare pytest.skip, skipif mark or importorskip would pass silently in CI."""
+    found = []
+    for path in sorted(TESTS.rglob("*.py")):
+        if path.name in ("netutil.py", Path(__file__).name):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if SKIPS.search(line):
+                found.append(f"{path.relative_to(TESTS)}:{number}: {line.strip()}")
+    assert not found, "skip through netutil.skip_or_fail instead:\n" + "\n".join(found)
