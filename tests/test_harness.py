@@ -2,7 +2,8 @@
 
 Every skip in tests/ goes through ``netutil.skip_or_fail``, which fails under
 ``TUNTAP_REQUIRE_PRIVILEGED`` (set by CI) unless the test runs elsewhere in
-the matrix; a generated test run by a child pytest shows both outcomes.
+the matrix; a generated test run by a child pytest shows both outcomes. The
+link-event helper ``nothing_more`` waits as long as it is told.
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ import re
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from link.test_events import nothing_more
+from netutil import disable_ipv6
+
+import tuntap_cffi as tuntap
+from tuntap_cffi import DevKind
 
 TESTS = Path(__file__).resolve().parent
 
@@ -86,3 +94,32 @@ def test_every_skip_in_the_tests_goes_through_the_one_helper() -> None:
             if SKIPS.search(line):
                 found.append(f"{path.relative_to(TESTS)}:{number}: {line.strip()}")
     assert not found, "skip through netutil.skip_or_fail instead:\n" + "\n".join(found)
+
+
+# -- nothing_more waits as long as it is told --------------------------------------------
+
+
+@pytest.mark.privileged
+def test_nothing_more_sees_an_event_that_comes_late_within_its_wait() -> None:
+    """The reader's own timeout (50 ms) is shorter than the wait (1.5 s): a change
+    made 0.3 s in must still be seen."""
+    with tuntap.open("evh%d", DevKind.TUN) as iface:
+        disable_ipv6(iface.name)
+        with iface.link.events(timeout=0.05) as events:
+            timer = threading.Timer(0.3, iface.set_mtu, (1300,))
+            timer.start()
+            try:
+                with pytest.raises(AssertionError, match="unexpected event"):
+                    nothing_more(events, wait=1.5)
+            finally:
+                timer.join()
+
+
+@pytest.mark.privileged
+def test_nothing_more_returns_after_its_wait_not_the_readers_timeout() -> None:
+    with tuntap.open("evh%d", DevKind.TUN) as iface:
+        disable_ipv6(iface.name)
+        with iface.link.events(timeout=5) as events:
+            start = time.monotonic()
+            nothing_more(events, wait=0.3)
+            assert 0.3 <= time.monotonic() - start < 2
