@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -35,50 +34,42 @@ CALLS = {
 }
 
 
-def run_generated(tmp_path: Path, call: str, flag: str | None) -> subprocess.CompletedProcess[str]:
-    """A child pytest on a one-test file that calls ``call`` (with netutil's names)."""
+def run_generated(tmp_path: Path, flag: str | None) -> str:
+    """A child pytest (-v) on a file of one test per CALLS entry; its output."""
     test = tmp_path / "test_generated.py"
-    test.write_text(
-        textwrap.dedent(
-            f"""
-            from netutil import import_or_skip, require_tool, skip_or_fail
-
-            def test_it():
-                {call}
-            """
-        )
-    )
+    body = "from netutil import import_or_skip, require_tool, skip_or_fail\n"
+    for name, (call, _) in CALLS.items():
+        body += f"\n\ndef test_{name}():\n    {call}\n"
+    test.write_text(body)
     env = {k: v for k, v in os.environ.items() if k != "TUNTAP_REQUIRE_PRIVILEGED"}
     if flag is not None:
         env["TUNTAP_REQUIRE_PRIVILEGED"] = flag
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rsf", "-p", "no:cacheprovider", str(test)],
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-v", "-rsf", "-p", "no:cacheprovider", str(test)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,
         env=env,
     )
+    return result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("case", sorted(CALLS))
 @pytest.mark.parametrize("flag", [None, "0", "1"], ids=["unset", "flag-0", "flag-1"])
 def test_a_skip_fails_under_the_flag_unless_it_runs_elsewhere(
-    tmp_path: Path, case: str, flag: str | None
+    tmp_path: Path, flag: str | None
 ) -> None:
-    call, fails_in_ci = CALLS[case]
-    result = run_generated(tmp_path, call, flag)
-    out = result.stdout + result.stderr
-    if flag == "1" and fails_in_ci:
-        assert result.returncode == 1, out
-        assert re.search(r"^1 failed in ", out, re.M), out
-        assert "TUNTAP_REQUIRE_PRIVILEGED is set" in out, out
-    else:
-        assert result.returncode == 0, out
-        assert re.search(r"^1 skipped in ", out, re.M), out
-    if case == "elsewhere":
-        assert "it runs in the other envs" in out, out
+    out = run_generated(tmp_path, flag)
+    for name, (_, fails_in_ci) in CALLS.items():
+        outcome = "FAILED" if flag == "1" and fails_in_ci else "SKIPPED"
+        assert re.search(rf"::test_{name} {outcome}", out), f"test_{name}: not {outcome}\n{out}"
+    failing = sum(1 for _, fails_in_ci in CALLS.values() if fails_in_ci) if flag == "1" else 0
+    skipped = len(CALLS) - failing
+    summary = f"{failing} failed, {skipped} skipped" if failing else f"{skipped} skipped"
+    assert re.search(rf"^=* ?{summary} in ", out, re.M), out
+    assert ("TUNTAP_REQUIRE_PRIVILEGED is set" in out) == bool(failing), out
+    assert "it runs in the other envs" in out, out
 
 
 SKIPS = re.compile(r"pytest\.skip\(|mark\.skip|importorskip|unittest\.skip")
