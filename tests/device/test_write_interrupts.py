@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 
 import pytest
-from netutil import REQUIRE_PRIVILEGED, interrupt_after_ready, ip, require_tool
+from netutil import interrupt_after_ready, ip, require_tool, skip_or_fail
 
 import tuntap_cffi as tuntap
 
@@ -90,10 +90,7 @@ def slow_links() -> Iterator[None]:
                 text=True,
             )
             if added.returncode != 0:
-                reason = f"no tbf qdisc in this kernel: {added.stderr.strip()}"
-                if REQUIRE_PRIVILEGED:
-                    pytest.fail(reason, pytrace=False)
-                pytest.skip(reason)
+                skip_or_fail(f"no tbf qdisc in this kernel: {added.stderr.strip()}")
         yield
     finally:
         for name in (BRIDGE, PORT, UDP_DEV, TAP):
