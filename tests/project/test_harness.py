@@ -23,7 +23,7 @@ from netutil import disable_ipv6
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 
 # What each generated test calls, and whether the flag turns its skip into a failure.
 CALLS = {
