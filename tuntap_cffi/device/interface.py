@@ -21,6 +21,7 @@ from .. import _lowlevel
 from ..errors import hint_for, os_error
 from ..lifetime import Lifetime, close_each
 from ..link.channel import Channel
+from ..link.configurable import Configurable
 from ..link.link import Link
 from ..link.netlink import Netlink
 from ..packets.offload import NONE, Offload
@@ -29,7 +30,6 @@ from ..timeouts import Timeout
 from . import attach
 from .attach import CLONE_DEVICE
 from .batch_io import BatchQueue
-from .link_calls import LinkCalls
 from .queue import DEFAULT_WRITE_LIMIT, Writable, follow_mtu
 
 __all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "Timeout", "Writable"]
@@ -88,14 +88,14 @@ def _follow_name(queue: weakref.ref[Interface]) -> Callable[[str], None]:
     return renamed
 
 
-class Interface(BatchQueue, LinkCalls):
+class Interface(BatchQueue, Configurable):
     """An open TUN or TAP device. Go: Interface.
 
     Create one with :func:`open`. Usable as a context manager; closing it
     destroys a non-persistent device. The packet calls are those of the
     queue it is (:class:`~tuntap_cffi.queue.Queue` for one packet,
     :class:`~tuntap_cffi.batch_io.BatchQueue` for batches); the configuration
-    calls those of its :attr:`link` (:class:`~tuntap_cffi.link_calls.LinkCalls`).
+    calls those of its :attr:`link` (:class:`~tuntap_cffi.link.configurable.Configurable`).
     """
 
     def __init__(
