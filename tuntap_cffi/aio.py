@@ -12,9 +12,10 @@ event reader's own socket, and so are :func:`udp_recv_batch` and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -24,8 +25,11 @@ from .device.opening import open as open_interface
 from .device.queue import coalescing
 from .errors import BatchWriteStopped, InterfaceClosedError
 from .lifetime import Lifetime
+from .link.configurable import Configurable
 from .link.events import LinkEvent, LinkEvents
+from .link.link import Link
 from .packets.batch import PacketBatch
+from .packets.offload import Offload
 from .packets.packet import DevKind, Packet
 from .packets.writes import Writable, write_job
 from .timeouts import deadline_of
@@ -130,11 +134,13 @@ class _Readiness:
             self._unregister()
 
 
-class AsyncInterface:
+class AsyncInterface(Configurable):
     """An :class:`Interface` whose packet I/O is awaited.
 
-    ``name``, ``kind``, ``fileno()`` and the configuration methods are the
-    Interface's own, synchronous (they are quick netlink calls); the wrapped
+    The rest is the Interface's own, synchronous (quick netlink calls and
+    ioctls): ``name``, ``kind``, ``fileno()``, ``write_limit``, the queue
+    and persistence calls, and the configuration methods of its :attr:`link`
+    (:class:`~tuntap_cffi.link.configurable.Configurable`). The wrapped
     object is :attr:`interface`.
     """
 
@@ -177,15 +183,47 @@ class AsyncInterface:
         """True once closed."""
         return self._iface.closed
 
+    @property
+    def link(self) -> Link:
+        """The device's configuration (the Interface's :attr:`~Interface.link`)."""
+        return self._iface.link
+
+    @property
+    def offload(self) -> Offload:
+        """The offload features the kernel accepted (empty: not an offload device)."""
+        return self._iface.offload
+
+    @property
+    def write_limit(self) -> int:
+        """The largest body :meth:`write_packet` accepts, in bytes (follows the MTU)."""
+        return self._iface.write_limit
+
+    @property
+    def multi_queue(self) -> bool:
+        """True for a queue of a multi-queue device (made by :func:`open_queues`)."""
+        return self._iface.multi_queue
+
     def fileno(self) -> int:
         """The device fd."""
         return self._iface.fileno()
 
-    def __getattr__(self, attribute: str) -> Any:
-        # Configuration methods and properties stay the Interface's, synchronous.
-        if attribute.startswith("_"):
-            raise AttributeError(attribute)
-        return getattr(self._iface, attribute)
+    @contextlib.contextmanager
+    def using_fd(self, operation: str = "using_fd") -> Iterator[int]:
+        """The device fd, kept open for the ``with`` block: :meth:`Interface.using_fd`."""
+        with self._iface.using_fd(operation) as fd:
+            yield fd
+
+    def set_persist(self, persist: bool) -> None:
+        """Keep the device when its last fd closes, or not: :meth:`Interface.set_persist`."""
+        self._iface.set_persist(persist)
+
+    def detach_queue(self) -> None:
+        """Take this queue out of the device's rotation: :meth:`Interface.detach_queue`."""
+        self._iface.detach_queue()
+
+    def attach_queue(self) -> None:
+        """Put a detached queue back into the rotation: :meth:`Interface.attach_queue`."""
+        self._iface.attach_queue()
 
     def __repr__(self) -> str:
         return f"<AsyncInterface {self._iface!r}>"

@@ -21,6 +21,7 @@ from .. import _lowlevel
 from ..errors import hint_for, os_error
 from ..lifetime import Lifetime, close_each
 from ..link.channel import Channel
+from ..link.configurable import Configurable
 from ..link.link import Link
 from ..link.netlink import Netlink
 from ..packets.offload import NONE, Offload
@@ -28,7 +29,6 @@ from ..packets.packet import DevKind
 from ..timeouts import Timeout
 from . import attach
 from .attach import CLONE_DEVICE
-from .link_calls import LinkCalls
 from .queue import DEFAULT_WRITE_LIMIT, Queue, Writable, follow_mtu
 
 __all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "Timeout", "Writable"]
@@ -87,13 +87,13 @@ def _follow_name(queue: weakref.ref[Interface]) -> Callable[[str], None]:
     return renamed
 
 
-class Interface(Queue, LinkCalls):
+class Interface(Queue, Configurable):
     """An open TUN or TAP device. Go: Interface.
 
     Create one with :func:`open`. Usable as a context manager; closing it
     destroys a non-persistent device. The packet calls are those of the
     queue it is (``device.queue.Queue``: one packet or a batch); the
-    configuration calls those of its :attr:`link`.
+    configuration calls those of its :attr:`link` (``link.configurable.Configurable``).
     """
 
     def __init__(

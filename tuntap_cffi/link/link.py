@@ -21,9 +21,16 @@ from ..lifetime import Lifetime
 from ..netns import NetnsLike
 from ..packets.packet import DevKind
 from . import ifaddrs, routes
-from .addresses import AddressLike, PeerInterface, SubnetLike, check_int, format_mac, parse_mac
+from .addresses import (
+    AddressLike,
+    PeerInterface,
+    SubnetLike,
+    check_flag,
+    check_int,
+    format_mac,
+    parse_mac,
+)
 from .channel import Channel, find_link
-from .conf_controls import ConfControls
 from .events import LinkEvents
 from .ifaddrs import PeerLike
 from .netlink import Netlink
@@ -64,7 +71,7 @@ def _check_tap(channel: Channel, kind: DevKind | None, operation: str) -> None:
         )
 
 
-class Link(ConfControls):
+class Link:
     """The configuration of one network device, found by name or ifindex.
 
     ``tuntap.Link("tun0")`` (or ``Link(5)``) configures a device this process
@@ -349,3 +356,25 @@ class Link(ConfControls):
         self._channel.request(
             operation, lambda nl, index: nl.set_link(index, operation, hwaddr=raw)
         )
+
+    # -- the IPv4/IPv6 conf switches: /proc/sys/net/ipv{4,6}/conf/<name>/ --------------
+
+    def _write_conf(self, family: str, key: str, value: bool, operation: str) -> None:
+        self._channel.lifetime.check_open(operation)
+        self._channel.write_conf(family, key, check_flag(value, operation), operation)
+
+    def set_ipv4_forwarding(self, enabled: bool) -> None:
+        """Enable or disable IPv4 forwarding on the device (``ipv4/conf/<name>/forwarding``)."""
+        self._write_conf("ipv4", "forwarding", enabled, "set_ipv4_forwarding")
+
+    def set_ipv6(self, enabled: bool) -> None:
+        """Enable or disable IPv6 on the device (``disable_ipv6``, inverted). Go: IPv6."""
+        self._write_conf("ipv6", "disable_ipv6", not check_flag(enabled, "set_ipv6"), "set_ipv6")
+
+    def set_ipv6_forwarding(self, enabled: bool) -> None:
+        """Enable or disable IPv6 forwarding on the device. Go: IPv6Forwarding."""
+        self._write_conf("ipv6", "forwarding", enabled, "set_ipv6_forwarding")
+
+    def set_ipv6_slaac(self, enabled: bool) -> None:
+        """Enable or disable stateless address autoconfiguration. Go: IPv6SLAAC."""
+        self._write_conf("ipv6", "autoconf", enabled, "set_ipv6_slaac")
