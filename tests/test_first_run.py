@@ -182,7 +182,8 @@ def test_readme_first_command_works_in_a_fresh_clone(tmp_path: Path) -> None:
     if shutil.which("gcc") is None and shutil.which("cc") is None:
         pytest.skip(
             "`pip install .` compiles the shim and this run has no C compiler on PATH "
-            "(tox -e dist runs the suite against its wheels without one)"
+            "(the tox interpreter envs run the suite from the wheels without one, then this "
+            "test with one)"
         )
     command = quick_start_commands()[0]
     clone, venv = tmp_path / "clone", tmp_path / "venv"
