@@ -3,16 +3,19 @@
 ``check_dist.py build {cpython,pypy} OUTDIR`` (tox's packaging envs
 ``.pkg_external`` and ``.pkg_external_pypy`` run it, once per tox run each):
 
-1. ``python -m build``: the sdist, then from that sdist the wheel, on the
-   interpreter running this script (CPython 3.9 for the one abi3 wheel every
-   later CPython takes, PyPy 3.9 for the PyPy wheel).
-2. ``auditwheel repair``: the wheel gets its manylinux tag.
-3. Checks: the sdist holds what a build from source needs and LICENSE; the
+1. ``python -m build --sdist``: the sdist.
+2. From that sdist, in a fresh venv of the builder, ``pip wheel``: one abi3
+   wheel on the oldest CPython (``python3.9``; without it, the CPython
+   running this script: the tag is ``cp39-abi3`` either way), or the PyPy
+   wheel on ``pypy3``.
+3. ``auditwheel repair`` (on the CPython running this script: auditwheel
+   does not run on PyPy 3.9): the wheel gets its manylinux tag.
+4. Checks: the sdist holds what a build from source needs and LICENSE; the
    wheel's metadata is the project's (name, version, licence, Python
    versions, classifiers), its dist-info holds LICENSE, and it holds the
    package, its compiled module of the right kind, the typing files and the
    console script, and no sources or tests.
-4. OUTDIR ends up holding that one wheel (tox's ``package_glob``) and, in
+5. OUTDIR ends up holding that one wheel (tox's ``package_glob``) and, in
    ``OUTDIR/sdist``, the sdist.
 
 ``check_dist.py without-compiler -- COMMAND...`` (the interpreter envs run
@@ -30,7 +33,6 @@ from __future__ import annotations
 import argparse
 import email
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -150,20 +152,34 @@ def check_wheel(wheel: Path, implementation: str) -> None:
     print(f"check_dist: {wheel.name}: metadata, LICENSE and contents as expected")
 
 
+def builder(implementation: str) -> str:
+    """The interpreter that builds the wheel: the oldest CPython, or PyPy."""
+    candidates = ["python3.9", sys.executable] if implementation == "cpython" else ["pypy3"]
+    for candidate in candidates:
+        found = shutil.which(candidate)
+        if found is not None:
+            return found
+    fail(f"no {' or '.join(candidates)} on PATH to build the {implementation} wheel")
+    return ""
+
+
 def build(implementation: str, outdir: Path) -> None:
     """The sdist and one repaired wheel, checked, into ``outdir``."""
-    running = "pypy" if sys.implementation.name == "pypy" else "cpython"
-    if running != implementation:
-        fail(f"the {implementation} wheel must be built by {implementation}, not by {running}")
+    if sys.implementation.name != "cpython":
+        fail("run the build on CPython: auditwheel needs it")
     shutil.rmtree(outdir, ignore_errors=True)
     started = time.monotonic()
-    print(f"check_dist: building on {platform.python_implementation()} {platform.python_version()}")
+    interpreter = builder(implementation)
     with tempfile.TemporaryDirectory(prefix="tuntap-dist-") as scratch:
         raw = Path(scratch)
-        run(sys.executable, "-m", "build", "--outdir", raw, ROOT)
+        run(sys.executable, "-m", "build", "--sdist", "--outdir", raw, ROOT)
         (sdist,) = raw.glob("*.tar.gz")
-        (wheel,) = raw.glob("*.whl")
         check_sdist(sdist)
+        run(interpreter, "-m", "venv", raw / "builder")
+        python = raw / "builder" / "bin" / "python"
+        run(python, "-c", "import platform; print('wheel built on', platform.python_version())")
+        run(python, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir", raw / "wheel", sdist)
+        (wheel,) = (raw / "wheel").glob("*.whl")
         run(sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", outdir, wheel)
         (repaired,) = outdir.glob("*.whl")
         check_wheel(repaired, implementation)
@@ -212,8 +228,11 @@ def without_compiler(command: list[str]) -> int:
             if shutil.which(name, path=env["PATH"]) is not None:
                 fail(f"{name} is still on the compiler-free PATH")
         run(sys.executable, "-c", INSTALLED_CHECK, env=env)
-        print("+", " ".join(command), "(no compiler on PATH)", flush=True)
-        return subprocess.run(command, env=env).returncode
+        # Found on the ordinary PATH: the venv's python, not what a symlink to it
+        # would start (Python finds its venv from the path it was started as).
+        program = shutil.which(command[0]) or command[0]
+        print("+", program, *command[1:], "(no compiler on PATH)", flush=True)
+        return subprocess.run([program, *command[1:]], env=env).returncode
 
 
 def main() -> None:
