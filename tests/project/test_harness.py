@@ -1,6 +1,6 @@
 """The test harness itself: skips that CI can see, and helpers that do what they say.
 
-Every skip in tests/ goes through ``netutil.skip_or_fail``, which fails under
+Every skip in tests/ goes through ``helpers.skips.skip_or_fail``, which fails under
 ``TUNTAP_REQUIRE_PRIVILEGED`` (set by CI) unless the test runs elsewhere in
 the matrix; a generated test run by a child pytest shows both outcomes. The
 link-event helper ``nothing_more`` waits as long as it is told.
@@ -17,13 +17,14 @@ import time
 from pathlib import Path
 
 import pytest
-from link.test_events import nothing_more
-from netutil import disable_ipv6
+from helpers.events import nothing_more
+from helpers.ip import disable_ipv6
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind
 
 TESTS = Path(__file__).resolve().parents[1]
+SKIP_MODULE = TESTS / "helpers" / "skips.py"  # the one place that may skip
 
 # What each generated test calls, and whether the flag turns its skip into a failure.
 CALLS = {
@@ -37,7 +38,7 @@ CALLS = {
 def run_generated(tmp_path: Path, flag: str | None) -> str:
     """A child pytest (-v) on a file of one test per CALLS entry; its output."""
     test = tmp_path / "test_generated.py"
-    body = "from netutil import import_or_skip, require_tool, skip_or_fail\n"
+    body = "from helpers.skips import import_or_skip, require_tool, skip_or_fail\n"
     for name, (call, _) in CALLS.items():
         body += f"\n\ndef test_{name}():\n    {call}\n"
     test.write_text(body)
@@ -79,12 +80,12 @@ def test_every_skip_in_the_tests_goes_through_the_one_helper() -> None:
     """A bare pytest.skip, skipif mark or importorskip would pass silently in CI."""
     found = []
     for path in sorted(TESTS.rglob("*.py")):
-        if path.name in ("netutil.py", Path(__file__).name):
+        if path in (SKIP_MODULE, Path(__file__).resolve()):
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if SKIPS.search(line):
                 found.append(f"{path.relative_to(TESTS)}:{number}: {line.strip()}")
-    assert not found, "skip through netutil.skip_or_fail instead:\n" + "\n".join(found)
+    assert not found, "skip through helpers.skips.skip_or_fail instead:\n" + "\n".join(found)
 
 
 # -- nothing_more waits as long as it is told --------------------------------------------
