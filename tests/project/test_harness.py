@@ -1,4 +1,5 @@
-"""The test harness itself: skips that CI can see, and helpers that do what they say.
+"""The test harness itself: skips that CI can see, test modules that import no other
+test module, and helpers that do what they say.
 
 Every skip in tests/ goes through ``helpers.skips.skip_or_fail``, which fails under
 ``TUNTAP_REQUIRE_PRIVILEGED`` (set by CI) unless the test runs elsewhere in
@@ -86,6 +87,34 @@ def test_every_skip_in_the_tests_goes_through_the_one_helper() -> None:
             if SKIPS.search(line):
                 found.append(f"{path.relative_to(TESTS)}:{number}: {line.strip()}")
     assert not found, "skip through helpers.skips.skip_or_fail instead:\n" + "\n".join(found)
+
+
+# -- no test module imports another ------------------------------------------------------
+
+# An import of a test module, in code or in a child's code string: a folder-qualified
+# one, a bare one (tests/ or a folder on sys.path) or a plain ``import``.
+TEST_MODULE_IMPORT = re.compile(
+    r"\bfrom\s+(?:\w+\.)*test_\w+\s+import\b|^\W*import\s+(?:\w+\.)*test_\w+"
+)
+
+
+def test_no_test_module_imports_another() -> None:
+    """Helpers two test modules share live in helpers/, fixtures in a conftest.py: a test
+    module imported by another would run its module-level set-up there too, and moving
+    or renaming one test file would break others."""
+    modules = ("packets.test_coalesce", "test_aio", "shim.test_netlink_parser")
+    caught = [f"from {m} import name" for m in modules] + [f"import {m}" for m in modules]
+    caught.append(f'    "from {modules[1]} import run\\n"')  # a child's code
+    assert all(TEST_MODULE_IMPORT.search(line) for line in caught)
+    assert not TEST_MODULE_IMPORT.search("from helpers.packets import tcp_packet")
+    found = []
+    for path in sorted(TESTS.rglob("*.py")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if TEST_MODULE_IMPORT.search(line):
+                found.append(f"{path.relative_to(TESTS)}:{number}: {line.strip()}")
+    assert not found, "import from tests/helpers/ or use a conftest.py fixture:\n" + "\n".join(
+        found
+    )
 
 
 # -- nothing_more waits as long as it is told --------------------------------------------
