@@ -5,38 +5,17 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
-from collections.abc import Awaitable
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 import pytest
-from netutil import TUN_ADDR, TUN_PEER, configure_v4, import_or_skip, ipv4_udp, skip_or_fail
+from helpers.ip import TUN_ADDR, TUN_PEER, configure_v4
+from helpers.packets import ipv4_udp
+from helpers.skips import skip_or_fail
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import AsyncInterface, DevKind
 
 pytestmark = pytest.mark.privileged
-T = TypeVar("T")
-
-# uvloop is CPython's (the "test" extra installs it there): missing on CPython, the
-# uvloop runs skip, or fail in CI.
-LOOPS = ["asyncio", "uvloop"] if sys.implementation.name == "cpython" else ["asyncio"]
-
-
-@pytest.fixture(params=LOOPS)
-def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[T]], T]:
-    """Run a coroutine to completion on a fresh loop of the parametrized kind."""
-    new_loop = asyncio.new_event_loop
-    if request.param == "uvloop":
-        new_loop = import_or_skip("uvloop").new_event_loop
-
-    def runner(coro: Awaitable[T]) -> T:
-        loop = new_loop()
-        try:
-            return loop.run_until_complete(asyncio.wait_for(coro, 30))
-        finally:
-            loop.close()
-
-    return runner
 
 
 def send_udp(port: int, payload: bytes) -> None:

@@ -20,7 +20,7 @@ The far side is stalled, so that writes stop part-way:
   forwards what was written out of a plain TUN, which is read only after the
   writes (a reader that pauses, then drains); an offload TUN's super-packets
   come out of it split again, so what arrives is compared packet by packet
-  with what was given (but for the TTL: ``packets.test_coalesce.ttl_free``).
+  with what was given (but for the TTL: ``helpers.packets.ttl_free``).
 - UDP: the socket's send buffer is small and its datagrams leave through a
   rate-limited qdisc on a plain TUN, which is read after the sends.
 
@@ -56,9 +56,11 @@ from datetime import timedelta
 from typing import Any, Callable, Union
 
 import pytest
+from helpers.forward import OUT6_NET, OUT_NET
+from helpers.ip import ip
+from helpers.packets import tcp_packet, ttl_free, udp_packet
+from helpers.skips import require_tool
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
-from netutil import ip, require_tool
-from packets.test_coalesce import OUT6_NET, OUT_NET, tcp_packet, ttl_free, udp_packet
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import AsyncInterface, BatchWriteError, PacketBatch, aio

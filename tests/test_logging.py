@@ -11,7 +11,8 @@ import sys
 import textwrap
 
 import pytest
-from link.test_events import disable_ipv6, shrink_receive_buffer
+from helpers.events import shrink_receive_buffer
+from helpers.ip import disable_ipv6
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind, Offload, _lowlevel

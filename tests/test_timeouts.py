@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from netutil import TUN_ADDR, TUN_PEER, configure_v4, ip, ip_json, ipv4_udp, open_fds
+from helpers.ip import TUN_ADDR, TUN_PEER, configure_v4, ip, ip_json
+from helpers.packets import ipv4_udp
+from helpers.processes import open_fds
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind

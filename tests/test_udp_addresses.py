@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from netutil import ip
+from helpers.ip import ip
 
 import tuntap_cffi as tuntap
 import tuntap_cffi.udp as udp

@@ -10,7 +10,8 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from netutil import ip, open_fds
+from helpers.ip import ip
+from helpers.processes import open_fds
 
 import tuntap_cffi as tuntap
 

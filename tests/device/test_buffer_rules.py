@@ -17,7 +17,8 @@ import socket
 from collections.abc import Callable, Iterator
 
 import pytest
-from netutil import configure_v4, ipv4_udp
+from helpers.ip import configure_v4
+from helpers.packets import ipv4_udp
 
 import tuntap_cffi as tuntap
 

@@ -9,31 +9,18 @@ library's close, so the fd number cannot have been re-used meanwhile.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import uuid
-from collections.abc import Iterator
 
 import pytest
-from netutil import link_names, open_fds
+from helpers.ip import link_names
+from helpers.processes import open_fds
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind
 from tuntap_cffi.device import attach
 
 pytestmark = pytest.mark.privileged
-
-
-@pytest.fixture
-def named_netns() -> Iterator[str]:
-    name = f"tt-close-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tuntap.netns.create(name)
-    try:
-        yield name
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tuntap.netns.delete(name)
 
 
 def _new_fds(count: int) -> list[int]:

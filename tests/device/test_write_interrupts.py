@@ -31,7 +31,9 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 
 import pytest
-from netutil import interrupt_after_ready, ip, require_tool, skip_or_fail
+from helpers.ip import ip
+from helpers.processes import interrupt_after_ready
+from helpers.skips import require_tool, skip_or_fail
 
 import tuntap_cffi as tuntap
 

@@ -8,7 +8,7 @@ import inspect
 from typing import Any
 
 import pytest
-from netutil import ip_addresses, ip_link
+from helpers.ip import ip_addresses, ip_link
 
 from tuntap_cffi import AsyncInterface, DevKind, Interface, Link
 

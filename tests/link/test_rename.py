@@ -13,10 +13,9 @@ import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
-from netutil import ip, ip_json
+from helpers.ip import ip, ip_json
 
 import tuntap_cffi as tuntap
-from link.test_link import named_netns  # noqa: F401 - a fixture
 from tuntap_cffi import DevKind
 
 pytestmark = pytest.mark.privileged
@@ -147,7 +146,7 @@ def test_a_link_of_a_deleted_device_keeps_its_last_name() -> None:
 
 
 @pytest.mark.parametrize("switch", ["ipv4 forwarding", "ipv6 forwarding"])
-def test_a_link_in_another_namespace_follows_a_rename(named_netns: str, switch: str) -> None:  # noqa: F811
+def test_a_link_in_another_namespace_follows_a_rename(named_netns: str, switch: str) -> None:
     ip("-n", named_netns, "tuntap", "add", OLD, "mode", "tun")
     with tuntap.Link(OLD, netns=named_netns) as link:
         rename_and_take_the_old_name(named_netns)
@@ -159,7 +158,7 @@ def test_a_link_in_another_namespace_follows_a_rename(named_netns: str, switch: 
 
 @pytest.mark.parametrize("switch", ["ipv4 forwarding", "ipv6 off"])
 def test_an_interface_in_another_namespace_follows_a_rename(
-    named_netns: str,  # noqa: F811
+    named_netns: str,
     switch: str,
 ) -> None:
     with tuntap.open(OLD, DevKind.TUN, netns=named_netns) as iface:

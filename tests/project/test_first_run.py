@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 from conftest import NETNS_HOST
-from netutil import NEEDS_COMPILER_RUNS_IN, link_names, skip_or_fail
+from helpers.ip import link_names
+from helpers.skips import NEEDS_COMPILER_RUNS_IN, skip_or_fail
 
 import tuntap_cffi
 

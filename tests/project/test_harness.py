@@ -1,6 +1,7 @@
-"""The test harness itself: skips that CI can see, and helpers that do what they say.
+"""The test harness itself: skips that CI can see, test modules that import no other
+test module, and helpers that do what they say.
 
-Every skip in tests/ goes through ``netutil.skip_or_fail``, which fails under
+Every skip in tests/ goes through ``helpers.skips.skip_or_fail``, which fails under
 ``TUNTAP_REQUIRE_PRIVILEGED`` (set by CI) unless the test runs elsewhere in
 the matrix; a generated test run by a child pytest shows both outcomes. The
 link-event helper ``nothing_more`` waits as long as it is told.
@@ -17,13 +18,14 @@ import time
 from pathlib import Path
 
 import pytest
-from link.test_events import nothing_more
-from netutil import disable_ipv6
+from helpers.events import nothing_more
+from helpers.ip import disable_ipv6
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind
 
 TESTS = Path(__file__).resolve().parents[1]
+SKIP_MODULE = TESTS / "helpers" / "skips.py"  # the one place that may skip
 
 # What each generated test calls, and whether the flag turns its skip into a failure.
 CALLS = {
@@ -37,7 +39,7 @@ CALLS = {
 def run_generated(tmp_path: Path, flag: str | None) -> str:
     """A child pytest (-v) on a file of one test per CALLS entry; its output."""
     test = tmp_path / "test_generated.py"
-    body = "from netutil import import_or_skip, require_tool, skip_or_fail\n"
+    body = "from helpers.skips import import_or_skip, require_tool, skip_or_fail\n"
     for name, (call, _) in CALLS.items():
         body += f"\n\ndef test_{name}():\n    {call}\n"
     test.write_text(body)
@@ -79,12 +81,40 @@ def test_every_skip_in_the_tests_goes_through_the_one_helper() -> None:
     """A bare pytest.skip, skipif mark or importorskip would pass silently in CI."""
     found = []
     for path in sorted(TESTS.rglob("*.py")):
-        if path.name in ("netutil.py", Path(__file__).name):
+        if path in (SKIP_MODULE, Path(__file__).resolve()):
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if SKIPS.search(line):
                 found.append(f"{path.relative_to(TESTS)}:{number}: {line.strip()}")
-    assert not found, "skip through netutil.skip_or_fail instead:\n" + "\n".join(found)
+    assert not found, "skip through helpers.skips.skip_or_fail instead:\n" + "\n".join(found)
+
+
+# -- no test module imports another ------------------------------------------------------
+
+# An import of a test module, in code or in a child's code string: a folder-qualified
+# one, a bare one (tests/ or a folder on sys.path) or a plain ``import``.
+TEST_MODULE_IMPORT = re.compile(
+    r"\bfrom\s+(?:\w+\.)*test_\w+\s+import\b|^\W*import\s+(?:\w+\.)*test_\w+"
+)
+
+
+def test_no_test_module_imports_another() -> None:
+    """Helpers two test modules share live in helpers/, fixtures in a conftest.py: a test
+    module imported by another would run its module-level set-up there too, and moving
+    or renaming one test file would break others."""
+    modules = ("packets.test_coalesce", "test_aio", "shim.test_netlink_parser")
+    caught = [f"from {m} import name" for m in modules] + [f"import {m}" for m in modules]
+    caught.append(f'    "from {modules[1]} import run\\n"')  # a child's code
+    assert all(TEST_MODULE_IMPORT.search(line) for line in caught)
+    assert not TEST_MODULE_IMPORT.search("from helpers.packets import tcp_packet")
+    found = []
+    for path in sorted(TESTS.rglob("*.py")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if TEST_MODULE_IMPORT.search(line):
+                found.append(f"{path.relative_to(TESTS)}:{number}: {line.strip()}")
+    assert not found, "import from tests/helpers/ or use a conftest.py fixture:\n" + "\n".join(
+        found
+    )
 
 
 # -- nothing_more waits as long as it is told --------------------------------------------

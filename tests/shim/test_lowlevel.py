@@ -7,7 +7,7 @@ import os
 import socket
 
 import pytest
-from netutil import open_fds
+from helpers.processes import open_fds
 
 from tuntap_cffi import _lowlevel
 from tuntap_cffi._native import ffi, lib

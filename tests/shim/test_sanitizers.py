@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-from netutil import skip_or_fail
+from helpers.skips import skip_or_fail
 
 SANITIZED = os.environ.get("TUNTAP_SANITIZED") == "1"
 
