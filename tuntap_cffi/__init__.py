@@ -36,6 +36,7 @@ from .device.adopt import from_fd
 from .device.handoff import receive_interface, send_interface
 from .device.interface import Interface
 from .device.opening import open, open_queues  # noqa: A004 - the seed's Open
+from .device.pair import PairEnd, pair
 from .errors import (
     BatchWriteError,
     DeviceBusyError,
@@ -47,6 +48,7 @@ from .errors import (
     InterfaceClosedError,
     JumboPacketError,
     NamespaceRestoreError,
+    NoDeviceError,
     NotIPPacketError,
     ShortReadError,
     ShortWriteError,
@@ -93,10 +95,12 @@ __all__ = [
     "LinkEvents",
     "LinkStats",
     "NamespaceRestoreError",
+    "NoDeviceError",
     "NotIPPacketError",
     "Offload",
     "Packet",
     "PacketBatch",
+    "PairEnd",
     "PcapWriter",
     "Route",
     "ShortReadError",
@@ -108,6 +112,7 @@ __all__ = [
     "netns",
     "open",
     "open_queues",
+    "pair",
     "parse_packet",
     "receive_interface",
     "send_interface",
