@@ -174,6 +174,28 @@ def test_sr1_through_a_pair_gets_the_answer_the_other_end_writes(tun_pair: tuple
     assert reply is not None and reply[ICMP].type == 0 and reply[ICMP].id == 9
 
 
+def test_sr_through_a_pair_matches_each_answer_to_its_request(tun_pair: tuple) -> None:
+    a, b = tun_pair
+
+    def answer() -> None:
+        for _ in range(3):
+            request = IP(bytes(b.read_packet(timeout=5).body))
+            if request[ICMP].seq == 2:
+                continue  # one goes unanswered
+            reply = IP(src=request.dst, dst=request.src) / ICMP(
+                type=0, id=request[ICMP].id, seq=request[ICMP].seq
+            )
+            b.write_packet(bytes(reply))
+
+    answerer = threading.Thread(target=answer, daemon=True)
+    answerer.start()
+    requests = [IP(src=TUN_PEER, dst=TUN_ADDR) / ICMP(id=5, seq=seq) for seq in (1, 2, 3)]
+    answered, unanswered = TunTapSocket(a).sr(requests, timeout=2)
+    answerer.join(5)
+    assert sorted((sent[ICMP].seq, got[ICMP].seq) for sent, got in answered) == [(1, 1), (3, 3)]
+    assert [p[ICMP].seq for p in unanswered] == [2]
+
+
 def test_after_the_peer_closes_recv_ends_and_sniff_returns_what_it_had() -> None:
     a, b = tuntap.pair()
     with a:

@@ -3,6 +3,9 @@ message, nothing written or lost, and no fd left behind. Unprivileged."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -161,3 +164,58 @@ def test_bad_input(ends: Ends, name: str, call: Call, exc: type[BaseException], 
         ends.b.read_packet(timeout=0)
     ends.a.write_packet(IPV4)
     assert bytes(ends.b.read_packet(timeout=1).body) == IPV4
+
+
+OUT_OF_FDS = """
+    import errno, os, resource
+    import tuntap_cffi as tuntap
+
+    def open_fds():  # probed one by one: listing /proc/self/fd would open one more
+        found = []
+        for fd in range(1024):
+            try:
+                os.fstat(fd)
+            except OSError:
+                continue
+            found.append(fd)
+        return found
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    before = open_fds()
+    taken = set(before)
+    for free in range(5):  # the pair needs 4 fds: 2 sockets, 2 eventfds
+        limit, room = 0, 0
+        while room < free or limit in taken:
+            room += limit not in taken
+            limit += 1
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+        try:
+            a, b = tuntap.pair()
+        except OSError as exc:
+            result = errno.errorcode[exc.errno]
+        else:
+            a.close()
+            b.close()
+            result = "ok"
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        print(free, result, open_fds() == before, flush=True)
+"""
+
+
+def test_running_out_of_fds_part_way_leaves_none_behind() -> None:
+    """With room for 0..3 fds the pair fails at each of its four fds in turn
+    (EMFILE) and closes what it had opened; with room for 4 it works."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(OUT_OF_FDS)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "0 EMFILE True",
+        "1 EMFILE True",
+        "2 EMFILE True",
+        "3 EMFILE True",
+        "4 ok True",
+    ]

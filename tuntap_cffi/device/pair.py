@@ -146,20 +146,25 @@ def pair(kind: DevKind = DevKind.TUN, *, mtu: int = 1500) -> tuple[PairEnd, Pair
     mtu = _checked_mtu(mtu, kind, False, "pair")
     number = next(_numbers)
     names = (f"pair{number}.a", f"pair{number}.b")
-    fds: list[int] = []
+    fds: list[int] = []  # the sockets, then the wake-up fds
+    ends: list[PairEnd] = []
     try:
         socks = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with socks[0], socks[1]:
             for sock in socks:
                 sock.setblocking(False)
-            fds.extend(sock.detach() for sock in socks)
-        fds.extend(_lowlevel.new_wake_fd(name) for name in names)
-        ends = (
-            PairEnd(fds[0], fds[2], names[0], kind, mtu),
-            PairEnd(fds[1], fds[3], names[1], kind, mtu),
-        )
+            for sock in socks:
+                fds.append(sock.detach())
+        for name in names:
+            fds.append(_lowlevel.new_wake_fd(name))
+        for index, name in enumerate(names):
+            ends.append(PairEnd(fds[index], fds[2 + index], name, kind, mtu))
     except BaseException:
-        for fd in fds:
-            _lowlevel.close_fd(fd, "pair")
+        owned = {index for k in range(len(ends)) for index in (k, 2 + k)}
+        for end in ends:  # an end closes its own fds
+            end.close()
+        for index, fd in enumerate(fds):
+            if index not in owned:
+                _lowlevel.close_fd(fd, "pair")
         raise
-    return ends
+    return ends[0], ends[1]
