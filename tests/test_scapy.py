@@ -217,9 +217,9 @@ def test_closing_the_socket_leaves_the_interface_open(tun_pair: tuple) -> None:
     assert sock.closed and not a.closed
     sock.close()  # twice is harmless
     assert sock.fileno() == -1
-    with pytest.raises(OSError, match="closed TunTapSocket"):
+    with pytest.raises(OSError, match="TunTapSocket is closed"):
         sock.send(IP())
-    with pytest.raises(OSError, match="closed TunTapSocket"):
+    with pytest.raises(OSError, match="TunTapSocket is closed"):
         sock.recv()
     a.write_packet(bytes(IP(dst=TUN_ADDR)))
     assert b.read_packet(timeout=1)

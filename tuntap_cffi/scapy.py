@@ -28,7 +28,7 @@ except ModuleNotFoundError as missing:
     ) from missing
 
 from .device.interface import Interface
-from .errors import InterfaceClosedError
+from .errors import InterfaceClosedError, os_error
 from .packets.batch import PacketBatch
 from .packets.packet import DevKind
 
@@ -77,7 +77,9 @@ class TunTapSocket(SuperSocket):
 
     def _check_open(self, operation: str) -> None:
         if self.closed:
-            raise OSError(errno.EBADF, f"{operation} on a closed TunTapSocket ({self.iface})")
+            raise os_error(
+                errno.EBADF, operation, self._interface.name, hint="the TunTapSocket is closed"
+            )
 
     def send(self, x: ScapyPacket | bytes) -> int:
         """Write ``bytes(x)`` to the interface (waiting for room); the bytes written."""
