@@ -16,16 +16,24 @@ from cffi import FFI
 HERE = pathlib.Path(__file__).resolve().parent
 CSRC = HERE / "csrc"
 HEADER = CSRC / "tuntap.h"
-SOURCES = ["device.c", "classify.c", "netlink.c", "nlmsg.c"]
-# Packet I/O of one queue, over pure functions on bytes (segmenting, coalescing).
-SOURCES += ["queue.c", "segment.c", "coalesce.c", "checksum.c"]
-# Operating devices: persistence, owner, queues, namespaces.
-SOURCES += ["devctl.c", "netns.c"]
-# Adopting an fd opened elsewhere.
-SOURCES += ["adopt.c"]
-# Link events: the rtnetlink link and address groups of one device.
+# The C files, by the cdef header that declares their tt_ functions.
+# cdef/device.h: opening devices, operating them, adopting an fd opened elsewhere.
+SOURCES = ["device.c", "devctl.c", "adopt.c"]
+# cdef/classify.h: the read-side rules of one packet.
+SOURCES += ["classify.c"]
+# cdef/wait.h: the wake-up eventfd and the one wait.
+SOURCES += ["wait.c"]
+# cdef/netlink.h: rtnetlink requests (nlmsg.c: the message parsers, no tt_ function).
+SOURCES += ["netlink.c", "nlmsg.c"]
+# cdef/io.h: the packet I/O of one queue.
+SOURCES += ["queue.c"]
+# cdef/offload.h: the pure functions on bytes (segmenting, coalescing, the checksum).
+SOURCES += ["segment.c", "coalesce.c", "checksum.c"]
+# cdef/netns.h: network namespaces.
+SOURCES += ["netns.c"]
+# cdef/events.h: link events, the rtnetlink link and address groups of one device.
 SOURCES += ["events.c"]
-# Batched UDP on ordinary sockets, into and out of batches.
+# cdef/udp.h: batched UDP on ordinary sockets, into and out of batches.
 SOURCES += ["udp.c"]
 STRICT_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"]
 

@@ -9,6 +9,6 @@ int tt_checksum(const char *buf, size_t len)
 {
     if (buf == NULL && len != 0)
         return -EINVAL;
-    uint16_t folded = csum_fold(csum_add((const unsigned char *)buf, len, 0));
+    uint16_t folded = tti_csum_fold(tti_csum_add((const unsigned char *)buf, len, 0));
     return ntohs((uint16_t)~folded);
 }

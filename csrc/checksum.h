@@ -1,4 +1,4 @@
-/* checksum.h - byte access and Internet checksums over packet bytes (internal).
+/* checksum.h - Internet checksums over packet bytes (internal).
  *
  * Static inline so that segment.c and coalesce.c keep them in their inner
  * loops without a call per word; nothing here knows an fd.
@@ -13,7 +13,7 @@
 
 /* One's-complement sum of bytes in network order, kept in the host's
  * representation (RFC 1071: the sum does not depend on byte order). */
-static inline uint64_t csum_add(const unsigned char *p, size_t len, uint64_t sum)
+static inline uint64_t tti_csum_add(const unsigned char *p, size_t len, uint64_t sum)
 {
     while (len >= 4) {
         uint32_t w;
@@ -37,39 +37,24 @@ static inline uint64_t csum_add(const unsigned char *p, size_t len, uint64_t sum
     return sum;
 }
 
-static inline uint16_t csum_fold(uint64_t sum)
+static inline uint16_t tti_csum_fold(uint64_t sum)
 {
     while (sum >> 16)
         sum = (sum & 0xffff) + (sum >> 16);
     return (uint16_t)sum;
 }
 
-static inline uint64_t pseudo_sum(const unsigned char *ip, int v6, unsigned proto, size_t l4_len)
+static inline uint64_t tti_pseudo_sum(const unsigned char *ip, int v6, unsigned proto,
+                                      size_t l4_len)
 {
-    uint64_t sum = v6 ? csum_add(ip + 8, 32, 0) : csum_add(ip + 12, 8, 0);
+    uint64_t sum = v6 ? tti_csum_add(ip + 8, 32, 0) : tti_csum_add(ip + 12, 8, 0);
     uint16_t w = htons((uint16_t)proto);
     sum += w;
     uint32_t l = htonl((uint32_t)l4_len);
-    return csum_add((const unsigned char *)&l, 4, sum);
+    return tti_csum_add((const unsigned char *)&l, 4, sum);
 }
 
-static inline void put16(unsigned char *p, uint16_t host)
-{
-    uint16_t w = htons(host);
-    memcpy(p, &w, 2);
-}
-
-static inline unsigned get16(const unsigned char *p)
-{
-    return ((unsigned)p[0] << 8) | p[1];
-}
-
-static inline uint32_t get32(const unsigned char *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static inline void put_csum(unsigned char *field, uint16_t folded_sum, int udp)
+static inline void tti_put_csum(unsigned char *field, uint16_t folded_sum, int udp)
 {
     uint16_t c = (uint16_t)~folded_sum;
     if (udp && c == 0)
@@ -77,10 +62,10 @@ static inline void put_csum(unsigned char *field, uint16_t folded_sum, int udp)
     memcpy(field, &c, 2);
 }
 
-static inline void ipv4_header_csum(unsigned char *ip, size_t ihl)
+static inline void tti_ipv4_header_csum(unsigned char *ip, size_t ihl)
 {
     memset(ip + 10, 0, 2);
-    put_csum(ip + 10, csum_fold(csum_add(ip, ihl, 0)), 0);
+    tti_put_csum(ip + 10, tti_csum_fold(tti_csum_add(ip, ihl, 0)), 0);
 }
 
 #endif

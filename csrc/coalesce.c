@@ -10,8 +10,10 @@
  * its own), and at a packet the write rules would refuse, so no flow is
  * reordered and a refusal still stops the write where it is.
  */
+#include "batch.h"
 #include "checksum.h"
-#include "tti.h"
+#include "coalesce.h"
+#include "proto.h"
 
 #include <linux/virtio_net.h>
 
@@ -30,12 +32,12 @@ static int parse_ip(const unsigned char *p, size_t len, unsigned proto, struct s
     if (len < 28)
         return 0;
     if ((p[0] >> 4) == 4) {
-        if (p[0] != 0x45 || get16(p + 2) != len || (get16(p + 6) & 0x3fff) || p[9] != proto)
+        if (p[0] != 0x45 || tti_get16(p + 2) != len || (tti_get16(p + 6) & 0x3fff) || p[9] != proto)
             return 0;
         t->l3 = 20;
         t->v6 = 0;
     } else if ((p[0] >> 4) == 6) {
-        if (len < 48 || get16(p + 4) + 40u != len || p[6] != proto)
+        if (len < 48 || tti_get16(p + 4) + 40u != len || p[6] != proto)
             return 0;
         t->l3 = 40;
         t->v6 = 1;
@@ -61,7 +63,7 @@ static int parse_tcpseg(const unsigned char *p, size_t len, struct seg *t)
     t->udp = 0;
     t->hlen = t->l3 + doff;
     t->payload = len - t->hlen;
-    t->seq = get32(p + t->l3 + 4);
+    t->seq = tti_get32(p + t->l3 + 4);
     return 1;
 }
 
@@ -71,7 +73,7 @@ static int parse_udpdg(const unsigned char *p, size_t len, struct seg *t)
 {
     if (!parse_ip(p, len, IPPROTO_UDP_, t))
         return 0;
-    if (get16(p + t->l3 + 4) != len - t->l3 || get16(p + t->l3 + 6) == 0)
+    if (tti_get16(p + t->l3 + 4) != len - t->l3 || tti_get16(p + t->l3 + 6) == 0)
         return 0;
     t->udp = 1;
     t->flags = 0;
@@ -90,12 +92,12 @@ static int parse_seg(const unsigned char *p, size_t len, struct seg *t)
  * checks them on input)? */
 static int checksums_ok(const struct seg *t)
 {
-    if (!t->v6 && csum_fold(csum_add(t->p, t->l3, 0)) != 0xffff)
+    if (!t->v6 && tti_csum_fold(tti_csum_add(t->p, t->l3, 0)) != 0xffff)
         return 0;
     size_t l4_len = t->len - t->l3;
     unsigned proto = t->udp ? IPPROTO_UDP_ : IPPROTO_TCP_;
-    uint64_t sum = pseudo_sum(t->p, t->v6, proto, l4_len);
-    return csum_fold(csum_add(t->p + t->l3, l4_len, sum)) == 0xffff;
+    uint64_t sum = tti_pseudo_sum(t->p, t->v6, proto, l4_len);
+    return tti_csum_fold(tti_csum_add(t->p + t->l3, l4_len, sum)) == 0xffff;
 }
 
 /* Are the IP headers of a and b the same but for length, checksum and (IPv4)
@@ -108,7 +110,7 @@ static int same_ip(const struct seg *a, const struct seg *b)
         return memcmp(x, y, 4) == 0 && memcmp(x + 6, y + 6, 34) == 0;
     if (memcmp(x, y, 2) || memcmp(x + 6, y + 6, 4) || memcmp(x + 12, y + 12, 8))
         return 0;
-    return get16(y + 4) == ((get16(x + 4) + 1) & 0xffff);
+    return tti_get16(y + 4) == ((tti_get16(x + 4) + 1) & 0xffff);
 }
 
 /* Can cur follow prev in the super-packet that first starts? */
@@ -146,7 +148,7 @@ static int flow_of(const unsigned char *p, size_t len, struct flow *f)
     size_t l3;
     if (len >= 20 && (p[0] >> 4) == 4) {
         l3 = (size_t)(p[0] & 15) * 4;
-        if (l3 < 20 || l3 > len || (get16(p + 6) & 0x3fff))
+        if (l3 < 20 || l3 > len || (tti_get16(p + 6) & 0x3fff))
             return 0;
         f->proto = p[9];
         memcpy(f->addrs, p + 12, 8);
@@ -188,12 +190,12 @@ static uint32_t flow_hash(const struct flow *f)
 
 /* The flow number of packet j (what the write rules refuse counts as
  * unknown: nothing merges past it). */
-static uint32_t flow_number(const struct source *s, uint32_t j, size_t write_limit)
+static uint32_t flow_number(const struct tti_source *s, uint32_t j, size_t write_limit)
 {
     const unsigned char *p;
     size_t len;
     struct flow f;
-    int got = source_get(s, j, &p, &len);
+    int got = tti_source_get(s, j, &p, &len);
     if (got == 0)
         return FLOW_NONE;
     if (got < 0 || len > write_limit || !flow_of(p, len, &f))
@@ -210,7 +212,7 @@ void tti_flows_start(struct tti_flows *c, uint32_t start)
 
 /* Numbers positions up to `upto` (each once, in order) and links each to the
  * next one of its number. */
-static void flows_extend(struct tti_flows *c, const struct source *s, uint32_t upto,
+static void flows_extend(struct tti_flows *c, const struct tti_source *s, uint32_t upto,
                          size_t write_limit)
 {
     for (uint32_t j = c->computed; j < upto; j++) {
@@ -236,7 +238,7 @@ static void flows_extend(struct tti_flows *c, const struct source *s, uint32_t u
 /* Takes packet j into first's super-packet after prev (1), or not (0; *stop
  * set when j is of first's flow, or of no flow that can be told, so nothing
  * after it may merge either). */
-static int take(const struct source *s, uint32_t j, const struct flow *flow,
+static int take(const struct tti_source *s, uint32_t j, const struct flow *flow,
                 const struct seg *first, struct seg *prev, size_t *total, size_t write_limit,
                 size_t room, uint32_t n, int *stop)
 {
@@ -245,7 +247,7 @@ static int take(const struct source *s, uint32_t j, const struct flow *flow,
     struct flow other;
     struct seg cur;
     *stop = 1;
-    if (source_get(s, j, &p, &len) != 1 || len > write_limit || !flow_of(p, len, &other))
+    if (tti_source_get(s, j, &p, &len) != 1 || len > write_limit || !flow_of(p, len, &other))
         return 0;
     *stop = 0;
     if (memcmp(&other, flow, sizeof(other)) != 0)
@@ -266,7 +268,7 @@ static int take(const struct source *s, uint32_t j, const struct flow *flow,
     return 1;
 }
 
-uint32_t tti_coalesce_plan(const struct source *s, uint32_t i, uint32_t end, int group,
+uint32_t tti_coalesce_plan(const struct tti_source *s, uint32_t i, uint32_t end, int group,
                            const uint8_t *sent, unsigned offload, size_t write_limit,
                            size_t room, struct tti_flows *cache, uint32_t *members)
 {
@@ -275,7 +277,7 @@ uint32_t tti_coalesce_plan(const struct source *s, uint32_t i, uint32_t end, int
     struct seg first, prev;
     struct flow flow;
     members[0] = i;
-    if (source_get(s, i, &p, &len) != 1 || len > write_limit || !parse_seg(p, len, &first))
+    if (tti_source_get(s, i, &p, &len) != 1 || len > write_limit || !parse_seg(p, len, &first))
         return 1;
     if (first.udp && !(offload & (first.v6 ? TT_TUN_F_USO6 : TT_TUN_F_USO4)))
         return 1;
@@ -313,7 +315,7 @@ uint32_t tti_coalesce_plan(const struct source *s, uint32_t i, uint32_t end, int
     return n;
 }
 
-size_t tti_coalesce_build(const struct source *s, const uint32_t *members, uint32_t n,
+size_t tti_coalesce_build(const struct tti_source *s, const uint32_t *members, uint32_t n,
                           unsigned char *out)
 {
     const unsigned char *p;
@@ -321,22 +323,22 @@ size_t tti_coalesce_build(const struct source *s, const uint32_t *members, uint3
     struct seg first, last;
     memset(&first, 0, sizeof(first));
     memset(&last, 0, sizeof(last));
-    source_get(s, members[0], &p, &len);
+    tti_source_get(s, members[0], &p, &len);
     parse_seg(p, len, &first);
     unsigned char *pkt = out + TT_VNET_HDR_LEN;
     memcpy(pkt, p, first.hlen);
     size_t at = first.hlen;
     for (uint32_t k = 0; k < n; k++) {
-        source_get(s, members[k], &p, &len);
+        tti_source_get(s, members[k], &p, &len);
         parse_seg(p, len, &last);
         memcpy(pkt + at, p + last.hlen, last.payload);
         at += last.payload;
     }
     if (first.v6) {
-        put16(pkt + 4, (uint16_t)(at - 40));
+        tti_put16(pkt + 4, (uint16_t)(at - 40));
     } else {
-        put16(pkt + 2, (uint16_t)at);
-        ipv4_header_csum(pkt, 20);
+        tti_put16(pkt + 2, (uint16_t)at);
+        tti_ipv4_header_csum(pkt, 20);
     }
     /* The kernel completes the checksum from the pseudo-header's sum (the
      * UDP length being the whole super-packet's, which it adjusts per
@@ -345,10 +347,10 @@ size_t tti_coalesce_build(const struct source *s, const uint32_t *members, uint3
     unsigned proto = first.udp ? IPPROTO_UDP_ : IPPROTO_TCP_;
     unsigned check_at = first.udp ? 6 : 16;
     if (first.udp)
-        put16(pkt + first.l3 + 4, (uint16_t)l4_len);
+        tti_put16(pkt + first.l3 + 4, (uint16_t)l4_len);
     else
         pkt[first.l3 + 13] = (unsigned char)last.flags;
-    uint16_t partial = csum_fold(pseudo_sum(pkt, first.v6, proto, l4_len));
+    uint16_t partial = tti_csum_fold(tti_pseudo_sum(pkt, first.v6, proto, l4_len));
     memcpy(pkt + first.l3 + check_at, &partial, 2);
     struct virtio_net_hdr h;
     memset(&h, 0, sizeof(h));
@@ -368,9 +370,9 @@ size_t tti_coalesce_build(const struct source *s, const uint32_t *members, uint3
 /* ---- the entry points on bytes (tests, fuzzing) ------------------------- */
 
 /* The source of an array of packets, or -EINVAL. */
-static int array_source(const struct tt_packets *src, uint32_t start, struct source *s)
+static int array_source(const struct tt_packets *src, uint32_t start, struct tti_source *s)
 {
-    if (src == NULL || source_of(src, s) < 0 || src->batch != NULL)
+    if (src == NULL || tti_source_of(src, s) < 0 || src->batch != NULL)
         return -EINVAL;
     if (start >= src->count)
         return -EINVAL;
@@ -380,7 +382,7 @@ static int array_source(const struct tt_packets *src, uint32_t start, struct sou
 int tt_coalesce_plan(const struct tt_packets *src, uint32_t start, int group, uint32_t offload,
                      size_t write_limit, size_t room, uint32_t *members, uint32_t members_len)
 {
-    struct source s;
+    struct tti_source s;
     int r = array_source(src, start, &s);
     if (r < 0 || members == NULL || members_len < TT_COALESCE_MAX)
         return -EINVAL;
@@ -393,7 +395,7 @@ int tt_coalesce_plan(const struct tt_packets *src, uint32_t start, int group, ui
 int64_t tt_coalesce_build(const struct tt_packets *src, const uint32_t *members, uint32_t n,
                           uint32_t offload, char *out, size_t out_len)
 {
-    struct source s;
+    struct tti_source s;
     if (members == NULL || out == NULL || n < 2 || n > TT_COALESCE_MAX)
         return -EINVAL;
     int r = array_source(src, members[0], &s);

@@ -1,4 +1,5 @@
-/* device.c - opening /dev/net/tun, attaching it to a named device, wake-up fds. */
+/* device.c - opening /dev/net/tun, attaching it to a named device; O_NONBLOCK
+ * and close for any fd. */
 #include "tuntap.h"
 
 #include <errno.h>
@@ -6,7 +7,6 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -70,21 +70,6 @@ int tt_set_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-        return -errno;
-    return 0;
-}
-
-int tt_eventfd(void)
-{
-    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    return fd < 0 ? -errno : fd;
-}
-
-/* Makes wakefd readable for good: every present and future waiter returns. */
-int tt_wake(int wakefd)
-{
-    uint64_t one = 1;
-    if (write(wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
         return -errno;
     return 0;
 }

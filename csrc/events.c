@@ -51,7 +51,7 @@ static int link_record(uint16_t type, const uint8_t *p, size_t plen, int32_t ifi
     if (ifi.ifi_index != ifindex || ifi.ifi_family != AF_UNSPEC)
         return 0;
     struct tt_link_info link;
-    int bad = tt_nlmsg_link(p, plen, &link);
+    int bad = tti_nlmsg_link(p, plen, &link);
     if (bad < 0)
         return bad;
     memset(out, 0, sizeof(*out));
@@ -74,7 +74,7 @@ static int addr_record(uint16_t type, const uint8_t *p, size_t plen, int32_t ifi
     if ((int32_t)ifa.ifa_index != ifindex)
         return 0;
     struct tt_addr entry;
-    int got = tt_nlmsg_addr(p, plen, &entry);
+    int got = tti_nlmsg_addr(p, plen, &entry);
     if (got <= 0)
         return got;
     memset(out, 0, sizeof(*out));
@@ -94,12 +94,12 @@ int tt_events_parse(const uint8_t *buf, size_t len, int32_t ifindex, struct tt_e
     if ((buf == NULL && len != 0) || (events == NULL && max != 0) || ifindex <= 0)
         return -EINVAL;
     uint32_t found = 0;
-    struct msg_iter it = { .base = buf, .len = len };
+    struct tti_msg_iter it = { .base = buf, .len = len };
     struct nlmsghdr h;
     const uint8_t *payload;
     size_t plen;
     int more;
-    while ((more = next_msg(&it, &h, &payload, &plen)) > 0) {
+    while ((more = tti_next_msg(&it, &h, &payload, &plen)) > 0) {
         struct tt_event record;
         int got;
         switch (h.nlmsg_type) {
@@ -132,15 +132,9 @@ int tt_events_open(struct tt_events *ev)
 {
     if (ev == NULL || ev->fd >= 0)
         return -EINVAL;
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+    int fd = tti_nl_socket(SOCK_NONBLOCK, GROUPS, NULL);
     if (fd < 0)
-        return -errno;
-    struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = GROUPS };
-    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-        int err = errno;
-        tt_close(fd);
-        return -err;
-    }
+        return fd;
     ev->fd = fd;
     return 0;
 }

@@ -25,7 +25,6 @@
 #include <linux/netdevice.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <sched.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -52,19 +51,60 @@ enum {
     MAX_DATAGRAMS = 1 << 16    /* per request, so that no loop is unbounded */
 };
 
+/* ---- building requests ------------------------------------------------ */
+
+enum { REQUEST_WORDS = 256 }; /* 1 KiB: ample for one request and its attributes */
+
+struct request {
+    uint32_t words[REQUEST_WORDS]; /* uint32_t: netlink's 4-byte alignment */
+    size_t len;
+};
+
+static void req_init(struct request *req, uint16_t type, uint16_t flags, const void *body,
+                     size_t body_len)
+{
+    struct nlmsghdr hdr = {
+        .nlmsg_type = type,
+        .nlmsg_flags = (uint16_t)(NLM_F_REQUEST | NLM_F_ACK | flags),
+    };
+    memset(req->words, 0, sizeof(req->words));
+    memcpy(req->words, &hdr, sizeof(hdr));
+    memcpy((char *)req->words + NLMSG_HDRLEN, body, body_len);
+    req->len = NLMSG_HDRLEN + NLMSG_ALIGN(body_len);
+}
+
+static int req_attr(struct request *req, uint16_t type, const void *data, size_t len)
+{
+    size_t room = sizeof(req->words) - req->len;
+    if (len > room || RTA_SPACE(len) > room)
+        return -EMSGSIZE;
+    struct rtattr attr = { .rta_len = (unsigned short)RTA_LENGTH(len), .rta_type = type };
+    char *at = (char *)req->words + req->len;
+    memcpy(at, &attr, sizeof(attr));
+    if (len)
+        memcpy(at + RTA_LENGTH(0), data, len);
+    req->len += RTA_SPACE(len);
+    return 0;
+}
+
+static int req_u32(struct request *req, uint16_t type, uint32_t value)
+{
+    return req_attr(req, type, &value, sizeof(value));
+}
+
 /* ---- parsing replies -------------------------------------------------- */
 
 /* The extended-ack attributes that follow an error or NLMSG_DONE. */
 static int parse_ext_ack(const uint8_t *tlvs, size_t len, struct tt_nl_reply *r)
 {
-    struct attr_iter it = { .base = tlvs, .len = len };
+    struct tti_attr_iter it = { .base = tlvs, .len = len };
     uint16_t type;
     const uint8_t *data;
     size_t dlen;
     int more;
-    while ((more = next_attr(&it, &type, &data, &dlen)) > 0) {
+    while ((more = tti_next_attr(&it, &type, &data, &dlen)) > 0) {
         if (type == NLMSGERR_ATTR_MSG) {
-            copy_string(r->ext_ack, sizeof(r->ext_ack), data, dlen);
+            tti_copy_string(r->ext_ack, sizeof(r->ext_ack), data, dlen);
             r->flags |= TT_NL_GOT_EXT_ACK;
         }
     }
@@ -139,7 +179,7 @@ static int parse_link(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
 {
     if (r->flags & TT_NL_GOT_LINK)
         return -EPROTO; /* one link was asked for */
-    int bad = tt_nlmsg_link(p, plen, &r->link);
+    int bad = tti_nlmsg_link(p, plen, &r->link);
     if (bad < 0)
         return bad;
     r->flags |= TT_NL_GOT_LINK;
@@ -149,7 +189,7 @@ static int parse_link(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
 static int parse_addr(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
 {
     struct tt_addr entry;
-    int got = tt_nlmsg_addr(p, plen, &entry);
+    int got = tti_nlmsg_addr(p, plen, &entry);
     if (got <= 0)
         return got;
     if (entry.ifindex != r->ifindex)
@@ -171,14 +211,14 @@ static int parse_route(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
         return -EPROTO; /* one route was asked for */
     memcpy(&rtm, p, sizeof(rtm));
     /* Only the type is used; the attributes must still be well formed. */
-    struct attr_iter it;
-    if (attrs_after(&it, p, plen, sizeof(rtm)) < 0)
+    struct tti_attr_iter it;
+    if (tti_attrs_after(&it, p, plen, sizeof(rtm)) < 0)
         return -EBADMSG;
     uint16_t type;
     const uint8_t *data;
     size_t dlen;
     int more;
-    while ((more = next_attr(&it, &type, &data, &dlen)) > 0)
+    while ((more = tti_next_attr(&it, &type, &data, &dlen)) > 0)
         ;
     if (more < 0)
         return more;
@@ -191,7 +231,7 @@ static int parse_route(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
 static int parse_routes_part(const uint8_t *p, size_t plen, struct tt_nl_reply *r)
 {
     struct tt_route entry;
-    int got = tt_nlmsg_route(p, plen, &entry);
+    int got = tti_nlmsg_route(p, plen, &entry);
     if (got <= 0)
         return got;
     if (!(entry.has & TT_ROUTE_HAS_OIF) || entry.oif != r->ifindex)
@@ -236,12 +276,12 @@ int tt_nl_parse_reply(const char *buf, size_t len, struct tt_nl_reply *r)
         return -EINVAL;
     if (len == 0)
         return -EBADMSG;
-    struct msg_iter it = { .base = (const uint8_t *)buf, .len = len };
+    struct tti_msg_iter it = { .base = (const uint8_t *)buf, .len = len };
     struct nlmsghdr h;
     const uint8_t *payload;
     size_t plen;
     int more;
-    while ((more = next_msg(&it, &h, &payload, &plen)) > 0) {
+    while ((more = tti_next_msg(&it, &h, &payload, &plen)) > 0) {
         if (h.nlmsg_seq != r->seq || h.nlmsg_pid != r->portid)
             continue; /* a late answer to an earlier request */
         if (h.nlmsg_flags & NLM_F_DUMP_INTR)
@@ -255,13 +295,32 @@ int tt_nl_parse_reply(const char *buf, size_t len, struct tt_nl_reply *r)
 
 /* ---- the socket ------------------------------------------------------- */
 
+int tti_nl_socket(int flags, uint32_t groups, uint32_t *portid)
+{
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | flags, NETLINK_ROUTE);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = groups };
+    socklen_t addr_len = sizeof(addr);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+        (portid != NULL && getsockname(fd, (struct sockaddr *)&addr, &addr_len) < 0)) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    if (portid != NULL)
+        *portid = addr.nl_pid;
+    return fd;
+}
+
 int tt_nl_open(struct tt_nl *nl)
 {
     if (nl == NULL)
         return -EINVAL;
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    uint32_t portid;
+    int fd = tti_nl_socket(0, 0, &portid);
     if (fd < 0)
-        return -errno;
+        return fd;
     int one = 1;
     /* Optional: without them errors just carry no text, or the whole request. */
     (void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
@@ -270,18 +329,14 @@ int tt_nl_open(struct tt_nl *nl)
      * answer ENODEV for a deleted one instead of an empty dump. */
     (void)setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
     struct timeval timeout = { .tv_sec = RECV_TIMEOUT_S };
-    struct sockaddr_nl addr = { .nl_family = AF_NETLINK };
-    socklen_t addr_len = sizeof(addr);
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) < 0 ||
-        bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-        getsockname(fd, (struct sockaddr *)&addr, &addr_len) < 0) {
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) < 0) {
         int err = errno;
         close(fd);
         return -err;
     }
     nl->fd = fd;
     nl->seq = 0;
-    nl->portid = addr.nl_pid;
+    nl->portid = portid;
     return 0;
 }
 
@@ -480,8 +535,8 @@ int tt_nl_addr_peer_change(struct tt_nl *nl, int add, int32_t ifindex, int famil
         return bad;
     if (ifindex <= 0 || addr == NULL || peer == NULL)
         return -EINVAL;
-    if (!((family == AF_INET && addr_len == 4 && prefixlen <= 32) ||
-          (family == AF_INET6 && addr_len == 16 && prefixlen <= 128)))
+    size_t alen = tti_family_addr_len(family);
+    if (alen == 0 || addr_len != alen || prefixlen > alen * 8)
         return -EINVAL;
     struct ifaddrmsg ifa = {
         .ifa_family = (uint8_t)family,
@@ -542,7 +597,7 @@ int tt_nl_route_change(struct tt_nl *nl, int add, const struct tt_route *route,
         return bad;
     if (route == NULL || route->oif <= 0)
         return -EINVAL;
-    size_t alen = route->family == AF_INET ? 4 : route->family == AF_INET6 ? 16 : 0;
+    size_t alen = tti_family_addr_len(route->family);
     if (alen == 0 || route->dst_len > alen * 8)
         return -EINVAL;
     const uint32_t known = TT_ROUTE_HAS_GATEWAY | TT_ROUTE_HAS_PREFSRC | TT_ROUTE_HAS_METRIC |
@@ -590,8 +645,8 @@ int tt_nl_route_get(struct tt_nl *nl, int family, const uint8_t *addr, size_t ad
     int bad = check_args(nl, reply);
     if (bad < 0)
         return bad;
-    if (addr == NULL ||
-        !((family == AF_INET && addr_len == 4) || (family == AF_INET6 && addr_len == 16)))
+    size_t alen = tti_family_addr_len(family);
+    if (addr == NULL || alen == 0 || addr_len != alen)
         return -EINVAL;
     struct rtmsg rtm = {
         .rtm_family = (uint8_t)family,
@@ -603,9 +658,4 @@ int tt_nl_route_get(struct tt_nl *nl, int family, const uint8_t *addr, size_t ad
         return bad;
     reply_reset(reply, TT_NL_EXPECT_ROUTE, 0);
     return transact(nl, &req, reply);
-}
-
-int tt_unshare_netns(void)
-{
-    return unshare(CLONE_NEWNET) < 0 ? -errno : 0;
 }

@@ -11,7 +11,8 @@
  * so what is opened here works in the target namespace from anywhere.
  *
  * If switching back fails the thread is left in the target namespace: that
- * is never silent, it is reported in *restore_err.
+ * is never silent, it is reported in *restore_err.  tt_unshare_netns alone
+ * moves the calling thread for good (into a new namespace, the demo's).
  */
 #define _GNU_SOURCE
 #include "tuntap.h"
@@ -135,6 +136,11 @@ int tt_netns_open(int nsfd, const char *path, int access, int32_t *fds, uint32_t
             tt_nl_close(nl);
     }
     return result;
+}
+
+int tt_unshare_netns(void)
+{
+    return unshare(CLONE_NEWNET) < 0 ? -errno : 0;
 }
 
 /* mount --make-rshared run_dir, first making run_dir a mount point if it is not one. */

@@ -14,6 +14,22 @@
 #include <linux/if_tun.h>
 #include <sys/socket.h>
 
+static int get_u32(const uint8_t *data, size_t dlen, uint32_t *out)
+{
+    if (dlen != sizeof(*out))
+        return -EBADMSG;
+    memcpy(out, data, sizeof(*out));
+    return 0;
+}
+
+static int get_u8(const uint8_t *data, size_t dlen, uint8_t *out)
+{
+    if (dlen != sizeof(*out))
+        return -EBADMSG;
+    *out = data[0];
+    return 0;
+}
+
 static int get_tun_bit(const uint8_t *data, size_t dlen, uint32_t bit, uint32_t *flags)
 {
     uint8_t value;
@@ -27,14 +43,14 @@ static int get_tun_bit(const uint8_t *data, size_t dlen, uint32_t bit, uint32_t 
 /* IFLA_INFO_DATA of a "tun" link: IFLA_TUN_* (drivers/net/tun.c, tun_fill_info). */
 static int parse_tun_info(const uint8_t *p, size_t len, struct tt_link_info *link)
 {
-    struct attr_iter it = { .base = p, .len = len };
+    struct tti_attr_iter it = { .base = p, .len = len };
     uint32_t flags = TT_TUN_INFO;
     int got_type = 0;
     uint16_t type;
     const uint8_t *data;
     size_t dlen;
     int more;
-    while ((more = next_attr(&it, &type, &data, &dlen)) > 0) {
+    while ((more = tti_next_attr(&it, &type, &data, &dlen)) > 0) {
         int bad = 0;
         uint8_t tun_type;
         switch (type) {
@@ -93,7 +109,7 @@ static int parse_tun_info(const uint8_t *p, size_t len, struct tt_link_info *lin
  * A repeated IFLA_LINKINFO replaces all that an earlier one said. */
 static int parse_linkinfo(const uint8_t *p, size_t len, struct tt_link_info *link)
 {
-    struct attr_iter it = { .base = p, .len = len };
+    struct tti_attr_iter it = { .base = p, .len = len };
     memset(link->kind, 0, sizeof(link->kind));
     link->tun_flags = 0;
     link->tun_type = 0;
@@ -107,9 +123,9 @@ static int parse_linkinfo(const uint8_t *p, size_t len, struct tt_link_info *lin
     const uint8_t *data;
     size_t dlen;
     int more;
-    while ((more = next_attr(&it, &type, &data, &dlen)) > 0) {
+    while ((more = tti_next_attr(&it, &type, &data, &dlen)) > 0) {
         if (type == IFLA_INFO_KIND) {
-            copy_string(link->kind, sizeof(link->kind), data, dlen);
+            tti_copy_string(link->kind, sizeof(link->kind), data, dlen);
         } else if (type == IFLA_INFO_DATA) {
             info = data;
             info_len = dlen;
@@ -135,7 +151,7 @@ static int parse_stats64(const uint8_t *p, size_t len, struct tt_link_info *link
     return 0;
 }
 
-int tt_nlmsg_link(const uint8_t *p, size_t plen, struct tt_link_info *out)
+int tti_nlmsg_link(const uint8_t *p, size_t plen, struct tt_link_info *out)
 {
     struct ifinfomsg ifi;
     if (plen < sizeof(ifi))
@@ -148,14 +164,14 @@ int tt_nlmsg_link(const uint8_t *p, size_t plen, struct tt_link_info *out)
     link.flags = ifi.ifi_flags;
     link.type = ifi.ifi_type;
 
-    struct attr_iter it;
-    if (attrs_after(&it, p, plen, sizeof(ifi)) < 0)
+    struct tti_attr_iter it;
+    if (tti_attrs_after(&it, p, plen, sizeof(ifi)) < 0)
         return -EBADMSG;
     uint16_t type;
     const uint8_t *data;
     size_t dlen;
     int more;
-    while ((more = next_attr(&it, &type, &data, &dlen)) > 0) {
+    while ((more = tti_next_attr(&it, &type, &data, &dlen)) > 0) {
         int bad = 0;
         switch (type) {
         case IFLA_MTU:
@@ -173,7 +189,7 @@ int tt_nlmsg_link(const uint8_t *p, size_t plen, struct tt_link_info *out)
         case IFLA_IFNAME:
             if (strnlen((const char *)data, dlen) >= sizeof(link.name))
                 return -EBADMSG;
-            copy_string(link.name, sizeof(link.name), data, dlen);
+            tti_copy_string(link.name, sizeof(link.name), data, dlen);
             break;
         case IFLA_LINKINFO:
             bad = parse_linkinfo(data, dlen, &link);
@@ -193,24 +209,16 @@ int tt_nlmsg_link(const uint8_t *p, size_t plen, struct tt_link_info *out)
     return 0;
 }
 
-int tt_nlmsg_addr(const uint8_t *p, size_t plen, struct tt_addr *out)
+int tti_nlmsg_addr(const uint8_t *p, size_t plen, struct tt_addr *out)
 {
     struct ifaddrmsg ifa;
     if (plen < sizeof(ifa))
         return -EBADMSG;
     memcpy(&ifa, p, sizeof(ifa));
-    size_t alen;
-    unsigned max_prefix;
-    if (ifa.ifa_family == AF_INET) {
-        alen = 4;
-        max_prefix = 32;
-    } else if (ifa.ifa_family == AF_INET6) {
-        alen = 16;
-        max_prefix = 128;
-    } else {
+    size_t alen = tti_family_addr_len(ifa.ifa_family);
+    if (alen == 0)
         return 0;
-    }
-    if (ifa.ifa_prefixlen > max_prefix)
+    if (ifa.ifa_prefixlen > alen * 8)
         return -EBADMSG;
 
     struct tt_addr entry;
@@ -221,15 +229,15 @@ int tt_nlmsg_addr(const uint8_t *p, size_t plen, struct tt_addr *out)
     entry.scope = ifa.ifa_scope;
     entry.flags = ifa.ifa_flags;
 
-    struct attr_iter it;
-    if (attrs_after(&it, p, plen, sizeof(ifa)) < 0)
+    struct tti_attr_iter it;
+    if (tti_attrs_after(&it, p, plen, sizeof(ifa)) < 0)
         return -EBADMSG;
     const uint8_t *local = NULL, *address = NULL;
     uint16_t type;
     const uint8_t *data;
     size_t dlen;
     int more;
-    while ((more = next_attr(&it, &type, &data, &dlen)) > 0) {
+    while ((more = tti_next_attr(&it, &type, &data, &dlen)) > 0) {
         switch (type) {
         case IFA_LOCAL:
         case IFA_ADDRESS:
@@ -281,7 +289,7 @@ static int parse_via(const uint8_t *data, size_t dlen, struct tt_route *route)
     if (dlen < sizeof(family))
         return -EBADMSG;
     memcpy(&family, data, sizeof(family));
-    size_t alen = family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
+    size_t alen = tti_family_addr_len(family);
     if (alen == 0)
         return 0;
     if (get_route_addr(data + sizeof(family), dlen - sizeof(family), alen, route->gateway) < 0)
@@ -291,18 +299,14 @@ static int parse_via(const uint8_t *data, size_t dlen, struct tt_route *route)
     return 0;
 }
 
-int tt_nlmsg_route(const uint8_t *p, size_t plen, struct tt_route *out)
+int tti_nlmsg_route(const uint8_t *p, size_t plen, struct tt_route *out)
 {
     struct rtmsg rtm;
     if (plen < sizeof(rtm))
         return -EBADMSG;
     memcpy(&rtm, p, sizeof(rtm));
-    size_t alen;
-    if (rtm.rtm_family == AF_INET)
-        alen = 4;
-    else if (rtm.rtm_family == AF_INET6)
-        alen = 16;
-    else
+    size_t alen = tti_family_addr_len(rtm.rtm_family);
+    if (alen == 0)
         return 0; /* multicast routing (RTNL_FAMILY_IPMR ...), MPLS: not ours */
     if (rtm.rtm_dst_len > alen * 8)
         return -EBADMSG;
@@ -318,15 +322,15 @@ int tt_nlmsg_route(const uint8_t *p, size_t plen, struct tt_route *out)
     route.table = rtm.rtm_table;
     route.flags = rtm.rtm_flags;
 
-    struct attr_iter it;
-    if (attrs_after(&it, p, plen, sizeof(rtm)) < 0)
+    struct tti_attr_iter it;
+    if (tti_attrs_after(&it, p, plen, sizeof(rtm)) < 0)
         return -EBADMSG;
     int got_dst = 0;
     uint16_t type;
     const uint8_t *data;
     size_t dlen;
     int more;
-    while ((more = next_attr(&it, &type, &data, &dlen)) > 0) {
+    while ((more = tti_next_attr(&it, &type, &data, &dlen)) > 0) {
         int bad = 0;
         switch (type) {
         case RTA_DST:

@@ -1,9 +1,11 @@
-/* nlmsg.h - rtnetlink message building and bounds-checked parsing (internal).
+/* nlmsg.h - rtnetlink sockets and the bounds-checked parsing of their
+ * messages (internal).
  *
- * What netlink.c (requests and their replies) and events.c (the link and
- * address groups) share: a request buffer with attributes, an attribute
- * iterator that never reads outside its message, and the parsers of one
- * RTM_NEWLINK, one RTM_NEWADDR and one RTM_NEWROUTE payload.
+ * What netlink.c (requests and their replies), events.c (the link and
+ * address groups) and nlmsg.c share: the socket (netlink.c), message and
+ * attribute iterators that never read outside their datagram, and
+ * nlmsg.c's parsers of one RTM_NEWLINK, one RTM_NEWADDR and one
+ * RTM_NEWROUTE payload.
  */
 #ifndef TUNTAP_NLMSG_H
 #define TUNTAP_NLMSG_H
@@ -16,52 +18,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 
-enum { REQUEST_WORDS = 256 }; /* 1 KiB: ample for one request and its attributes */
-
-/* ---- building requests ------------------------------------------------ */
-
-struct request {
-    uint32_t words[REQUEST_WORDS]; /* uint32_t: netlink's 4-byte alignment */
-    size_t len;
-};
-
-static inline void req_init(struct request *req, uint16_t type, uint16_t flags,
-                            const void *body, size_t body_len)
-{
-    struct nlmsghdr hdr = {
-        .nlmsg_type = type,
-        .nlmsg_flags = (uint16_t)(NLM_F_REQUEST | NLM_F_ACK | flags),
-    };
-    memset(req->words, 0, sizeof(req->words));
-    memcpy(req->words, &hdr, sizeof(hdr));
-    memcpy((char *)req->words + NLMSG_HDRLEN, body, body_len);
-    req->len = NLMSG_HDRLEN + NLMSG_ALIGN(body_len);
-}
-
-static inline int req_attr(struct request *req, uint16_t type, const void *data, size_t len)
-{
-    size_t room = sizeof(req->words) - req->len;
-    if (len > room || RTA_SPACE(len) > room)
-        return -EMSGSIZE;
-    struct rtattr attr = { .rta_len = (unsigned short)RTA_LENGTH(len), .rta_type = type };
-    char *at = (char *)req->words + req->len;
-    memcpy(at, &attr, sizeof(attr));
-    if (len)
-        memcpy(at + RTA_LENGTH(0), data, len);
-    req->len += RTA_SPACE(len);
-    return 0;
-}
-
-static inline int req_u32(struct request *req, uint16_t type, uint32_t value)
-{
-    return req_attr(req, type, &value, sizeof(value));
-}
-
-/* ---- parsing ---------------------------------------------------------- */
+/* netlink.c: a NETLINK_ROUTE socket (SOCK_CLOEXEC and `flags`, e.g.
+ * SOCK_NONBLOCK) bound to the multicast `groups` (RTMGRP_* bits, 0: none),
+ * with its port id in *portid when portid is not NULL: the fd, or -errno
+ * with nothing left open. */
+int tti_nl_socket(int flags, uint32_t groups, uint32_t *portid);
 
 /* The messages of one datagram, each checked to lie inside it. */
-struct msg_iter {
+struct tti_msg_iter {
     const uint8_t *base;
     size_t len;
     size_t off;
@@ -69,8 +35,8 @@ struct msg_iter {
 
 /* 1: the next message's header is in *h, its payload in *p, *plen; 0: no
  * more; -EBADMSG. */
-static inline int next_msg(struct msg_iter *it, struct nlmsghdr *h, const uint8_t **p,
-                           size_t *plen)
+static inline int tti_next_msg(struct tti_msg_iter *it, struct nlmsghdr *h, const uint8_t **p,
+                               size_t *plen)
 {
     if (it->off >= it->len)
         return 0;
@@ -87,15 +53,15 @@ static inline int next_msg(struct msg_iter *it, struct nlmsghdr *h, const uint8_
     return 1;
 }
 
-struct attr_iter {
+struct tti_attr_iter {
     const uint8_t *base;
     size_t len;
     size_t off;
 };
 
 /* 1: the next attribute is in *type, *data, *dlen; 0: no more; -EBADMSG. */
-static inline int next_attr(struct attr_iter *it, uint16_t *type, const uint8_t **data,
-                            size_t *dlen)
+static inline int tti_next_attr(struct tti_attr_iter *it, uint16_t *type, const uint8_t **data,
+                                size_t *dlen)
 {
     if (it->off >= it->len)
         return 0;
@@ -115,8 +81,8 @@ static inline int next_attr(struct attr_iter *it, uint16_t *type, const uint8_t 
 }
 
 /* Attributes of a message start after its fixed header, aligned. */
-static inline int attrs_after(struct attr_iter *it, const uint8_t *payload, size_t plen,
-                              size_t fixed)
+static inline int tti_attrs_after(struct tti_attr_iter *it, const uint8_t *payload, size_t plen,
+                                  size_t fixed)
 {
     size_t start = NLMSG_ALIGN(fixed);
     if (start > plen)
@@ -127,16 +93,8 @@ static inline int attrs_after(struct attr_iter *it, const uint8_t *payload, size
     return 0;
 }
 
-static inline int get_u32(const uint8_t *data, size_t dlen, uint32_t *out)
-{
-    if (dlen != sizeof(*out))
-        return -EBADMSG;
-    memcpy(out, data, sizeof(*out));
-    return 0;
-}
-
 /* Copies a string attribute, stopping at its NUL; cut to fit `out`. */
-static inline void copy_string(char *out, size_t out_len, const uint8_t *data, size_t dlen)
+static inline void tti_copy_string(char *out, size_t out_len, const uint8_t *data, size_t dlen)
 {
     const uint8_t *nul = memchr(data, 0, dlen);
     size_t n = nul ? (size_t)(nul - data) : dlen;
@@ -146,23 +104,22 @@ static inline void copy_string(char *out, size_t out_len, const uint8_t *data, s
     out[n] = '\0';
 }
 
-static inline int get_u8(const uint8_t *data, size_t dlen, uint8_t *out)
+/* The length of an address of family: 4 (AF_INET), 16 (AF_INET6), 0 for
+ * any other family (none of ours). */
+static inline size_t tti_family_addr_len(int family)
 {
-    if (dlen != sizeof(*out))
-        return -EBADMSG;
-    *out = data[0];
-    return 0;
+    return family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
 }
 
 /* An RTM_NEWLINK/RTM_DELLINK payload into *link: 0, or -EBADMSG. */
-int tt_nlmsg_link(const uint8_t *p, size_t plen, struct tt_link_info *link);
+int tti_nlmsg_link(const uint8_t *p, size_t plen, struct tt_link_info *link);
 
 /* An RTM_NEWADDR/RTM_DELADDR payload into *entry: 1 filled, 0 not an IPv4 or
  * IPv6 address (skip it), -EBADMSG. */
-int tt_nlmsg_addr(const uint8_t *p, size_t plen, struct tt_addr *entry);
+int tti_nlmsg_addr(const uint8_t *p, size_t plen, struct tt_addr *entry);
 
 /* An RTM_NEWROUTE payload into *route: 1 filled, 0 not an IPv4 or IPv6 route (skip
  * it), -EBADMSG. */
-int tt_nlmsg_route(const uint8_t *p, size_t plen, struct tt_route *route);
+int tti_nlmsg_route(const uint8_t *p, size_t plen, struct tt_route *route);
 
 #endif

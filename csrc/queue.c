@@ -9,7 +9,10 @@
  * (segment.c) and coalesced (coalesce.c) by pure functions that know no fd.
  */
 #define _GNU_SOURCE /* POLLRDHUP: a pair end's peer has closed */
-#include "tti.h"
+#include "batch.h"
+#include "coalesce.h"
+#include "segment.h"
+#include "verdict.h"
 
 #include <errno.h>
 #include <linux/if_tun.h>
@@ -51,22 +54,6 @@ static int batch_ok(const struct tt_batch *b, const struct tt_queue *q, int raw)
     return tti_batch_shape_ok(b, raw ? TT_VNET_HDR_LEN : 0) && b->kind == q->kind;
 }
 
-/* ---- waiting ------------------------------------------------------------ */
-
-int tt_wait(int fd, int wakefd, int for_write, int timeout_ms)
-{
-    struct pollfd fds[2] = {
-        { .fd = fd, .events = (short)(for_write ? POLLOUT : POLLIN) },
-        { .fd = wakefd, .events = POLLIN },
-    };
-    int r = poll(fds, 2, timeout_ms < 0 ? -1 : timeout_ms);
-    if (r < 0)
-        return -errno;
-    if (fds[1].revents)
-        return -ECANCELED;
-    return r > 0 ? 1 : 0;
-}
-
 /* ---- a pair end: a socket that answers as a device ------------------------ */
 
 /* Whether the peer of a pair end has shut down (closed) its sending side. */
@@ -88,6 +75,8 @@ static int pair_errno(int fd, int for_write, ssize_t n, int err)
         return for_write ? EPIPE : -1;
     return err;
 }
+
+/* ---- waiting ------------------------------------------------------------ */
 
 /*
  * The one read or write of the shim: tries it, and on EAGAIN waits for the
@@ -283,7 +272,7 @@ static uint32_t emit_pending(struct tt_queue *q, struct tt_batch *b, uint32_t co
     }
     for (int i = 0; i < r; i++) {
         memset(slot + (size_t)i * b->slot_size, 0, head);
-        if (is_bad(b->results[count + (uint32_t)i]))
+        if (tti_is_bad(b->results[count + (uint32_t)i]))
             b->bad++;
     }
     return (uint32_t)r;
@@ -340,7 +329,7 @@ static int read_slots(struct tt_queue *q, struct tt_batch *b, int raw, int timeo
         int64_t result = q->offload ? raw_slot(slot, (size_t)n, b->slot_size)
                                     : classify_slot(slot, (size_t)n, b->slot_size, q->kind);
         b->results[count++] = result;
-        if (is_bad(result))
+        if (tti_is_bad(result))
             b->bad++;
     }
     b->count = count;
@@ -377,7 +366,7 @@ ssize_t tt_queue_send(struct tt_queue *q, const char *buf, size_t len, int timeo
 /* Writes packet i of s (and, coalescing, those that merge with it, whose
  * positions go to members); the input packets it covered, or 0 with the
  * failure recorded in st. */
-static uint32_t write_one(struct tt_queue *q, const struct source *s, uint32_t i, uint32_t end,
+static uint32_t write_one(struct tt_queue *q, const struct tti_source *s, uint32_t i, uint32_t end,
                           const unsigned char *p, size_t len, int coalesce, int timeout_ms,
                           int *may_wait, struct tt_write_status *st, struct tti_flows *flows,
                           uint32_t *members)
@@ -422,14 +411,14 @@ static uint32_t write_one(struct tt_queue *q, const struct source *s, uint32_t i
     return 0;
 }
 
-static int write_source(struct tt_queue *q, const struct source *src, uint32_t start,
+static int write_source(struct tt_queue *q, const struct tti_source *src, uint32_t start,
                         uint32_t count, int coalesce, int timeout_ms, struct tt_write_status *st);
 
 int tt_queue_write(struct tt_queue *q, const struct tt_packets *src, uint32_t start,
                    int coalesce, int timeout_ms, struct tt_write_status *st)
 {
-    struct source s;
-    if (!queue_ok(q) || src == NULL || st == NULL || source_of(src, &s) < 0)
+    struct tti_source s;
+    if (!queue_ok(q) || src == NULL || st == NULL || tti_source_of(src, &s) < 0)
         return -EINVAL;
     uint32_t count = src->count;
     if (s.b != NULL) {
@@ -450,10 +439,10 @@ int tt_queue_write(struct tt_queue *q, const struct tt_packets *src, uint32_t st
     return written;
 }
 
-static int write_source(struct tt_queue *q, const struct source *src, uint32_t start,
+static int write_source(struct tt_queue *q, const struct tti_source *src, uint32_t start,
                         uint32_t count, int coalesce, int timeout_ms, struct tt_write_status *st)
 {
-    const struct source s = *src;
+    const struct tti_source s = *src;
     uint8_t *sent = st->sent;
     tti_status_start(st, start);
     if (sent != NULL && start == 0)
@@ -473,7 +462,7 @@ static int write_source(struct tt_queue *q, const struct source *src, uint32_t s
             i++;
             continue;
         }
-        int got = source_get(&s, i, &p, &len);
+        int got = tti_source_get(&s, i, &p, &len);
         if (got == 0) {
             i++; /* a bad slot was reported by the read; it is not forwarded */
             continue;

@@ -7,7 +7,9 @@
  * -EPROTONOSUPPORT) instead of being segmented.  No fd is touched here.
  */
 #include "checksum.h"
-#include "tti.h"
+#include "proto.h"
+#include "segment.h"
+#include "tuntap.h"
 
 #include <errno.h>
 #include <linux/virtio_net.h>
@@ -58,7 +60,7 @@ static int parse_gso(const unsigned char *p, size_t len, const struct vhdr *h, s
         if (type == VIRTIO_NET_HDR_GSO_TCPV6 || len < 20)
             return -EBADMSG;
         g->l3 = (size_t)(p[0] & 0x0f) * 4;
-        if (g->l3 < 20 || g->l3 > len || get16(p + 2) != len || (get16(p + 6) & 0x3fff))
+        if (g->l3 < 20 || g->l3 > len || tti_get16(p + 2) != len || (tti_get16(p + 6) & 0x3fff))
             return -EBADMSG;
         if (p[9] != g->proto)
             return -EBADMSG;
@@ -66,7 +68,7 @@ static int parse_gso(const unsigned char *p, size_t len, const struct vhdr *h, s
     } else if (version == 6) {
         if (type == VIRTIO_NET_HDR_GSO_TCPV4 || len < 40)
             return -EBADMSG;
-        if (get16(p + 4) + 40u != len)
+        if (tti_get16(p + 4) + 40u != len)
             return -EBADMSG;
         /* Extension headers are not segmented. */
         if (p[6] != g->proto)
@@ -105,20 +107,20 @@ static size_t make_segment(const struct gso *g, uint32_t k, unsigned char *out)
     memcpy(out, g->p, g->hlen);
     memcpy(out + g->hlen, g->p + g->hlen + off, plen);
     if (g->v6) {
-        put16(out + 4, (uint16_t)(seg - 40));
+        tti_put16(out + 4, (uint16_t)(seg - 40));
     } else {
-        put16(out + 2, (uint16_t)seg);
-        put16(out + 4, (uint16_t)(get16(g->p + 4) + k));
-        ipv4_header_csum(out, g->l3);
+        tti_put16(out + 2, (uint16_t)seg);
+        tti_put16(out + 4, (uint16_t)(tti_get16(g->p + 4) + k));
+        tti_ipv4_header_csum(out, g->l3);
     }
     unsigned char *l4 = out + g->l3;
     size_t l4_len = seg - g->l3;
     int udp = g->proto == IPPROTO_UDP_;
     if (udp) {
-        put16(l4 + 4, (uint16_t)l4_len);
+        tti_put16(l4 + 4, (uint16_t)l4_len);
         memset(l4 + 6, 0, 2);
     } else {
-        uint32_t seq = htonl(get32(g->p + g->l3 + 4) + (uint32_t)off);
+        uint32_t seq = htonl(tti_get32(g->p + g->l3 + 4) + (uint32_t)off);
         memcpy(l4 + 4, &seq, 4);
         if (k + 1 != g->segments)
             l4[13] &= (unsigned char)~(TCP_FIN | TCP_PSH);
@@ -126,8 +128,8 @@ static size_t make_segment(const struct gso *g, uint32_t k, unsigned char *out)
             l4[13] &= (unsigned char)~TCP_CWR;
         memset(l4 + 16, 0, 2);
     }
-    uint64_t sum = pseudo_sum(out, g->v6, g->proto, l4_len);
-    put_csum(l4 + (udp ? 6 : 16), csum_fold(csum_add(l4, l4_len, sum)), udp);
+    uint64_t sum = tti_pseudo_sum(out, g->v6, g->proto, l4_len);
+    tti_put_csum(l4 + (udp ? 6 : 16), tti_csum_fold(tti_csum_add(l4, l4_len, sum)), udp);
     return seg;
 }
 
@@ -142,8 +144,8 @@ static int64_t plain_packet(const unsigned char *p, size_t len, const struct vhd
         if (h->csum_start >= len || h->csum_start + h->csum_offset + 2 > len)
             return -EBADMSG;
         unsigned char *o = (unsigned char *)out;
-        uint16_t partial = csum_fold(csum_add(o + h->csum_start, len - h->csum_start, 0));
-        put_csum(o + h->csum_start + h->csum_offset, partial, h->csum_offset == 6);
+        uint16_t partial = tti_csum_fold(tti_csum_add(o + h->csum_start, len - h->csum_start, 0));
+        tti_put_csum(o + h->csum_start + h->csum_offset, partial, h->csum_offset == 6);
     }
     return tt_classify(out, len, TT_KIND_TUN);
 }

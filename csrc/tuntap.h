@@ -6,10 +6,17 @@
  * or keeps global mutable state; every buffer comes with its length and is
  * bounds-checked.
  *
- * The declarations live per area in cdef/, one header each, which
- * build_ffi.py also reads verbatim (in the order below) as the cffi
- * declarations: they must stay plain declarations.  What the C files share
- * and Python never sees is in tti.h (tti_ names) and checksum.h.
+ * The declarations live in cdef/, one header per concern, each declaring
+ * exactly the tt_ functions of its files (cdef/io.h: queue.c's); build_ffi.py
+ * also reads them verbatim (in the order below) as the cffi declarations:
+ * they must stay plain declarations.  tt_ names only what Python calls.
+ *
+ * What several C files share and Python never sees has tti_ names, in the
+ * internal headers, one per concern: proto.h (protocol numbers, big-endian
+ * fields), checksum.h, verdict.h (the packed classification), batch.h
+ * (batch shape, write sources), coalesce.h and segment.h (what coalesce.c
+ * and segment.c give queue.c) and nlmsg.h (rtnetlink socket, iterators,
+ * nlmsg.c's parsers).  Everything else is static to its file.
  */
 #ifndef TUNTAP_SHIM_H
 #define TUNTAP_SHIM_H
@@ -19,6 +26,8 @@
 #include <sys/types.h>
 
 #include "cdef/device.h"
+#include "cdef/classify.h"
+#include "cdef/wait.h"
 #include "cdef/netlink.h"
 #include "cdef/io.h"
 #include "cdef/offload.h"

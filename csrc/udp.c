@@ -8,11 +8,11 @@
  * the fuzz harness drives directly.
  */
 #define _GNU_SOURCE
-#include "tti.h"
+#include "batch.h"
+#include "verdict.h"
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -171,7 +171,7 @@ static uint32_t deliver(struct tt_udp_rx *rx, struct tt_batch *b, struct tt_udp_
                              b->capacity - count, b->results + count, b->kind);
         for (int k = 0; k < r; k++) {
             addrs[count] = m->source;
-            if (is_bad(b->results[count]))
+            if (tti_is_bad(b->results[count]))
                 b->bad++;
             count++;
         }
@@ -294,7 +294,7 @@ struct outgoing {
  * carries): with gso, a run of equal sizes (the last may be shorter), up to
  * TT_UDP_MAX_SEGMENTS and max_run bytes, is one message.  Bad slots are
  * passed over.  The position after the last datagram taken. */
-static uint32_t gather(const struct source *s, uint32_t i, uint32_t count, int gso,
+static uint32_t gather(const struct tti_source *s, uint32_t i, uint32_t count, int gso,
                        size_t max_run, union sa *name, socklen_t namelen, struct outgoing *o)
 {
     uint32_t niov = 0;
@@ -302,7 +302,7 @@ static uint32_t gather(const struct source *s, uint32_t i, uint32_t count, int g
     while (i < count && o->count < TT_UDP_MAX_MSGS && niov < SEND_IOVS) {
         const unsigned char *p;
         size_t len;
-        if (source_get(s, i, &p, &len) != 1) {
+        if (tti_source_get(s, i, &p, &len) != 1) {
             i++;
             continue;
         }
@@ -315,7 +315,7 @@ static uint32_t gather(const struct source *s, uint32_t i, uint32_t count, int g
         while (gso && len > 0 && i < count && n < TT_UDP_MAX_SEGMENTS && niov < SEND_IOVS) {
             const unsigned char *q;
             size_t qlen;
-            if (source_get(s, i, &q, &qlen) != 1 || qlen == 0 || qlen > len ||
+            if (tti_source_get(s, i, &q, &qlen) != 1 || qlen == 0 || qlen > len ||
                 total + qlen > max_run)
                 break;
             o->iovs[niov].iov_base = (void *)q;
@@ -356,13 +356,13 @@ static size_t max_payload(int family)
 }
 
 /* Checks every datagram from start before any is sent: 0, or the failure in st. */
-static int check_sizes(const struct source *s, uint32_t start, uint32_t count, size_t max,
+static int check_sizes(const struct tti_source *s, uint32_t start, uint32_t count, size_t max,
                        struct tt_write_status *st)
 {
     for (uint32_t i = start; i < count; i++) {
         const unsigned char *p;
         size_t len;
-        int got = source_get(s, i, &p, &len);
+        int got = tti_source_get(s, i, &p, &len);
         if (got < 0 || (got == 1 && len > max)) {
             st->next = i;
             st->error = got < 0 ? got : -EMSGSIZE;
@@ -376,11 +376,11 @@ int tt_udp_send(int fd, int wakefd, const struct tt_packets *src, uint32_t start
                 const struct tt_udp_addr *to, int family, uint32_t *flags, int timeout_ms,
                 struct tt_write_status *st)
 {
-    struct source s;
+    struct tti_source s;
     size_t max = max_payload(family);
     if (fd < 0 || src == NULL || st == NULL || flags == NULL || max == 0)
         return -EINVAL;
-    if (source_of(src, &s) < 0 || s.raw)
+    if (tti_source_of(src, &s) < 0 || s.raw)
         return -EINVAL;
     uint32_t count = src->count;
     if (s.b != NULL) {

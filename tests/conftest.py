@@ -18,7 +18,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from netutil import REQUIRE_PRIVILEGED, configure_v4
+from netutil import REQUIRE_PRIVILEGED, configure_v4, skip_or_fail
 
 import tuntap_cffi
 
@@ -96,12 +96,7 @@ def pytest_report_header() -> str:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("privileged") is None or PRIVILEGE_PROBLEM is None:
         return
-    if REQUIRE_PRIVILEGED:
-        pytest.fail(
-            f"privileged test cannot run and TUNTAP_REQUIRE_PRIVILEGED is set: {PRIVILEGE_PROBLEM}",
-            pytrace=False,
-        )
-    pytest.skip(PRIVILEGE_PROBLEM)
+    skip_or_fail(f"privileged test cannot run: {PRIVILEGE_PROBLEM}")
 
 
 @pytest.fixture

@@ -20,12 +20,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from netutil import TUN_ADDR, TUN_PEER, configure_v4, ip_json, ipv4_udp
+from netutil import TUN_ADDR, TUN_PEER, configure_v4, import_or_skip, ip_json, ipv4_udp
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind
 
-scapy_all = pytest.importorskip("scapy.all")  # a test dependency (the "test" extra)
+scapy_all = import_or_skip("scapy.all")  # a test dependency (the "test" extra)
 from scapy.layers.inet import ICMP, IP, UDP  # noqa: E402
 from scapy.layers.inet6 import IPv6  # noqa: E402
 from scapy.layers.l2 import ARP, Ether  # noqa: E402

@@ -132,7 +132,7 @@ def test_oversized_datagrams_send_nothing(sockets: tuple[socket.socket, socket.s
         (["198.51.100.1", 9], TypeError, r"\(host, port\)"),
         ((b"198.51.100.1", 9), TypeError, "host must be a str"),
         (("198.51.100.1", "9"), TypeError, "port must be an int"),
-        (("198.51.100.1", 70000), ValueError, "outside 0..65535"),
+        (("198.51.100.1", 70000), ValueError, "outside 1..65535"),
         (("198.51.100.1", True), TypeError, "port must be an int"),
     ],
 )

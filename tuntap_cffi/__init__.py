@@ -6,6 +6,7 @@
 """
 
 import importlib as _importlib
+import logging as _logging
 import os as _os
 
 try:  # the compiled core, first: its absence deserves a clearer error than a deep import's
@@ -39,6 +40,7 @@ from .device.opening import open, open_queues  # noqa: A004 - the seed's Open
 from .device.pair import PairEnd, pair
 from .errors import (
     BatchWriteError,
+    BatchWriteStopped,
     DeviceBusyError,
     DeviceMismatchError,
     ErrJumboPacket,
@@ -66,7 +68,12 @@ from .packets.packet import ETH_P_IP, ETH_P_IPV6, DevKind, DevTap, DevTun, Packe
 from .packets.pcap import PcapWriter
 from .udp import udp_recv_batch, udp_send_batch
 
-del _importlib, _os
+# What a user debugging a deployment wants to see (an offload or UDP_SEGMENT the
+# kernel refused and the fallback taken, a resync after lost link events) goes
+# to the "tuntap_cffi" logger, silent unless the application configures logging.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
+
+del _importlib, _logging, _os
 
 __version__ = "0.1.0"
 
@@ -75,6 +82,7 @@ __all__ = [
     "ETH_P_IPV6",
     "AsyncInterface",
     "BatchWriteError",
+    "BatchWriteStopped",
     "DevKind",
     "DevTap",
     "DevTun",

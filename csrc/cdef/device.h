@@ -1,4 +1,4 @@
-/* cdef/device.h - device kinds, the read-side rules, opening and operating devices
+/* cdef/device.h - device kinds, opening and operating devices
  * (plain declarations for cffi: no #include, no #define, no inline code). */
 
 /* Device kinds, as the Python DevKind enum numbers them. */
@@ -7,40 +7,15 @@ enum {
     TT_KIND_TAP = 1
 };
 
-/* Verdicts of tt_classify (the seed's read-side rules). */
-enum {
-    TT_PKT_OK = 0,
-    TT_PKT_SHORT_READ = 1,   /* nothing was read */
-    TT_PKT_TRUNCATED = 2,    /* shorter than its own header or length fields */
-    TT_PKT_NOT_IP = 3        /* TUN packet whose first nibble is not 4 or 6 */
-};
-
 /* Longest interface name, without the NUL (IFNAMSIZ - 1). */
 enum { TT_IFNAME_MAX = 15 };
-
-/*
- * A classification is packed into one non-negative int64_t so that the hot
- * path needs no out-parameters (and no allocation in Python):
- *   bits  0..31  body length (bytes of the packet that belong to it)
- *   bits 32..47  protocol (IP EtherType for TUN, the frame's EtherType for TAP)
- *   bits 48..55  verdict (TT_PKT_*)
- */
-enum {
-    TT_PACK_PROTO_SHIFT = 32,
-    TT_PACK_VERDICT_SHIFT = 48
-};
 
 /* device.c: opening and naming devices */
 int tt_open_clone(const char *path);
 int tt_set_iff(int fd, const char *name, int kind, int extra_flags,
                char *name_out, size_t name_out_len);
 int tt_set_nonblocking(int fd);
-int tt_eventfd(void);
-int tt_wake(int wakefd);
 int tt_close(int fd);
-
-/* classify.c: the seed's read-side rules on any bytes */
-int64_t tt_classify(const char *buf, size_t len, int kind);
 
 /* ---- devctl.c: operating an attached device --------------------------- */
 
@@ -53,6 +28,9 @@ int tt_set_owner(int fd, uint32_t uid);
 int tt_set_group(int fd, uint32_t gid);
 /* TUNSETQUEUE: attach (1) or detach (0) the queue of a multi-queue device. */
 int tt_set_queue(int fd, int attach);
+/* TUNSETVNETHDRSZ and TUNSETOFFLOAD: the TUN_F_* bits accepted, or -errno.
+ * Without the USO bits if the kernel refuses them. */
+int tt_set_offload(int fd, unsigned int wanted);
 
 /* ---- adopt.c: what an fd opened elsewhere is attached to --------------- */
 

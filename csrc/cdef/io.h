@@ -126,10 +126,6 @@ struct tt_queue {
     int32_t pair;
 };
 
-/* Waits until fd is readable (or writable), wakefd fires, or timeout_ms
- * passes: 1 ready, 0 timed out, -ECANCELED woken, -errno. */
-int tt_wait(int fd, int wakefd, int for_write, int timeout_ms);
-
 /*
  * One packet in: the packed classification (as tt_classify) of what was read
  * into buf.  On an offload queue: the next segment of the pending

@@ -1,19 +1,19 @@
-/* cdef/offload.h - enabling offloads, and the pure functions on bytes
+/* cdef/offload.h - the offloads' pure functions on bytes: segmenting,
+ * coalescing, the checksum (enabling offloads is devctl.c's, cdef/device.h)
  * (plain declarations for cffi: no #include, no #define, no inline code). */
 
-/* ---- offloads: enabling them, and the segmenter on bytes ---------------
+/* ---- segment.c: the segmenter on bytes ---------------------------------
  *
  * tt_segment turns one header + packet (a GSO super-packet, or a packet
  * whose checksum is to be completed) into ordinary packets in consecutive
  * slots; a malformed one is -EBADMSG, an unsupported GSO type or IPv6
  * extension header -EPROTONOSUPPORT, a segment that would not fit a slot
  * -EMSGSIZE; nothing is read past len. */
-
-/* TUNSETVNETHDRSZ and TUNSETOFFLOAD: the TUN_F_* bits accepted, or -errno.
- * Without the USO bits if the kernel refuses them. */
-int tt_set_offload(int fd, unsigned int wanted);
 int tt_segment(const char *buf, size_t len, uint32_t skip, char *out, size_t slot_size,
                uint32_t nslots, int64_t *results, uint32_t *total);
+
+/* ---- coalesce.c: the coalescing on bytes ------------------------------ */
+
 /* Coalescing: at most TT_COALESCE_MAX packets in one super-packet; grouping
  * by flow looks at most TT_COALESCE_LOOKAHEAD positions past the first. */
 enum {
@@ -33,5 +33,8 @@ int tt_coalesce_plan(const struct tt_packets *src, uint32_t start, int group, ui
                      size_t write_limit, size_t room, uint32_t *members, uint32_t members_len);
 int64_t tt_coalesce_build(const struct tt_packets *src, const uint32_t *members, uint32_t n,
                           uint32_t offload, char *out, size_t out_len);
+
+/* ---- checksum.c: the checksum on bytes -------------------------------- */
+
 /* The Internet checksum (RFC 1071) of len bytes, as a big-endian 16-bit value. */
 int tt_checksum(const char *buf, size_t len);

@@ -22,7 +22,16 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from netutil import TUN_ADDR, TUN_PEER, configure_v4, interrupt_after_ready, ip, ipv4_udp
+from netutil import (
+    NEEDS_COMPILER_RUNS_IN,
+    TUN_ADDR,
+    TUN_PEER,
+    configure_v4,
+    interrupt_after_ready,
+    ip,
+    ipv4_udp,
+    skip_or_fail,
+)
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind, PacketBatch, _lowlevel
@@ -378,9 +387,10 @@ def test_calls_on_a_closed_interface() -> None:
 # -- no allocation per packet ----------------------------------------------------
 
 
-@pytest.mark.skipif(sys.implementation.name != "cpython", reason="tracemalloc is CPython's")
 def test_the_batch_path_allocates_nothing_per_packet(tun_v4: tuntap.Interface) -> None:
     """Read and forward 100,000 packets: traced memory does not grow with the count."""
+    if sys.implementation.name != "cpython":
+        skip_or_fail("tracemalloc is CPython's", runs_in="the CPython envs")
     import tracemalloc
 
     packet = ipv4_udp(TUN_PEER, "198.51.100.9", 7, 9, bytes(32))  # forwarding is off: dropped
@@ -778,9 +788,14 @@ def test_c_write_slots_checks_its_arguments() -> None:
 BENCH = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
 
 
-@pytest.mark.skipif(not BENCH.exists(), reason="the benchmark is not in this tree")
-@pytest.mark.skipif(shutil.which("gcc") is None, reason="the benchmark builds its C loops with gcc")
 def test_the_benchmark_smoke_run_prints_its_tables() -> None:
+    if not BENCH.exists():
+        skip_or_fail(f"the benchmark is not in this tree ({BENCH})")
+    if shutil.which("gcc") is None:
+        skip_or_fail(
+            "the benchmark builds its C loops with gcc, and there is none on PATH",
+            runs_in=NEEDS_COMPILER_RUNS_IN,
+        )
     result = subprocess.run(
         [sys.executable, str(BENCH), "--quick", "--only", "ingress,egress"],
         capture_output=True,

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 import dpkt
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from netutil import disable_ipv6, ip
+from netutil import disable_ipv6, ip, skip_or_fail
 
 import tuntap_cffi as tuntap
 from packets.test_batch import CLIENT, SERVER, check_transfer, join_namespaces, netns
@@ -633,7 +633,7 @@ def test_a_relay_carries_50_mb_byte_exact(
         ):
             offloaded = tun_a.offload | tun_b.offload
             if udp and offloaded and Offload.USO4 not in offloaded:
-                pytest.skip("this kernel does not take TUN_F_USO4 (Linux 6.2+): no UDP GSO")
+                skip_or_fail("this kernel does not take TUN_F_USO4 (Linux 6.2+): no UDP GSO")
             join_namespaces(ns_a, ns_b, tun_a, tun_b)
             relays = [Relay(tun_a, tun_b, segment), Relay(tun_b, tun_a, segment)]
             for relay in relays:

@@ -14,24 +14,8 @@ Callers use the flat namespace (``_lowlevel.new_queue``), re-exported here by na
 from typing import TYPE_CHECKING
 
 from .._native import ffi as ffi, lib as lib
-from .common import (
-    BytesLike as BytesLike,
-    StructPtr as StructPtr,
-    check as check,
-    copy_bytes as copy_bytes,
-    copy_out as copy_out,
-    from_buffer as from_buffer,
-    new_buffer as new_buffer,
-)
-from .device import (
+from .classify import (
     BODY_MASK as BODY_MASK,
-    IFF_MULTI_QUEUE as IFF_MULTI_QUEUE,
-    IFNAME_MAX as IFNAME_MAX,
-    KIND_TAP as KIND_TAP,
-    KIND_TUN as KIND_TUN,
-    MAX_QUEUES as MAX_QUEUES,
-    MSG_CMSG_CLOEXEC as MSG_CMSG_CLOEXEC,
-    MSG_NOSIGNAL as MSG_NOSIGNAL,
     PKT_NOT_IP as PKT_NOT_IP,
     PKT_OK as PKT_OK,
     PKT_SHORT_READ as PKT_SHORT_READ,
@@ -39,22 +23,45 @@ from .device import (
     PROTO_MASK as PROTO_MASK,
     PROTO_SHIFT as PROTO_SHIFT,
     VERDICT_SHIFT as VERDICT_SHIFT,
-    FdDevice as FdDevice,
     classify as classify,
     classify_raw as classify_raw,
+    unpack as unpack,
+)
+from .common import (
+    BUFFER_REFUSED as BUFFER_REFUSED,
+    PYPY as PYPY,
+    BytesLike as BytesLike,
+    StructPtr as StructPtr,
+    buffer_refusal as buffer_refusal,
+    c_buffer as c_buffer,
+    check as check,
+    copy_bytes as copy_bytes,
+    copy_out as copy_out,
+    from_buffer as from_buffer,
+    new_buffer as new_buffer,
+    packet_view as packet_view,
+    resumed_status as resumed_status,
+)
+from .device import (
+    IFF_MULTI_QUEUE as IFF_MULTI_QUEUE,
+    IFNAME_MAX as IFNAME_MAX,
+    KIND_TAP as KIND_TAP,
+    KIND_TUN as KIND_TUN,
+    MAX_QUEUES as MAX_QUEUES,
+    MSG_CMSG_CLOEXEC as MSG_CMSG_CLOEXEC,
+    MSG_NOSIGNAL as MSG_NOSIGNAL,
+    FdDevice as FdDevice,
     close_fd as close_fd,
     device_netns as device_netns,
     fd_device as fd_device,
-    new_wake_fd as new_wake_fd,
     open_clone as open_clone,
     set_group as set_group,
     set_iff as set_iff,
     set_nonblocking as set_nonblocking,
+    set_offload as set_offload,
     set_owner as set_owner,
     set_persist as set_persist,
     set_queue as set_queue,
-    unpack as unpack,
-    wake as wake,
 )
 from .events import (
     EVENT_ADDR_DEL as EVENT_ADDR_DEL,
@@ -159,7 +166,6 @@ from .offload import (
     coalesce_plan as coalesce_plan,
     coalesce_run as coalesce_run,
     segment as segment,
-    set_offload as set_offload,
 )
 from .oserrors import (
     GONE as GONE,
@@ -183,6 +189,10 @@ from .udp import (
     udp_recv as udp_recv,
     udp_send as udp_send,
     udp_setup as udp_setup,
+)
+from .wait import (
+    new_wake_fd as new_wake_fd,
+    wake as wake,
 )
 
 if TYPE_CHECKING:

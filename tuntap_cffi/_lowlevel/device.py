@@ -1,5 +1,4 @@
-"""Bindings of ``csrc/cdef/device.h``: opening and operating TUN/TAP devices, and
-the read-side classification of one packet."""
+"""Bindings of ``csrc/cdef/device.h``: opening and operating TUN/TAP devices."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import os
 from typing import TYPE_CHECKING, NamedTuple, cast
 
 from .._native import ffi, lib
-from .common import BytesLike, check
+from .common import check
 
 if TYPE_CHECKING:
     from .._native import TTFdDevice
@@ -15,36 +14,6 @@ if TYPE_CHECKING:
 IFNAME_MAX = lib.TT_IFNAME_MAX
 KIND_TUN = lib.TT_KIND_TUN
 KIND_TAP = lib.TT_KIND_TAP
-PKT_OK = lib.TT_PKT_OK
-PKT_SHORT_READ = lib.TT_PKT_SHORT_READ
-PKT_TRUNCATED = lib.TT_PKT_TRUNCATED
-PKT_NOT_IP = lib.TT_PKT_NOT_IP
-PROTO_SHIFT = lib.TT_PACK_PROTO_SHIFT
-VERDICT_SHIFT = lib.TT_PACK_VERDICT_SHIFT
-BODY_MASK = (1 << PROTO_SHIFT) - 1
-PROTO_MASK = 0xFFFF
-
-# (buf, len, kind) -> packed classification, bound directly.
-classify_raw = lib.tt_classify
-
-
-def unpack(packed: int) -> tuple[int, int, int]:
-    """Split a packed classification into (verdict, protocol, body length)."""
-    return (
-        packed >> VERDICT_SHIFT,
-        (packed >> PROTO_SHIFT) & PROTO_MASK,
-        packed & BODY_MASK,
-    )
-
-
-def classify(data: BytesLike, kind: int) -> tuple[int, int, int]:
-    """Apply the seed's read-side rules to ``data``: (verdict, protocol, body length)."""
-    if isinstance(data, bytes):
-        packed = classify_raw(data, len(data), kind)
-    else:
-        view = ffi.from_buffer(data)
-        packed = classify_raw(view, len(view), kind)
-    return unpack(check(packed, "classify", "packet"))
 
 
 def open_clone(path: str) -> int:
@@ -64,16 +33,6 @@ def set_iff(fd: int, name: str, kind: int, extra_flags: int) -> tuple[int, str]:
 def set_nonblocking(fd: int, name: str) -> None:
     """Put ``fd`` in non-blocking mode (waits happen in poll, with a wake-up fd)."""
     check(lib.tt_set_nonblocking(fd), "set O_NONBLOCK", name)
-
-
-def new_wake_fd(name: str) -> int:
-    """Create the eventfd that wakes every waiter of an interface when it closes."""
-    return check(lib.tt_eventfd(), "eventfd", name)
-
-
-def wake(wakefd: int, name: str) -> None:
-    """Fire the wake-up fd: every present and future wait returns -ECANCELED."""
-    check(lib.tt_wake(wakefd), "wake", name)
 
 
 def close_fd(fd: int, name: str) -> None:
@@ -103,6 +62,11 @@ def set_group(fd: int, gid: int) -> int:
 def set_queue(fd: int, attach: bool) -> int:
     """TUNSETQUEUE: attach or detach this queue of a multi-queue device; 0 or -errno."""
     return lib.tt_set_queue(fd, int(attach))
+
+
+def set_offload(fd: int, wanted: int) -> int:
+    """TUNSETVNETHDRSZ + TUNSETOFFLOAD: the TUN_F_* bits the kernel accepted, or -errno."""
+    return lib.tt_set_offload(fd, wanted)
 
 
 class FdDevice(NamedTuple):

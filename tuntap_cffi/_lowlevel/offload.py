@@ -1,4 +1,4 @@
-"""Bindings of ``csrc/cdef/offload.h``: enabling offloads, and the pure functions
+"""Bindings of ``csrc/cdef/offload.h``: the offload bits, and the pure functions
 on bytes (segmenting, coalescing, the checksum) for tests and fuzzing."""
 
 from __future__ import annotations
@@ -19,11 +19,6 @@ TUN_F_TSO4 = lib.TUN_F_TSO4
 TUN_F_TSO6 = lib.TUN_F_TSO6
 TUN_F_USO4 = lib.TT_TUN_F_USO4
 TUN_F_USO6 = lib.TT_TUN_F_USO6
-
-
-def set_offload(fd: int, wanted: int) -> int:
-    """TUNSETVNETHDRSZ + TUNSETOFFLOAD: the TUN_F_* bits the kernel accepted, or -errno."""
-    return lib.tt_set_offload(fd, wanted)
 
 
 def segment(

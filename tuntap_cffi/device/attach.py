@@ -11,15 +11,19 @@ fds; ``interface.py`` wraps them in Interfaces.
 from __future__ import annotations
 
 import errno
+import functools
 import grp
+import logging
 import os
 import pwd
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from .. import _lowlevel, netns
 from ..errors import DeviceBusyError, DeviceMismatchError, os_error
+from ..lifetime import chain, close_each
 from ..link.netlink import Netlink
-from ..packets.offload import WANTED as OFFLOAD_WANTED
+from ..packets.offload import WANTED as OFFLOAD_WANTED, Offload
 from ..packets.packet import DevKind
 
 __all__ = [
@@ -28,12 +32,15 @@ __all__ = [
     "MAX_QUEUES",
     "Attached",
     "attach",
+    "chain",
     "check_count",
     "clear_offload",
     "enable_offload",
     "resolve_id",
     "validate_name",
 ]
+
+_log = logging.getLogger(__name__)
 
 CLONE_DEVICE = "/dev/net/tun"
 MAX_QUEUES = _lowlevel.MAX_QUEUES  # the kernel's MAX_TAP_QUEUES
@@ -229,6 +236,20 @@ def _check_queue_flags(name: str, netlink: Netlink, offload: bool) -> None:
         )
 
 
+def _close_all(fds: list[int], name: str) -> None:
+    """Close every fd >= 0 of ``fds``; raise the first failure once all were tried."""
+    close_each([functools.partial(_lowlevel.close_fd, fd, name) for fd in fds if fd >= 0])
+
+
+def _cleanup(error: BaseException, closes: Iterable[Callable[[], None]]) -> None:
+    """After ``error``: close everything, keeping a failure to close with ``error``
+    (which the caller re-raises), not instead of it."""
+    try:
+        close_each(closes)
+    except BaseException as exc:
+        chain(error, exc)
+
+
 def _open_clones(name: str, count: int) -> list[int]:
     fds: list[int] = []
     try:
@@ -237,16 +258,10 @@ def _open_clones(name: str, count: int) -> list[int]:
             if fd < 0:
                 raise os_error(-fd, f"open {CLONE_DEVICE}", name, area="clone")
             fds.append(fd)
-    except BaseException:
-        _close_all(fds, name)
+    except BaseException as exc:
+        _cleanup(exc, [lambda: _close_all(fds, name)])
         raise
     return fds
-
-
-def _close_all(fds: list[int], name: str) -> None:
-    for fd in fds:
-        if fd >= 0:
-            _lowlevel.close_fd(fd, name)
 
 
 def attach(
@@ -330,12 +345,14 @@ def attach(
                 netns_fds.append(os.dup(nsfd))
         else:
             netns_fds = [-1] * len(fds)
-    except BaseException:
-        _close_all(fds + wakefds + netns_fds[1:], name)
-        if nsfd >= 0:
-            _lowlevel.close_fd(nsfd, name)
-        if netlink is not None:
-            netlink.close()
+    except BaseException as exc:
+        _cleanup(
+            exc,
+            [
+                lambda: _close_all(fds + wakefds + netns_fds[1:] + [nsfd], name),
+                lambda: None if netlink is None else netlink.close(),
+            ],
+        )
         raise
     return Attached(real_name, fds, wakefds, netns_fds, netlink, accepted)
 
@@ -352,4 +369,11 @@ def enable_offload(fd: int, name: str) -> int:
     bits = _lowlevel.set_offload(fd, OFFLOAD_WANTED.value)
     if bits < 0:
         raise os_error(-bits, "TUNSETOFFLOAD", name, area="offload")
+    refused = OFFLOAD_WANTED & ~Offload(bits)
+    if refused:
+        _log.info(
+            "%s: the kernel refused the offloads %s; packets of those kinds go unsegmented",
+            name,
+            refused,
+        )
     return bits

@@ -31,7 +31,7 @@ from typing import NamedTuple
 from .. import _lowlevel
 from ..errors import DeviceMismatchError, os_error
 from ..packets.packet import DevKind
-from ..timeouts import Timeout, deadline_of
+from ..timeouts import Timeout, deadline_of, slice_ms
 from .adopt import adopt, describe
 from .interface import Interface
 from .pair import PairEnd
@@ -153,11 +153,7 @@ def _wait_readable(sock: socket.socket, deadline: float | None, timeout: Timeout
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLIN)
     while True:
-        if deadline is None:
-            wait_ms = None
-        else:
-            wait_ms = max(0, int((deadline - time.monotonic()) * 1000 + 0.999))
-        if poller.poll(wait_ms):
+        if poller.poll(slice_ms(deadline)):
             return
         if deadline is not None and time.monotonic() >= deadline:
             raise TimeoutError(
@@ -224,11 +220,13 @@ def receive_interface(sock: socket.socket, *, timeout: Timeout = None) -> Interf
     was not adopted is closed, whatever went wrong.
 
     Args:
-        timeout: seconds to wait for the message (None: as long as it takes).
+        timeout: seconds to wait for the message (None or ``float("inf")``:
+            as long as it takes).
 
     Raises:
         TypeError: ``sock`` is not a socket; a timeout that is not a number.
-        ValueError: ``sock`` is not a Unix socket; a negative timeout; a
+        ValueError: ``sock`` is not a Unix socket; a timeout that is NaN,
+            negative or too long (``timeouts.deadline_of``); a
             message with no fd, more than one, or a body that is not a
             valid interface message.
         TimeoutError: nothing arrived within ``timeout``.

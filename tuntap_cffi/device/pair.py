@@ -24,12 +24,12 @@ from typing import NoReturn, cast
 
 from .. import _lowlevel
 from ..errors import NoDeviceError, os_error
-from ..lifetime import Lifetime
+from ..lifetime import Lifetime, close_each
 from ..link.link import Link, _checked_mtu
 from ..packets.offload import NONE
 from ..packets.packet import DevKind, as_kind
-from .batch_io import BatchQueue
-from .interface import Interface
+from .interface import Interface, _wake
+from .queue import Queue
 
 __all__ = ["PairEnd", "pair"]
 
@@ -49,10 +49,21 @@ class _NoDevice:
         raise NoDeviceError(self._name, attribute)
 
 
-def _release(fd: int, wakefd: int, name: str) -> None:
-    """What the last one out of an end closes: its socket and its wake-up fd."""
-    _lowlevel.close_fd(fd, name)
-    _lowlevel.close_fd(wakefd, name)
+def _release(fd: int, wakefd: int, name: str, failed: list[BaseException]) -> None:
+    """What the last one out of an end closes: its socket and its wake-up fd (both,
+    even after one failed; then the first failure, a failed wake-up first, is raised)."""
+
+    def wake_failure() -> None:
+        if failed:
+            raise failed[0]
+
+    close_each(
+        [
+            wake_failure,
+            lambda: _lowlevel.close_fd(fd, name),
+            lambda: _lowlevel.close_fd(wakefd, name),
+        ]
+    )
 
 
 class PairEnd(Interface):
@@ -70,17 +81,21 @@ class PairEnd(Interface):
     def __init__(self, fd: int, wakefd: int, name: str, kind: DevKind, mtu: int) -> None:
         self._multi_queue = False
         self._pair_mtu = mtu
+        wake_failed: list[BaseException] = []
         lifetime = Lifetime(
             name,
-            lambda: _release(fd, wakefd, name),
-            wake=lambda: _lowlevel.wake(wakefd, name),
+            lambda: _release(fd, wakefd, name, wake_failed),
+            wake=lambda: _wake(wakefd, name, wake_failed),
         )
         # An Interface without its device: the queue only, and no Link.
-        BatchQueue.__init__(
-            self, fd, wakefd, name, kind, NONE, lifetime, cast(Link, _NoDevice(name))
-        )
+        Queue.__init__(self, fd, wakefd, name, kind, NONE, lifetime, cast(Link, _NoDevice(name)))
         self._q.pair = 1
         self._mtu_changed(mtu)
+
+    @property
+    def name(self) -> str:
+        """The end's name (``pair0.a``, ``pair0.b``): no device, so no kernel name."""
+        return self._name
 
     @property
     def link(self) -> Link:
