@@ -37,6 +37,7 @@ from .device.adopt import from_fd
 from .device.handoff import receive_interface, send_interface
 from .device.interface import Interface
 from .device.opening import open, open_queues  # noqa: A004 - the seed's Open
+from .device.pair import PairEnd, pair
 from .errors import (
     BatchWriteError,
     BatchWriteStopped,
@@ -49,6 +50,7 @@ from .errors import (
     InterfaceClosedError,
     JumboPacketError,
     NamespaceRestoreError,
+    NoDeviceError,
     NotIPPacketError,
     ShortReadError,
     ShortWriteError,
@@ -101,10 +103,12 @@ __all__ = [
     "LinkEvents",
     "LinkStats",
     "NamespaceRestoreError",
+    "NoDeviceError",
     "NotIPPacketError",
     "Offload",
     "Packet",
     "PacketBatch",
+    "PairEnd",
     "PcapWriter",
     "Route",
     "ShortReadError",
@@ -116,6 +120,7 @@ __all__ = [
     "netns",
     "open",
     "open_queues",
+    "pair",
     "parse_packet",
     "receive_interface",
     "send_interface",

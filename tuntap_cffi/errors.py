@@ -36,6 +36,7 @@ __all__ = [
     "InterfaceClosedError",
     "JumboPacketError",
     "NamespaceRestoreError",
+    "NoDeviceError",
     "NotIPPacketError",
     "ShortReadError",
     "ShortWriteError",
@@ -118,6 +119,20 @@ class DeviceMismatchError(TunTapError, OSError):
             super().__init__(errno.EINVAL, message)
         else:
             super().__init__(errno.EINVAL, message, name)
+
+
+class NoDeviceError(TunTapError, AttributeError):
+    """A configuration call on an end of :func:`tuntap_cffi.pair`, which has no device.
+
+    An ``AttributeError`` too, so ``hasattr(end, "link")`` is False: the
+    configuration an Interface has does not exist on a pair end.
+    """
+
+    def __init__(self, name: str, operation: str) -> None:
+        super().__init__(
+            f"{operation} on {name}: a pair end has no device to configure "
+            "(tuntap.pair() joins two ends with no device between them)"
+        )
 
 
 ErrShortRead = ShortReadError

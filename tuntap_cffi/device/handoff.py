@@ -34,6 +34,7 @@ from ..packets.packet import DevKind
 from ..timeouts import Timeout, deadline_of, slice_ms
 from .adopt import adopt, describe
 from .interface import Interface
+from .pair import PairEnd
 
 __all__ = ["MAGIC", "VERSION", "receive_interface", "send_interface"]
 
@@ -103,7 +104,8 @@ def send_interface(sock: socket.socket, iface: Interface) -> None:
     now.
 
     Raises:
-        TypeError: ``sock`` is not a socket, ``iface`` not an Interface.
+        TypeError: ``sock`` is not a socket, ``iface`` not an Interface (or a
+            pair end, which has no device).
         ValueError: ``sock`` is not a Unix socket.
         InterfaceClosedError: ``iface`` is closed.
         OSError: the socket is closed, or the kernel refused the message
@@ -113,6 +115,11 @@ def send_interface(sock: socket.socket, iface: Interface) -> None:
     sock = _check_socket(sock, "send_interface")
     if not isinstance(iface, Interface):
         raise TypeError(f"send_interface sends an Interface, not {type(iface).__name__}")
+    if isinstance(iface, PairEnd):
+        raise TypeError(
+            f"send_interface sends a device; {iface.name} is an end of tuntap.pair(), "
+            "which has none"
+        )
     with iface.using_fd("send_interface") as fd:
         result, device = _lowlevel.fd_device(fd)
         if result < 0:
