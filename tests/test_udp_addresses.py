@@ -30,6 +30,13 @@ FAR_MAC = "02:00:00:00:00:09"
 ETH_P_IPV6 = 0x86DD
 
 
+def ifindex(name: str) -> int:
+    """The interface index of ``name``, asked over rtnetlink (PyPy's socket
+    module has no if_nametoindex)."""
+    with tuntap.Link(name) as link:
+        return link.ifindex
+
+
 @pytest.fixture(scope="module")
 def links() -> Iterator[int]:
     """The real link's ifindex."""
@@ -43,7 +50,7 @@ def links() -> Iterator[int]:
         ip("-6", "route", "add", "fe80::/64", "dev", DECOY, "metric", "1")
         for name in (LINK, DECOY):
             ip("-6", "neigh", "replace", FAR, "lladdr", FAR_MAC, "dev", name)
-        yield socket.if_nametoindex(LINK)
+        yield ifindex(LINK)
     finally:
         for name in (LINK, DECOY):
             subprocess.run(["ip", "link", "del", name], capture_output=True)
@@ -84,7 +91,7 @@ def test_a_link_local_send_goes_by_the_scope_id_of_a_4_tuple(links: int) -> None
 
 
 def test_a_4_tuple_is_checked_before_any_send(links: int) -> None:
-    decoy = socket.if_nametoindex(DECOY)
+    decoy = ifindex(DECOY)
     with capture(PEER) as far, socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
         with pytest.raises(ValueError, match="scope"):
             tuntap.udp_send_batch(sock, [b"x"], (f"{FAR}%{LINK}", 4004, 0, decoy))

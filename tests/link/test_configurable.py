@@ -5,6 +5,7 @@ the class (what ``mypy`` sees), not found at run time by a ``__getattr__``."""
 from __future__ import annotations
 
 import inspect
+import sys
 from typing import Any
 
 import pytest
@@ -44,6 +45,15 @@ ASYNC_SHARES = [
 HOSTS = [Interface, AsyncInterface]
 
 
+def _signature(function: Any) -> inspect.Signature:
+    """The signature with its annotations evaluated where Python can (3.10+); on
+    3.9 as written (both sides write them alike, under ``from __future__ import
+    annotations``)."""
+    if sys.version_info >= (3, 10):
+        return inspect.signature(function, eval_str=True)
+    return inspect.signature(function)
+
+
 def public_names(cls: type) -> list[str]:
     """Every public attribute of ``cls``, its bases' included (``object`` has none)."""
     return sorted(name for name in dir(cls) if not name.startswith("_"))
@@ -56,9 +66,9 @@ def shape(cls: type, name: str) -> tuple[str, inspect.Signature, bool]:
     attribute: Any = inspect.getattr_static(cls, name)
     if isinstance(attribute, property):
         assert attribute.fget is not None, f"{cls.__name__}.{name}"
-        return "property", inspect.signature(attribute.fget, eval_str=True), bool(attribute.fset)
+        return "property", _signature(attribute.fget), bool(attribute.fset)
     assert inspect.isfunction(attribute), f"{cls.__name__}.{name} is {attribute!r}"
-    return "method", inspect.signature(attribute, eval_str=True), False
+    return "method", _signature(attribute), False
 
 
 def test_the_exceptions_are_links_own() -> None:
