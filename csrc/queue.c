@@ -8,6 +8,7 @@
  * packet that fails, saying which and why.  The bytes are segmented
  * (segment.c) and coalesced (coalesce.c) by pure functions that know no fd.
  */
+#define _GNU_SOURCE /* POLLRDHUP: a pair end's peer has closed */
 #include "batch.h"
 #include "coalesce.h"
 #include "segment.h"
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <linux/if_tun.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -37,6 +39,8 @@ static int queue_ok(const struct tt_queue *q)
         return 0;
     if (q->offload & ~OFFLOAD_BITS)
         return 0;
+    if (q->pair != 0 && (q->pair != 1 || q->offload != 0))
+        return 0;
     if (q->offload == 0)
         return 1;
     /* Offloads are for TUN devices; their buffers must hold a super-packet. */
@@ -48,6 +52,28 @@ static int queue_ok(const struct tt_queue *q)
 static int batch_ok(const struct tt_batch *b, const struct tt_queue *q, int raw)
 {
     return tti_batch_shape_ok(b, raw ? TT_VNET_HDR_LEN : 0) && b->kind == q->kind;
+}
+
+/* ---- a pair end: a socket that answers as a device ------------------------ */
+
+/* Whether the peer of a pair end has shut down (closed) its sending side. */
+static int peer_gone(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+    return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP)) != 0;
+}
+
+/* What a pair end's read or write that moved no bytes (n 0, or -1 with errno
+ * err) means: 0, an empty message read (the peer is still there); -1, read
+ * again (the ECONNRESET reported once, ahead of what the peer left queued);
+ * or the errno to report, or to wait on (EAGAIN). */
+static int pair_errno(int fd, int for_write, ssize_t n, int err)
+{
+    if (n == 0)
+        return for_write || !peer_gone(fd) ? 0 : EPIPE;
+    if (err == ECONNRESET)
+        return for_write ? EPIPE : -1;
+    return err;
 }
 
 /* ---- waiting ------------------------------------------------------------ */
@@ -69,6 +95,7 @@ static ssize_t queue_io(struct tt_queue *q, int for_write, int first, const stru
     first = first && !for_write;
     int wait_first = first && timeout_ms != 0 && *may_wait && q->drained >= TT_DRY_CALLS &&
                      q->drained % TT_DRY_PROBE != 0;
+    int reset_seen = 0;
     if (wait_first)
         q->drained++; /* counted as dry until a probe says otherwise */
     for (;;) {
@@ -79,12 +106,21 @@ static ssize_t queue_io(struct tt_queue *q, int for_write, int first, const stru
                               : read(q->fd, iov->iov_base, iov->iov_len);
             else
                 n = for_write ? writev(q->fd, iov, iovcnt) : readv(q->fd, iov, iovcnt);
+            int err = n < 0 ? errno : 0;
+            if (q->pair && n <= 0) {
+                err = pair_errno(q->fd, for_write, n, err);
+                if (err < 0 && !reset_seen) {
+                    reset_seen = 1;
+                    continue;
+                }
+                err = err < 0 ? EPIPE : err;
+                n = err ? -1 : 0;
+            }
             if (n >= 0) {
                 if (first)
                     q->drained = 0;
                 return n;
             }
-            int err = errno;
             if (first && err == EAGAIN)
                 q->drained++;
             first = 0;

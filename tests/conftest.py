@@ -6,23 +6,33 @@ nothing a test does can touch the host's network. Tests marked
 ``privileged`` need that namespace and the right to create TUN/TAP devices:
 without them they skip with the reason, and with
 ``TUNTAP_REQUIRE_PRIVILEGED=1`` (set in CI) such a skip is a failure.
+
+The fixtures more than one test module uses are defined here, once; the
+helpers they share are in ``helpers/``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
 import ctypes.util
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
+import sys
+import uuid
+from collections.abc import Awaitable, Iterator
+from typing import Callable, TypeVar
 
 import pytest
-from netutil import REQUIRE_PRIVILEGED, configure_v4
+from helpers.ip import configure_v4
+from helpers.skips import REQUIRE_PRIVILEGED, import_or_skip, skip_or_fail
 
 import tuntap_cffi
 
 CLONE_NEWNET = 0x40000000
+T = TypeVar("T")
 
 
 def _unshare_net() -> None:
@@ -96,12 +106,7 @@ def pytest_report_header() -> str:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("privileged") is None or PRIVILEGE_PROBLEM is None:
         return
-    if REQUIRE_PRIVILEGED:
-        pytest.fail(
-            f"privileged test cannot run and TUNTAP_REQUIRE_PRIVILEGED is set: {PRIVILEGE_PROBLEM}",
-            pytrace=False,
-        )
-    pytest.skip(PRIVILEGE_PROBLEM)
+    skip_or_fail(f"privileged test cannot run: {PRIVILEGE_PROBLEM}")
 
 
 @pytest.fixture
@@ -120,7 +125,42 @@ def tap() -> Iterator[tuntap_cffi.Interface]:
 
 @pytest.fixture
 def tun_v4() -> Iterator[tuntap_cffi.Interface]:
-    """A TUN, up, with 192.0.2.1/24 (``netutil.configure_v4``)."""
+    """A TUN, up, with 192.0.2.1/24 (``helpers.ip.configure_v4``)."""
     with tuntap_cffi.open("tun%d", tuntap_cffi.DevKind.TUN) as iface:
         configure_v4(iface.name)
         yield iface
+
+
+@pytest.fixture
+def named_netns() -> Iterator[str]:
+    """A named network namespace (``/run/netns/NAME``, as ``ip netns add`` makes),
+    deleted afterwards unless the test deleted it."""
+    name = f"tt-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tuntap_cffi.netns.create(name)
+    try:
+        yield name
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tuntap_cffi.netns.delete(name)
+
+
+# uvloop is CPython's (the "test" extra installs it there): missing on CPython, the
+# uvloop runs skip, or fail in CI.
+LOOPS = ["asyncio", "uvloop"] if sys.implementation.name == "cpython" else ["asyncio"]
+
+
+@pytest.fixture(params=LOOPS)
+def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[T]], T]:
+    """Run a coroutine to completion on a fresh loop of the parametrized kind."""
+    new_loop = asyncio.new_event_loop
+    if request.param == "uvloop":
+        new_loop = import_or_skip("uvloop").new_event_loop
+
+    def runner(coro: Awaitable[T]) -> T:
+        loop = new_loop()
+        try:
+            return loop.run_until_complete(asyncio.wait_for(coro, 30))
+        finally:
+            loop.close()
+
+    return runner

@@ -5,39 +5,17 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
-from collections.abc import Awaitable
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 import pytest
-from netutil import TUN_ADDR, TUN_PEER, configure_v4, ipv4_udp
+from helpers.ip import TUN_ADDR, TUN_PEER, configure_v4
+from helpers.packets import ipv4_udp
+from helpers.skips import skip_or_fail
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import AsyncInterface, DevKind
 
 pytestmark = pytest.mark.privileged
-T = TypeVar("T")
-
-LOOPS = ["asyncio"]
-try:
-    import uvloop
-
-    LOOPS.append("uvloop")
-except ImportError:  # not on PyPy
-    uvloop = None
-
-
-@pytest.fixture(params=LOOPS)
-def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[T]], T]:
-    """Run a coroutine to completion on a fresh loop of the parametrized kind."""
-
-    def runner(coro: Awaitable[T]) -> T:
-        loop = uvloop.new_event_loop() if request.param == "uvloop" else asyncio.new_event_loop()
-        try:
-            return loop.run_until_complete(asyncio.wait_for(coro, 30))
-        finally:
-            loop.close()
-
-    return runner
 
 
 def send_udp(port: int, payload: bytes) -> None:
@@ -109,8 +87,10 @@ def test_timeouts_leave_the_packet_for_the_next_read(run: Any) -> None:
     run(main())
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is Python 3.11+")
 def test_asyncio_timeout_context(run: Any) -> None:
+    if sys.version_info < (3, 11):
+        skip_or_fail("asyncio.timeout is Python 3.11+", runs_in="the Python 3.11+ envs")
+
     async def main() -> None:
         async with AsyncInterface.open("aio%d", DevKind.TUN) as aif:
             with pytest.raises(TimeoutError):

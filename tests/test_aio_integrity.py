@@ -28,10 +28,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from netutil import disable_ipv6, ip, open_fds, require_tool
-from packets.test_coalesce import tcp_packet
-from packets.test_coalesce_flows import interleaved
-from test_aio import run  # noqa: F401 - the loop fixture, parametrized over loop kinds
+from helpers.ip import disable_ipv6, ip
+from helpers.packets import interleaved, tcp_packet
+from helpers.processes import open_fds
+from helpers.skips import require_tool
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import AsyncInterface
@@ -111,7 +111,7 @@ def read_all(iface: tuntap.Interface, want: int, key: Any, seconds: float = 10) 
 # -- AsyncInterface.write_batch resumes a coalesced list exactly -----------------------
 
 
-def test_a_stalled_coalescing_write_is_resumed_with_each_packet_once(run: Any) -> None:  # noqa: F811
+def test_a_stalled_coalescing_write_is_resumed_with_each_packet_once(run: Any) -> None:
     # Flow A's 20 segments go out as one super-packet ahead of flow B's first, which finds
     # the send buffer full: the sync call says so (the setup really stops part-way) ...
     probe = interleaved(False, 2, 20)
@@ -165,7 +165,7 @@ def datagrams(tag: bytes, count: int) -> list[bytes]:
     return [tag + b"%03d" % i + bytes(996 - i % 2) for i in range(count)]
 
 
-def test_a_generator_stalled_part_way_is_sent_whole_once(run: Any) -> None:  # noqa: F811
+def test_a_generator_stalled_part_way_is_sent_whole_once(run: Any) -> None:
     data = datagrams(b"g", 48)
     with stalling_udp_socket() as (sock, tun):
         with pytest.raises(tuntap.BatchWriteError) as stopped:
@@ -181,7 +181,7 @@ def test_a_generator_stalled_part_way_is_sent_whole_once(run: Any) -> None:  # n
         assert sorted(read_all(tun, len(data), udp_tag)) == sorted(d[:4] for d in data)
 
 
-def test_a_generator_that_finds_no_room_at_first_is_sent_whole(run: Any) -> None:  # noqa: F811
+def test_a_generator_that_finds_no_room_at_first_is_sent_whole(run: Any) -> None:
     filler, data = datagrams(b"f", 48), datagrams(b"h", 24)
     with stalling_udp_socket() as (sock, tun):
         with pytest.raises(tuntap.BatchWriteError) as stopped:
@@ -196,7 +196,7 @@ def test_a_generator_that_finds_no_room_at_first_is_sent_whole(run: Any) -> None
         assert sorted(got) == sorted(d[:4] for d in filler[:sent] + data)
 
 
-def test_a_generator_stopped_after_a_stall_counts_from_its_start(run: Any) -> None:  # noqa: F811
+def test_a_generator_stopped_after_a_stall_counts_from_its_start(run: Any) -> None:
     # Datagram 40 is over the path MTU with fragmentation forbidden: EMSGSIZE, after stalls.
     data = datagrams(b"m", 48)
     data[40] = data[40] + bytes(1000)
@@ -246,7 +246,7 @@ def registered(number: int) -> bool:
 
 
 @pytest.mark.parametrize("closer", ["same-thread", "other-thread"])
-def test_closing_the_interface_ends_a_pending_read(run: Any, closer: str) -> None:  # noqa: F811
+def test_closing_the_interface_ends_a_pending_read(run: Any, closer: str) -> None:
     async def main() -> None:
         with tuntap.open("aic%d") as iface:
             aif = AsyncInterface(iface)
@@ -265,7 +265,7 @@ def test_closing_the_interface_ends_a_pending_read(run: Any, closer: str) -> Non
 
 
 @pytest.mark.parametrize("closer", ["same-thread", "other-thread"])
-def test_a_closed_interface_leaves_no_registration_of_its_fd(run: Any, closer: str) -> None:  # noqa: F811
+def test_a_closed_interface_leaves_no_registration_of_its_fd(run: Any, closer: str) -> None:
     async def main() -> None:
         before = open_fds()
         iface = tuntap.open("aic%d")
@@ -294,7 +294,7 @@ def test_a_closed_interface_leaves_no_registration_of_its_fd(run: Any, closer: s
     run(main())
 
 
-def test_closing_the_interface_ends_a_stalled_write_with_its_count(run: Any) -> None:  # noqa: F811
+def test_closing_the_interface_ends_a_stalled_write_with_its_count(run: Any) -> None:
     packets = interleaved(False, 2, 20)
     with stalling_offload_tun() as (a, _b):
         aif = AsyncInterface(a)
@@ -314,7 +314,7 @@ def test_closing_the_interface_ends_a_stalled_write_with_its_count(run: Any) -> 
         run(main())
 
 
-def test_link_events_end_when_the_interface_closes(run: Any) -> None:  # noqa: F811
+def test_link_events_end_when_the_interface_closes(run: Any) -> None:
     async def main() -> None:
         before = open_fds()
         # Persistent: the close deletes no device, so no RTM_DELLINK can end the wait.
@@ -339,7 +339,7 @@ def test_link_events_end_when_the_interface_closes(run: Any) -> None:  # noqa: F
     run(main())
 
 
-def test_every_wait_for_link_events_ends_when_a_standalone_link_closes(run: Any) -> None:  # noqa: F811
+def test_every_wait_for_link_events_ends_when_a_standalone_link_closes(run: Any) -> None:
     async def main() -> None:
         with tuntap.open("aie%d") as iface:
             disable_ipv6(iface.name)

@@ -15,7 +15,8 @@ import sys
 import textwrap
 
 import pytest
-from netutil import TUN_ADDR, TUN_PEER, ip, ipv4_udp
+from helpers.ip import TUN_ADDR, TUN_PEER, ip
+from helpers.packets import ipv4_udp
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind

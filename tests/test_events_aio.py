@@ -10,8 +10,8 @@ import time
 from typing import Any
 
 import pytest
-from netutil import disable_ipv6, ip, ip_link, open_fds
-from test_aio import run  # noqa: F401 - the loop fixture, parametrized over loop kinds
+from helpers.ip import disable_ipv6, ip, ip_link
+from helpers.processes import open_fds
 
 from tuntap_cffi import AsyncInterface, DevKind, EventKind
 
@@ -24,7 +24,7 @@ def open_quiet(persist: bool = False) -> AsyncInterface:
     return aif
 
 
-def test_changes_are_awaited_in_order(run: Any) -> None:  # noqa: F811
+def test_changes_are_awaited_in_order(run: Any) -> None:
     async def main() -> None:
         async with open_quiet() as aif:
             loop = asyncio.get_running_loop()
@@ -45,7 +45,7 @@ def test_changes_are_awaited_in_order(run: Any) -> None:  # noqa: F811
     run(main())
 
 
-def test_close_ends_a_waiting_iteration(run: Any) -> None:  # noqa: F811
+def test_close_ends_a_waiting_iteration(run: Any) -> None:
     async def main() -> None:
         before = open_fds()
         # Persistent: the close deletes no device, so no RTM_DELLINK can wake the wait.
@@ -63,7 +63,7 @@ def test_close_ends_a_waiting_iteration(run: Any) -> None:  # noqa: F811
     run(main())
 
 
-def test_close_from_another_thread_ends_it(run: Any) -> None:  # noqa: F811
+def test_close_from_another_thread_ends_it(run: Any) -> None:
     async def main() -> None:
         async with open_quiet() as aif:
             events = aif.events()
@@ -75,7 +75,7 @@ def test_close_from_another_thread_ends_it(run: Any) -> None:  # noqa: F811
     run(main())
 
 
-def test_a_timeout_raises_and_the_iteration_goes_on(run: Any) -> None:  # noqa: F811
+def test_a_timeout_raises_and_the_iteration_goes_on(run: Any) -> None:
     async def main() -> None:
         async with open_quiet() as aif, aif.events(timeout=0.1) as events:
             start = time.monotonic()
@@ -88,7 +88,7 @@ def test_a_timeout_raises_and_the_iteration_goes_on(run: Any) -> None:  # noqa: 
     run(main())
 
 
-def test_a_cancelled_wait_loses_no_event(run: Any) -> None:  # noqa: F811
+def test_a_cancelled_wait_loses_no_event(run: Any) -> None:
     async def main() -> None:
         async with open_quiet() as aif, aif.events(timeout=1) as events:
             waiting = asyncio.ensure_future(events.__anext__())

@@ -14,20 +14,11 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from netutil import (
-    NOBODY,
-    TUN_ADDR,
-    TUN_PEER,
-    ip_json,
-    ipv4_udp,
-    link_names,
-    open_fds,
-    spawn_with_private_tun,
-    wait_for_line,
-)
+from helpers.ip import TUN_ADDR, TUN_PEER, ip_json, link_names
+from helpers.packets import ipv4_udp
+from helpers.processes import NOBODY, open_fds, spawn_with_private_tun, wait_for_line
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind
@@ -42,16 +33,6 @@ def unique_name() -> str:
 def delete_quietly(name: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         tuntap.netns.delete(name)
-
-
-@pytest.fixture
-def named_netns() -> Iterator[str]:
-    name = unique_name()
-    tuntap.netns.create(name)
-    try:
-        yield name
-    finally:
-        delete_quietly(name)
 
 
 def in_netns(name: str, *command: str, timeout: float = 30) -> str:

@@ -18,7 +18,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from netutil import interrupt_after_ready, ip, ip_json, ipv4_udp
+from helpers.ip import ip, ip_json
+from helpers.packets import ipv4_udp
+from helpers.processes import interrupt_after_ready
 
 import tuntap_cffi as tuntap
 

@@ -5,6 +5,7 @@ for being open, another socket is checked anew, and a closed interface still say
 from __future__ import annotations
 
 import errno
+import gc
 import socket
 
 import pytest
@@ -78,3 +79,15 @@ def test_a_read_batch_that_does_not_wait(offload: bool) -> None:
             iface.read_batch(batch, timeout=False)  # type: ignore[arg-type]
     with pytest.raises(tuntap.InterfaceClosedError):
         iface.read_batch(batch, timeout=0)
+
+
+def test_a_remembered_socket_that_is_gone_is_not_none() -> None:
+    a, b = udp_pair()
+    assert tuntap.udp_send_batch(a, [b"x"]) == 1
+    a.close()
+    b.close()
+    del a
+    gc.collect()  # the remembered reference is dead now: it gives None
+    for call in (tuntap.udp_send_batch, tuntap.udp_recv_batch):
+        with pytest.raises(TypeError, match=r"takes a socket\.socket"):
+            call(None, tuntap.PacketBatch(1))  # type: ignore[arg-type]

@@ -6,6 +6,7 @@
 """
 
 import importlib as _importlib
+import logging as _logging
 import os as _os
 
 try:  # the compiled core, first: its absence deserves a clearer error than a deep import's
@@ -36,8 +37,10 @@ from .device.adopt import from_fd
 from .device.handoff import receive_interface, send_interface
 from .device.interface import Interface
 from .device.opening import open, open_queues  # noqa: A004 - the seed's Open
+from .device.pair import PairEnd, pair
 from .errors import (
     BatchWriteError,
+    BatchWriteStopped,
     DeviceBusyError,
     DeviceMismatchError,
     ErrJumboPacket,
@@ -47,6 +50,7 @@ from .errors import (
     InterfaceClosedError,
     JumboPacketError,
     NamespaceRestoreError,
+    NoDeviceError,
     NotIPPacketError,
     ShortReadError,
     ShortWriteError,
@@ -64,7 +68,12 @@ from .packets.packet import ETH_P_IP, ETH_P_IPV6, DevKind, DevTap, DevTun, Packe
 from .packets.pcap import PcapWriter
 from .udp import udp_recv_batch, udp_send_batch
 
-del _importlib, _os
+# What a user debugging a deployment wants to see (an offload or UDP_SEGMENT the
+# kernel refused and the fallback taken, a resync after lost link events) goes
+# to the "tuntap_cffi" logger, silent unless the application configures logging.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
+
+del _importlib, _logging, _os
 
 __version__ = "0.1.0"
 
@@ -73,6 +82,7 @@ __all__ = [
     "ETH_P_IPV6",
     "AsyncInterface",
     "BatchWriteError",
+    "BatchWriteStopped",
     "DevKind",
     "DevTap",
     "DevTun",
@@ -93,10 +103,12 @@ __all__ = [
     "LinkEvents",
     "LinkStats",
     "NamespaceRestoreError",
+    "NoDeviceError",
     "NotIPPacketError",
     "Offload",
     "Packet",
     "PacketBatch",
+    "PairEnd",
     "PcapWriter",
     "Route",
     "ShortReadError",
@@ -108,6 +120,7 @@ __all__ = [
     "netns",
     "open",
     "open_queues",
+    "pair",
     "parse_packet",
     "receive_interface",
     "send_interface",

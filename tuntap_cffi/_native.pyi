@@ -195,6 +195,7 @@ class TTQueue(Protocol):
     tx_buf_len: int
     rx_busy: int
     tx_busy: int
+    pair: int
 
 class TTEvent(Protocol):
     """``struct tt_event *`` (csrc/cdef/events.h)."""

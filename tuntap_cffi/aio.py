@@ -12,20 +12,26 @@ event reader's own socket, and so are :func:`udp_recv_batch` and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from .device.batch_io import coalescing, write_job
-from .device.interface import Interface, Writable
+from . import _lowlevel
+from .device.interface import Interface
 from .device.opening import open as open_interface
-from .errors import BatchWriteError, InterfaceClosedError
+from .device.queue import coalescing
+from .errors import BatchWriteStopped, InterfaceClosedError
 from .lifetime import Lifetime
+from .link.configurable import Configurable
 from .link.events import LinkEvent, LinkEvents
+from .link.link import Link
 from .packets.batch import PacketBatch
+from .packets.offload import Offload
 from .packets.packet import DevKind, Packet
+from .packets.writes import Writable, write_job
 from .timeouts import deadline_of
 from .udp import socket_closed, udp_recv_batch as _udp_recv_batch, udp_send_batch as _udp_send_batch
 
@@ -128,11 +134,13 @@ class _Readiness:
             self._unregister()
 
 
-class AsyncInterface:
+class AsyncInterface(Configurable):
     """An :class:`Interface` whose packet I/O is awaited.
 
-    ``name``, ``kind``, ``fileno()`` and the configuration methods are the
-    Interface's own, synchronous (they are quick netlink calls); the wrapped
+    The rest is the Interface's own, synchronous (quick netlink calls and
+    ioctls): ``name``, ``kind``, ``fileno()``, ``write_limit``, the queue
+    and persistence calls, and the configuration methods of its :attr:`link`
+    (:class:`~tuntap_cffi.link.configurable.Configurable`). The wrapped
     object is :attr:`interface`.
     """
 
@@ -175,15 +183,47 @@ class AsyncInterface:
         """True once closed."""
         return self._iface.closed
 
+    @property
+    def link(self) -> Link:
+        """The device's configuration (the Interface's :attr:`~Interface.link`)."""
+        return self._iface.link
+
+    @property
+    def offload(self) -> Offload:
+        """The offload features the kernel accepted (empty: not an offload device)."""
+        return self._iface.offload
+
+    @property
+    def write_limit(self) -> int:
+        """The largest body :meth:`write_packet` accepts, in bytes (follows the MTU)."""
+        return self._iface.write_limit
+
+    @property
+    def multi_queue(self) -> bool:
+        """True for a queue of a multi-queue device (made by :func:`open_queues`)."""
+        return self._iface.multi_queue
+
     def fileno(self) -> int:
         """The device fd."""
         return self._iface.fileno()
 
-    def __getattr__(self, attribute: str) -> Any:
-        # Configuration methods and properties stay the Interface's, synchronous.
-        if attribute.startswith("_"):
-            raise AttributeError(attribute)
-        return getattr(self._iface, attribute)
+    @contextlib.contextmanager
+    def using_fd(self, operation: str = "using_fd") -> Iterator[int]:
+        """The device fd, kept open for the ``with`` block: :meth:`Interface.using_fd`."""
+        with self._iface.using_fd(operation) as fd:
+            yield fd
+
+    def set_persist(self, persist: bool) -> None:
+        """Keep the device when its last fd closes, or not: :meth:`Interface.set_persist`."""
+        self._iface.set_persist(persist)
+
+    def detach_queue(self) -> None:
+        """Take this queue out of the device's rotation: :meth:`Interface.detach_queue`."""
+        self._iface.detach_queue()
+
+    def attach_queue(self) -> None:
+        """Put a detached queue back into the rotation: :meth:`Interface.attach_queue`."""
+        self._iface.attach_queue()
 
     def __repr__(self) -> str:
         return f"<AsyncInterface {self._iface!r}>"
@@ -235,16 +275,20 @@ class AsyncInterface:
         job = write_job(packets, 0, merge, iface.kind, iface.offload, iface.name)
         if job is None:
             return iface.write_batch((), timeout=0)  # 0, or InterfaceClosedError
-        start, written = job.start, 0
+        status = job.status
+        status.next, status.written = job.start, 0
+        progress = (0, status)
         while True:
             try:
                 # Every try goes on with the same job: its marks say which packets
                 # a coalesced write sent ahead, so none goes out twice.
-                return iface._write_loop(job, start, written, deadline_of(0))
-            except BatchWriteError as exc:
+                return iface._write_loop(job, progress, deadline_of(0))
+            except BatchWriteStopped as exc:
                 if not isinstance(exc, TimeoutError):
                     raise
-                start, written = exc.index, exc.written
+                status = _lowlevel.resumed_status(job.status)
+                status.next = exc.index
+                progress = (exc.written, status)
             await self._writable.wait((iface.fileno(),))
 
     def events(self, timeout: float | None = None) -> AsyncLinkEvents:
@@ -397,7 +441,8 @@ async def udp_send_batch(
     """:func:`tuntap_cffi.udp_send_batch`, awaited while the socket cannot take more.
 
     A cancelled await has sent the datagrams before the position it stopped at
-    (the BatchWriteError of a stopped send counts those of every step).
+    (the BatchWriteStopped of a stopped send, an interrupt's too, counts those
+    of every step).
     """
     if not isinstance(packets, (PacketBatch, list, tuple)):
         try:
@@ -410,7 +455,7 @@ async def udp_send_batch(
     while True:
         try:
             return written + _udp_send_batch(sock, packets, address, timeout=0, start=start)
-        except BatchWriteError as exc:
+        except BatchWriteStopped as exc:
             exc.written += written
             if not isinstance(exc, TimeoutError):
                 raise

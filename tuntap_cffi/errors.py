@@ -11,7 +11,7 @@ names are kept as aliases for people porting).
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ._lowlevel.oserrors import (
     GONE as GONE,
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BatchWriteError",
+    "BatchWriteStopped",
     "DeviceBusyError",
     "DeviceMismatchError",
     "ErrJumboPacket",
@@ -35,6 +36,7 @@ __all__ = [
     "InterfaceClosedError",
     "JumboPacketError",
     "NamespaceRestoreError",
+    "NoDeviceError",
     "NotIPPacketError",
     "ShortReadError",
     "ShortWriteError",
@@ -46,7 +48,10 @@ __all__ = [
 
 
 class TunTapError(Exception):
-    """Base of every exception this library defines; never raised itself."""
+    """Base of every ``Exception`` this library defines; never raised itself.
+
+    (:class:`BatchWriteStopped`, which may be a ``KeyboardInterrupt``, is not one.)
+    """
 
 
 class ShortReadError(TunTapError):
@@ -116,6 +121,20 @@ class DeviceMismatchError(TunTapError, OSError):
             super().__init__(errno.EINVAL, message, name)
 
 
+class NoDeviceError(TunTapError, AttributeError):
+    """A configuration call on an end of :func:`tuntap_cffi.pair`, which has no device.
+
+    An ``AttributeError`` too, so ``hasattr(end, "link")`` is False: the
+    configuration an Interface has does not exist on a pair end.
+    """
+
+    def __init__(self, name: str, operation: str) -> None:
+        super().__init__(
+            f"{operation} on {name}: a pair end has no device to configure "
+            "(tuntap.pair() joins two ends with no device between them)"
+        )
+
+
 ErrShortRead = ShortReadError
 ErrJumboPacket = JumboPacketError
 ErrNotIPPacket = NotIPPacketError
@@ -142,21 +161,25 @@ class NamespaceRestoreError(TunTapError, OSError):
         super().__init__(err, message)
 
 
-class BatchWriteError(TunTapError):
-    """``write_batch`` stopped at a packet: ``index`` is its position (its slot for
-    a batch), ``written`` how many packets went out, and ``unwritten`` the
-    positions from ``index`` on that did not (every packet before ``index``
-    went out; after it, a coalescing write may have sent a flow's packets
-    ahead, merged into a super-packet, so ``unwritten`` is exact).
+class BatchWriteStopped(BaseException):
+    """A batch write (``write_batch``, ``udp_send_batch``) that ended before its
+    last packet, and how far it went: ``written`` (how many packets went out),
+    ``index`` (where to resume: the first that did not go, its slot for a batch)
+    and ``unwritten`` (the positions from ``index`` on that did not go; before
+    ``index`` every packet went, and after it a coalescing write may have sent
+    a flow's packets ahead, merged into a super-packet, so ``unwritten`` is
+    exact).
 
-    Never raised alone: the exception is also an instance of what
-    ``write_packet`` raises for that packet (``JumboPacketError``,
-    ``NotIPPacketError``, ``TimeoutError``, ``InterfaceClosedError``, another
-    ``OSError`` ...), with its message and attributes, so ``except
-    JumboPacketError`` catches it as before and ``except BatchWriteError``
-    catches every stopped batch. Resume with ``write_batch(..., start=index)``:
-    a batch remembers which of its slots went out ahead and passes over them;
-    for a list, write ``[packets[i] for i in err.unwritten]``.
+    Never raised alone: the exception is also an instance of what stopped the
+    write, with its message and attributes. For an ``Exception`` (a refused
+    packet, a timeout, the interface closed ...) that is a
+    :class:`BatchWriteError`. For one that is not (``KeyboardInterrupt``,
+    ``SystemExit``, or whatever a signal handler raises) its class derives from
+    this one and the original type only, so ``except KeyboardInterrupt``
+    catches it and ``except Exception`` still does not. Whatever arrives once
+    the first packet could have gone out, the exception says so: an exception
+    from a batch write that is not a ``BatchWriteStopped`` means that the call
+    wrote nothing.
     """
 
     written: int
@@ -164,32 +187,54 @@ class BatchWriteError(TunTapError):
     unwritten: tuple[int, ...]
 
 
-_stopped_types: dict[type[BaseException], type[BatchWriteError]] = {}
+class BatchWriteError(TunTapError, BatchWriteStopped):
+    """``write_batch`` stopped at a packet: ``index`` is its position (its slot for
+    a batch), ``written`` how many packets went out, and ``unwritten`` the
+    positions from ``index`` on that did not (as :class:`BatchWriteStopped` says).
+
+    Never raised alone: the exception is also an instance of what
+    ``write_packet`` raises for that packet (``JumboPacketError``,
+    ``NotIPPacketError``, ``TimeoutError``, ``InterfaceClosedError``, another
+    ``OSError`` ...), with its message and attributes, so ``except
+    JumboPacketError`` catches it as before and ``except BatchWriteError``
+    catches every batch an error stopped. Resume with ``write_batch(...,
+    start=index)``: a batch remembers which of its slots went out ahead and
+    passes over them; for a list, write ``[packets[i] for i in err.unwritten]``.
+    """
+
+
+_stopped_types: dict[type[BaseException], type[BatchWriteStopped]] = {}
 
 
 def batch_stopped(
     exc: BaseException, written: int, index: int, unwritten: tuple[int, ...]
-) -> BatchWriteError:
-    """``exc`` (what the packet at ``index`` raised) as the BatchWriteError of the batch.
+) -> BatchWriteStopped:
+    """``exc`` (what stopped the batch at ``index``) as the BatchWriteStopped of the batch.
 
-    Its class derives from both BatchWriteError and ``type(exc)`` (one class
-    per type, made once); its args, attributes and OSError fields are exc's.
+    Its class derives from ``type(exc)`` and from BatchWriteError for an
+    ``Exception``, from BatchWriteStopped alone for another BaseException (one
+    class per type, made once); its args, attributes and OSError fields are exc's.
     """
     base = type(exc)
-    if isinstance(exc, BatchWriteError):
+    if isinstance(exc, BatchWriteStopped):
         stopped = exc
     else:
         cls = _stopped_types.get(base)
         if cls is None:
-            cls = type(f"BatchWrite{base.__name__}", (BatchWriteError, base), {})
+            mixin = BatchWriteError if isinstance(exc, Exception) else BatchWriteStopped
+            cls = type(f"BatchWrite{base.__name__}", (mixin, base), {})
             cls.__module__ = __name__
             _stopped_types[base] = cls
-        if isinstance(exc, OSError):
-            stopped = cls.__new__(cls, exc.errno, exc.strerror, exc.filename)
-        else:
-            stopped = cls.__new__(cls, *exc.args)
+        stopped = cls.__new__(cls, *exc.args)  # an OSError's errno and strerror come from these
         stopped.args = exc.args
+        if isinstance(exc, OSError):  # not in args (set only when set: str() shows them)
+            if exc.filename is not None:
+                cast(OSError, stopped).filename = exc.filename
+            if exc.filename2 is not None:
+                cast(OSError, stopped).filename2 = exc.filename2
         stopped.__dict__.update(exc.__dict__)
+        if isinstance(exc, SystemExit):
+            cast("SystemExit", stopped).code = exc.code  # set by __init__, which is not run
         stopped.__traceback__ = exc.__traceback__
     stopped.written = written
     stopped.index = index

@@ -12,11 +12,12 @@ closed and re-used by something else.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Callable
 
 from .errors import InterfaceClosedError
 
-__all__ = ["Lifetime"]
+__all__ = ["Lifetime", "chain", "close_each"]
 
 
 class Lifetime:
@@ -131,3 +132,43 @@ class Lifetime:
                 return
             self._released = True
         self._release()
+
+
+def chain(error: BaseException, later: BaseException) -> None:
+    """Keep ``later`` with ``error``: at the end of its chain of ``__context__``.
+
+    So the traceback of ``error`` shows every failure (no ExceptionGroup
+    before Python 3.11). A link from ``later`` back to ``error`` (set when it
+    was raised while ``error`` was being handled) is dropped: no cycle.
+    """
+    node: BaseException | None = later
+    visited: set[int] = set()
+    while node is not None and id(node) not in visited:
+        visited.add(id(node))
+        if node.__context__ is error:
+            node.__context__ = None
+            break
+        node = node.__context__
+    seen = {id(error)}
+    tail = error
+    while tail.__context__ is not None and id(tail.__context__) not in seen:
+        tail = tail.__context__
+        seen.add(id(tail))
+    if id(later) not in seen:
+        tail.__context__ = later
+
+
+def close_each(closes: Iterable[Callable[[], None]]) -> None:
+    """Run every close, even after one failed (the rest would leak), then raise
+    the first failure, with the later ones chained to it (:func:`chain`)."""
+    first: BaseException | None = None
+    for close in closes:
+        try:
+            close()
+        except BaseException as exc:
+            if first is None:
+                first = exc
+            else:
+                chain(first, exc)
+    if first is not None:
+        raise first

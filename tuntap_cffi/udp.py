@@ -13,25 +13,29 @@ sent as it is, and one from ``udp_recv_batch`` written to a TUN as it is.
 from __future__ import annotations
 
 import errno
+import logging
 import socket
+import threading
+import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import cast
 
 from . import _lowlevel
-from .device.batch_io import write_job
-from .device.queue import Writable
-from .errors import batch_stopped, os_error
-from .packets.batch import PacketBatch, ready_to_write, slots_for_udp
+from .errors import os_error
+from .packets.batch import PacketBatch
 from .packets.offload import NONE
 from .packets.packet import DevKind
-from .timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
+from .packets.writes import Progress, Writable, stopped, write_job
+from .timeouts import RETRYABLE, Timeout, deadline_of, next_slice, slice_ms
 
 __all__ = ["udp_recv_batch", "udp_send_batch"]
 
 _recv = _lowlevel.udp_recv
 _send = _lowlevel.udp_send
 _NULL = _lowlevel.NULL
+_log = logging.getLogger(__name__)
 _GSO = _lowlevel.UDP_GSO
 _GRO_TRIED = 1 << 8  # beside the TT_UDP_* bits: GRO was asked for already
 _MAX = _lowlevel.UDP_MAX_PAYLOAD
@@ -41,9 +45,16 @@ _sockets: weakref.WeakKeyDictionary[socket.socket, int] = weakref.WeakKeyDiction
 # receives on one socket, so its calls skip the weak dictionary (whose lookup
 # makes a weak reference) and ``sock.family`` (which makes an enum).
 _recent: tuple[weakref.ref[socket.socket] | None, int, int] = (None, 0, 0)
-# Destinations already converted for C, by (family, address); bounded.
+# Numeric destinations already converted for C, by (family, address); bounded.
 _destinations: dict[tuple[int, object], _lowlevel.CData] = {}
 _DESTINATIONS_KEPT = 1024
+# Host names resolved, by (family, name): (when, address, scope), the most
+# recently used last; the last _NAMES_KEPT, each for _NAME_TTL seconds (a DNS
+# change is seen within that time, whatever the record's own TTL says).
+_names: OrderedDict[tuple[int, str], tuple[float, bytes, int]] = OrderedDict()
+_names_lock = threading.Lock()
+_NAMES_KEPT = 64
+_NAME_TTL = 60.0
 
 
 def _where(sock: socket.socket, operation: str) -> str:
@@ -64,7 +75,8 @@ def _udp_socket(sock: object, operation: str, gro: bool) -> tuple[int, int, int]
     (turning UDP_GRO on when ``gro``)."""
     global _recent
     ref, known_family, known = _recent
-    if ref is not None and ref() is sock and (known & _GRO_TRIED or not gro):
+    # (A dead reference gives None, which is no socket.)
+    if ref is not None and sock is not None and ref() is sock and (known & _GRO_TRIED or not gro):
         fd = cast(socket.socket, sock).fileno()
         if fd >= 0:
             return fd, known_family, known
@@ -82,6 +94,16 @@ def _udp_socket(sock: object, operation: str, gro: bool) -> tuple[int, int, int]
             )
         if found < 0:
             raise os_error(-found, _where(sock, operation), None)
+        if features is None and not found & _GSO:
+            _log.info(
+                "%s: the kernel refused UDP_SEGMENT; sending one datagram per message",
+                _where(sock, operation),
+            )
+        if gro and not found & _lowlevel.UDP_GRO:
+            _log.info(
+                "%s: the kernel refused UDP_GRO; receiving one datagram per message",
+                _where(sock, operation),
+            )
         features = found | (_GRO_TRIED if gro else 0)
         _sockets[sock] = features
     family = int(sock.family)
@@ -121,7 +143,9 @@ def udp_recv_batch(
     fd, family, _ = _udp_socket(sock, "udp_recv_batch", gro=True)
     if kind is not None and not isinstance(kind, DevKind):
         raise TypeError(f"udp_recv_batch: kind must be a DevKind, not {type(kind).__name__}")
-    c, rx = slots_for_udp(batch, _MAX[family], kind)
+    if not isinstance(batch, PacketBatch):
+        raise TypeError(f"udp_recv_batch takes a PacketBatch, not {type(batch).__name__}")
+    c, rx = batch.slots_for_udp(_MAX[family], kind)
     deadline = deadline_of(timeout)
     result = _recv(fd, -1, c, rx.addrs, rx.c, slice_ms(deadline))
     while result < 0:
@@ -134,8 +158,8 @@ def udp_recv_batch(
             raise socket_closed("udp_recv_batch")  # closed while the call waited
         if result not in RETRYABLE:
             raise os_error(-result, _where(sock, "udp_recv_batch"), None)
-        wait = slice_ms(deadline)
-        if wait == 0 and deadline is not None:
+        wait = next_slice(deadline)
+        if wait is None:
             return 0
         fd = sock.fileno()
         if fd < 0:
@@ -145,7 +169,7 @@ def udp_recv_batch(
 
 
 def _destination(address: object, family: int) -> _lowlevel.CData:
-    """The C form of a (host, port) for a socket of ``family``; names are resolved."""
+    """The C form of an address for a socket of ``family``: checked, a name resolved."""
     key = (family, address)
     try:
         cached = _destinations.get(key)
@@ -153,15 +177,54 @@ def _destination(address: object, family: int) -> _lowlevel.CData:
         cached = None
     if cached is not None:
         return cached
+    host, port, scope = _checked(address, family)
+    try:
+        packed = socket.inet_pton(family, host)
+    except OSError:  # a name, or an IPv6 address with %scope
+        packed, named_scope = _resolved(host, family)
+        if scope and named_scope and scope != named_scope:
+            raise ValueError(
+                f"udp_send_batch: {host!r} says scope {named_scope}, the scope_id {scope}"
+            ) from None
+        return _lowlevel.new_udp_addr(family, packed, port, scope or named_scope)
+    found = _lowlevel.new_udp_addr(family, packed, port, scope)
+    if len(_destinations) >= _DESTINATIONS_KEPT:
+        _destinations.clear()
+    _destinations[key] = found
+    return found
+
+
+def _checked(address: object, family: int) -> tuple[str, int, int]:
+    """(host, port, scope_id) of an address for a socket of ``family``, or the
+    TypeError or ValueError that says what is wrong with it."""
     if not isinstance(address, tuple) or len(address) not in (2, 4):
         raise TypeError(f"udp_send_batch: address must be a (host, port) tuple, not {address!r}")
+    if len(address) == 4 and family != socket.AF_INET6:
+        raise TypeError(
+            f"udp_send_batch: an AF_INET address is a (host, port) pair, not {address!r}"
+        )
     host, port = address[0], address[1]
     if not isinstance(host, str):
         raise TypeError(f"udp_send_batch: the host must be a str, not {type(host).__name__}")
     if isinstance(port, bool) or not isinstance(port, int):
         raise TypeError(f"udp_send_batch: the port must be an int, not {type(port).__name__}")
-    if not 0 <= port <= 65535:
-        raise ValueError(f"udp_send_batch: port {port} is outside 0..65535")
+    if not 1 <= port <= 65535:
+        raise ValueError(f"udp_send_batch: port {port} is outside 1..65535 (0 is no destination)")
+    scope = 0
+    if len(address) == 4:
+        flowinfo, scope = address[2], address[3]
+        for name, value, top in (("flowinfo", flowinfo, 0xFFFFF), ("scope_id", scope, 2**32 - 1)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(
+                    f"udp_send_batch: the {name} must be an int, not {type(value).__name__}"
+                )
+            if not 0 <= value <= top:
+                raise ValueError(f"udp_send_batch: {name} {value} is outside 0..{top}")
+        if flowinfo:
+            raise ValueError(
+                f"udp_send_batch: flowinfo {flowinfo} cannot be sent: the datagrams carry "
+                "the flow label the kernel gives the socket (give 0)"
+            )
     other = socket.AF_INET6 if family == socket.AF_INET else socket.AF_INET
     try:
         socket.inet_pton(other, host.split("%")[0])
@@ -172,31 +235,35 @@ def _destination(address: object, family: int) -> _lowlevel.CData:
             f"udp_send_batch: an {socket.AddressFamily(family).name} socket cannot send "
             f"to {host!r}, an address of the other family"
         )
-    info: tuple[object, ...] = socket.getaddrinfo(host, port, family, socket.SOCK_DGRAM)[0][4]
+    return host, port, scope
+
+
+def _resolved(host: str, family: int) -> tuple[bytes, int]:
+    """The address (inet_pton's bytes) and scope of a host name (or of an IPv6
+    address with ``%scope``) for ``family``: looked up once, then kept (see
+    ``_names``). socket.gaierror when it has none."""
+    key = (family, host)
+    now = time.monotonic()
+    with _names_lock:
+        kept = _names.get(key)
+        if kept is not None and now - kept[0] < _NAME_TTL:
+            _names.move_to_end(key)
+            return kept[1], kept[2]
+    info: tuple[object, ...] = socket.getaddrinfo(host, None, family, socket.SOCK_DGRAM)[0][4]
     scope = int(info[3]) if family == socket.AF_INET6 else 0  # type: ignore[call-overload]
     packed = socket.inet_pton(family, str(info[0]).split("%")[0])
-    found = _lowlevel.new_udp_addr(family, packed, port, scope)
-    if len(_destinations) >= _DESTINATIONS_KEPT:
-        _destinations.clear()
-    if _is_numeric(host):
-        _destinations[key] = found  # names are looked up again: their address may change
-    return found
-
-
-def _is_numeric(host: str) -> bool:
-    for family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            socket.inet_pton(family, host)
-        except OSError:
-            continue
-        return True
-    return False
+    with _names_lock:
+        _names[key] = (now, packed, scope)
+        _names.move_to_end(key)
+        while len(_names) > _NAMES_KEPT:
+            _names.popitem(last=False)
+    return packed, scope
 
 
 def udp_send_batch(
     sock: socket.socket,
     packets: PacketBatch | Iterable[Writable],
-    address: tuple[str, int] | None = None,
+    address: tuple[str, int] | tuple[str, int, int, int] | None = None,
     *,
     timeout: Timeout = None,
     start: int = 0,
@@ -209,30 +276,39 @@ def udp_send_batch(
             iterable of Packets and bytes-like objects. Runs of equal-size
             datagrams (the last may be shorter) go as one ``UDP_SEGMENT``
             message where the kernel takes it.
-        address: (host, port) to send every datagram to; None: the socket's
-            connected peer.
+        address: where every datagram goes: (host, port), or for IPv6
+            (host, port, flowinfo, scope_id) as ``socket`` gives it (a
+            link-local host needs its scope: the ``scope_id``, or ``%iface``
+            in the host; flowinfo must be 0); None: the socket's connected
+            peer. The port is 1..65535. A host name is resolved once and its
+            address kept for a minute (the last 64 names), so a DNS change is
+            seen within a minute, whatever the record's TTL says; give a
+            numeric address to resolve names when you choose.
         timeout: seconds to wait at most while the socket cannot take more.
         start: the position to begin at (a stopped send's ``.index``, to resume).
 
     Raises:
         TypeError: a bad socket, item or address type (nothing sent).
         ValueError: a socket that is not UDP, an address of the other family,
+            a port outside 1..65535, a scope_id that %iface contradicts,
             a datagram over the family's maximum (65507 bytes over IPv4,
             65527 over IPv6), a raw offload batch (nothing sent).
         BatchWriteError: the send stopped at a datagram; also an instance of the
             OSError it met (TimeoutError, ConnectionRefusedError, ...), with
             ``.written`` (datagrams that went) and ``.index`` (its position).
+        BatchWriteStopped: Ctrl-C or anything else that ends the send part-way
+            says how far it went, as for ``write_batch``.
     """
     fd, family, features = _udp_socket(sock, "udp_send_batch", gro=False)
     to = _NULL if address is None else _destination(address, family)
     # A batch sent whole, the tunnel's case: its slots and status as they are.
     ready = None
     if type(packets) is PacketBatch and start == 0 and type(start) is int:
-        ready = ready_to_write(packets, packets._kind)
+        ready = packets.ready_for_writing(packets.kind)
     if ready is not None:
         c_packets, status = ready
         source: Sequence[Writable] | PacketBatch = cast(PacketBatch, packets)
-        at = 0
+        first = 0
     else:
         if isinstance(packets, PacketBatch) and packets.raw:
             raise ValueError(
@@ -245,49 +321,58 @@ def udp_send_batch(
         )
         if job is None:
             return 0
-        c_packets, status, source, at = job.packets, job.status, job.source, job.start
+        c_packets, status, source, first = job.packets, job.status, job.source, job.start
     flags = _lowlevel.new_flags(features & _GSO)
     deadline = deadline_of(timeout)
-    written = 0
-    while True:
-        result = _send(fd, -1, c_packets, at, to, family, flags, slice_ms(deadline), status)
-        if result < 0:
-            raise os_error(-result, _where(sock, "udp_send_batch"), None)
-        written += result
-        err = status.error
-        if err == 0:
-            return written
-        at = status.next
-        if err == -errno.EMSGSIZE and written == 0:
-            _check_size(source, at, family)
-        exc: OSError | None = None
-        if err in RETRYABLE:
-            if deadline is not None and slice_ms(deadline) == 0:
-                exc = TimeoutError(errno.ETIMEDOUT, "udp_send_batch: timed out")
-            elif sock.fileno() < 0:
-                exc = socket_closed("udp_send_batch")
-            else:
-                fd = sock.fileno()
-                continue
-        if exc is None and err == -errno.EBADF:
-            exc = socket_closed("udp_send_batch")
-        if exc is None:
-            exc = os_error(-err, _where(sock, "udp_send_batch"), None)
-        # Datagrams go in order: none from ``at`` on went. (A batch's marks
-        # are those of its writes to a device, not of this send.)
-        unwritten = tuple(range(at, len(source)))
-        raise batch_stopped(exc, written, at, unwritten) from None
+    status.next = first
+    status.written = 0  # a batch's status: what its last write left
+    # Replaced as a whole, so that it is right wherever an exception arrives
+    # (see packets.writes.Progress).
+    progress: Progress = (0, status)
+    try:
+        done = 0
+        while True:
+            result = _send(
+                fd, -1, c_packets, status.next, to, family, flags, slice_ms(deadline), status
+            )
+            if result < 0:
+                raise os_error(-result, _where(sock, "udp_send_batch"), None)
+            err = status.error
+            if err == 0:
+                return done + status.written
+            if err == -errno.EMSGSIZE and done + status.written == 0:
+                too_big = _too_big(source, status.next, family)
+                if too_big is not None:
+                    break  # nothing went: a plain ValueError
+            if err == -errno.EBADF:
+                raise socket_closed("udp_send_batch")
+            if err not in RETRYABLE:
+                raise os_error(-err, _where(sock, "udp_send_batch"), None)
+            if next_slice(deadline) is None:
+                raise TimeoutError(errno.ETIMEDOUT, "udp_send_batch: timed out")
+            fd = sock.fileno()
+            if fd < 0:
+                raise socket_closed("udp_send_batch")
+            after = _lowlevel.resumed_status(status)
+            done += status.written
+            status = after
+            progress = (done, status)
+    except BaseException as exc:
+        raise stopped(exc, progress, len(source), marks=False) from None
+    raise too_big
 
 
-def _check_size(source: object, index: int, family: int) -> None:
-    """The ValueError for a datagram over the family's maximum (the C check found one)."""
+def _too_big(source: object, index: int, family: int) -> ValueError | None:
+    """The ValueError for a datagram over the family's maximum (the C check found
+    one), or None when the kernel's EMSGSIZE was of another kind."""
     if isinstance(source, PacketBatch):
         size = len(source[index])
     else:
         item = source[index]  # type: ignore[index]
         size = memoryview(getattr(item, "body", item)).nbytes
     if size > _MAX[family]:
-        raise ValueError(
+        return ValueError(
             f"udp_send_batch: datagram {index} is {size} bytes, over the {_MAX[family]} a "
             f"UDP datagram over {socket.AddressFamily(family).name} can carry; nothing sent"
         )
+    return None

@@ -133,6 +133,13 @@ struct tt_queue {
      * coalescing. */
     int32_t rx_busy;
     int32_t tx_busy;
+    /* 1: fd is one end of a SOCK_SEQPACKET socketpair (tuntap.pair), not a
+     * device (offload must be 0).  Reads then answer as a pipe does: a 0-byte
+     * read once the peer has shut down is its close, -EPIPE (an empty message
+     * with the peer still there is an empty read), and the ECONNRESET the
+     * kernel reports once ahead of the queue, when the closing end left
+     * messages unread, is passed over; a write's ECONNRESET is -EPIPE. */
+    int32_t pair;
 };
 
 /*

@@ -13,7 +13,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from netutil import checksum, link_names
+from helpers.ip import link_names
+from helpers.packets import checksum
 
 from tuntap_cffi import ETH_P_IP, DevKind, Packet, parse_packet
 from tuntap_cffi.cli.demo import echo_reply, icmp_description, inet_checksum

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import pytest
-from netutil import link_names, open_fds
+from helpers.ip import link_names
+from helpers.processes import open_fds
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind, Packet, PacketBatch, PcapWriter

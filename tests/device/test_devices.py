@@ -22,18 +22,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from netutil import (
-    NOBODY,
-    TUN_ADDR,
-    TUN_PEER,
-    ip,
-    ip_link,
-    ipv4_udp,
-    link_names,
-    open_fds,
-    spawn_with_private_tun,
-    wait_for_line,
-)
+from helpers.ip import TUN_ADDR, TUN_PEER, ip, ip_link, link_names
+from helpers.packets import ipv4_udp
+from helpers.processes import NOBODY, open_fds, spawn_with_private_tun, wait_for_line
+from helpers.queues import drain, udp_payload
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind, _lowlevel
@@ -41,7 +33,7 @@ from tuntap_cffi import DevKind, _lowlevel
 pytestmark = pytest.mark.privileged
 
 OTHER_UID = NOBODY - 1  # a uid that owns nothing
-TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where netutil is
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where helpers/ is
 
 
 @contextmanager
@@ -78,26 +70,6 @@ def send_flows(ports: range, packets_per_flow: int, tag: str) -> set[bytes]:
                 sock.sendto(payload, (TUN_PEER, port))
                 sent.add(payload)
     return sent
-
-
-def udp_payload(pkt: tuntap.Packet) -> bytes | None:
-    """The payload of a UDP packet (None for anything else, e.g. a stray solicitation)."""
-    proto, offset, _later = pkt.ip_proto()
-    return bytes(pkt.body[offset + 8 :]) if proto == 17 else None
-
-
-def drain(queue: tuntap.Interface, quiet: float = 0.3) -> list[bytes]:
-    """The UDP payloads a queue reads until it has been quiet for ``quiet`` seconds."""
-    got = []
-    for _ in range(10_000):
-        try:
-            pkt = queue.read_packet(timeout=quiet)
-        except TimeoutError:
-            return got
-        payload = udp_payload(pkt)
-        if payload is not None:
-            got.append(payload)
-    raise AssertionError("the queue never went quiet")
 
 
 def drain_in_threads(queues: list[tuntap.Interface]) -> list[list[bytes]]:
@@ -200,7 +172,7 @@ ATTACH_AND_ECHO = """
     import os, sys
     sys.path.insert(0, sys.argv[1])
     import tuntap_cffi as tuntap
-    from netutil import ipv4_udp
+    from helpers.packets import ipv4_udp
     uid, gid, name = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     os.setgroups([])
     os.setgid(gid)
@@ -425,7 +397,7 @@ QUEUE_IN_A_CHILD = """
     import json, sys
     sys.path.insert(0, sys.argv[1])
     import tuntap_cffi as tuntap
-    from device.test_devices import drain
+    from helpers.queues import drain
     (queue,) = tuntap.open_queues(sys.argv[2], tuntap.DevKind.TUN, count=1)
     print("attached", flush=True)
     got = drain(queue, quiet=1.0)

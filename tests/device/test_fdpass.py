@@ -25,17 +25,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from helpers.ip import TUN_ADDR, TUN_PEER, ip_json, ip_link, link_names
+from helpers.packets import ipv4_udp
+from helpers.processes import NOBODY, open_fds
 from hypothesis import HealthCheck, given, settings, strategies as st
-from netutil import (
-    NOBODY,
-    TUN_ADDR,
-    TUN_PEER,
-    ip_json,
-    ip_link,
-    ipv4_udp,
-    link_names,
-    open_fds,
-)
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind, Offload, PacketBatch

@@ -13,18 +13,9 @@ import threading
 import time
 
 import pytest
-from netutil import (
-    TUN_ADDR,
-    TUN_PEER,
-    configure_v4,
-    ethernet,
-    ip,
-    ip_json,
-    ipv4_udp,
-    link_names,
-    mac_bytes,
-    open_fds,
-)
+from helpers.ip import TUN_ADDR, TUN_PEER, configure_v4, ip, ip_json, link_names
+from helpers.packets import ethernet, ipv4_udp, mac_bytes
+from helpers.processes import open_fds
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind

@@ -10,8 +10,9 @@ import os
 import time
 
 import pytest
-from netutil import disable_ipv6, ip
-from packets.test_coalesce import IN_NET, OUT_NET, tcp_packet, udp_packet
+from helpers.forward import IN_NET, OUT_NET
+from helpers.ip import disable_ipv6, ip
+from helpers.packets import tcp_packet, udp_packet
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import Offload, PacketBatch, _lowlevel

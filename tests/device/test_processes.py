@@ -16,15 +16,8 @@ import textwrap
 import time
 
 import pytest
-from netutil import (
-    NOBODY,
-    PRIVATE_NODE,
-    TUN_ADDR,
-    TUN_PEER,
-    configure_v4,
-    link_names,
-    wait_for_line,
-)
+from helpers.ip import TUN_ADDR, TUN_PEER, configure_v4, link_names
+from helpers.processes import NOBODY, PRIVATE_NODE, wait_for_line
 
 pytestmark = pytest.mark.privileged
 

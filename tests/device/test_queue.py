@@ -15,9 +15,10 @@ import threading
 import time
 
 import pytest
-from netutil import TUN_ADDR, TUN_PEER, configure_v4, ipv4_udp
-from packets.test_batch import drain, receiver
-from packets.test_coalesce import collect, forward_path, tcp_packet, ttl_free
+from helpers.forward import collect, forward_path
+from helpers.ip import TUN_ADDR, TUN_PEER, configure_v4
+from helpers.packets import ipv4_udp, tcp_packet, ttl_free
+from helpers.sockets import drain, receiver
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import BatchWriteError, DevKind, _lowlevel

@@ -18,7 +18,9 @@ import threading
 import time
 
 import pytest
-from netutil import TUN_ADDR, TUN_PEER, configure_v4, ip, ipv4_udp, link_names, open_fds
+from helpers.ip import TUN_ADDR, TUN_PEER, configure_v4, ip, link_names
+from helpers.packets import ipv4_udp
+from helpers.processes import open_fds
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind

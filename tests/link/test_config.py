@@ -20,7 +20,7 @@ import threading
 from typing import Any, Callable
 
 import pytest
-from netutil import (
+from helpers.ip import (
     TUN_ADDR,
     TUN_ADDR6,
     TUN_PEER,
@@ -29,13 +29,11 @@ from netutil import (
     ip_addresses,
     ip_json,
     ip_link,
-    ipv4_udp,
-    ipv6_udp,
-    mac_bytes,
-    open_fds,
     pyroute2_addresses,
     pyroute2_link,
 )
+from helpers.packets import ipv4_udp, ipv6_udp, mac_bytes
+from helpers.processes import open_fds
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind

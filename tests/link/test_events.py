@@ -13,18 +13,18 @@ import errno
 import gc
 import ipaddress
 import math
-import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from netutil import disable_ipv6, interrupt_after_ready, ip, ip_addresses, ip_link, open_fds
+from helpers.events import nothing_more, shrink_receive_buffer
+from helpers.ip import disable_ipv6, ip, ip_addresses, ip_link
+from helpers.processes import interrupt_after_ready, open_fds
+from helpers.skips import skip_or_fail
 
 import tuntap_cffi as tuntap
-from link.test_link import named_netns  # noqa: F401 - a fixture
 from tuntap_cffi import DevKind, EventKind, LinkEvent, LinkEvents
 
 pytestmark = pytest.mark.privileged
@@ -55,18 +55,6 @@ def expect(events: LinkEvents, *kinds: EventKind) -> list[LinkEvent]:
         assert took < WITHIN
         got.append(event)
     return got
-
-
-def nothing_more(events: LinkEvents, wait: float = 0.2) -> None:
-    """No event comes within ``wait`` (the reader's own timeout must be about that)."""
-    with pytest.raises(TimeoutError):
-        print("unexpected:", next(events))
-
-
-def shrink_receive_buffer(events: LinkEvents) -> None:
-    """The smallest SO_RCVBUF the kernel allows, set on the reader's socket."""
-    with socket.socket(fileno=os.dup(events.fileno())) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
 
 
 def test_each_change_is_its_event_in_order(iface: tuntap.Interface) -> None:
@@ -163,7 +151,7 @@ def test_a_bridge_port_leaving_is_no_deletion() -> None:
         try:
             ip("link", "add", "evbr0", "type", "bridge")
         except AssertionError as exc:
-            pytest.skip(f"no bridges in this kernel: {exc}")
+            skip_or_fail(f"no bridges in this kernel: {exc}")
         try:
             with tap.link.events(timeout=WITHIN) as events:
                 # The bridge announces its port with AF_BRIDGE RTM_NEWLINK, and its
@@ -356,7 +344,7 @@ def test_a_device_deleted_during_an_overrun_is_deleted(iface: tuntap.Interface) 
 # -- another namespace ----------------------------------------------------------------------
 
 
-def test_events_of_a_device_in_another_namespace(named_netns: str) -> None:  # noqa: F811
+def test_events_of_a_device_in_another_namespace(named_netns: str) -> None:
     before = open_fds()
     with tuntap.open("evns%d", DevKind.TUN, netns=named_netns) as iface:
         name = iface.name

@@ -13,13 +13,13 @@ import ipaddress
 import json
 import os
 import platform
-import uuid
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from netutil import ip, ip_addresses, ip_link, open_fds
+from helpers.ip import ip, ip_addresses, ip_link
+from helpers.processes import open_fds
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind
@@ -121,17 +121,6 @@ def test_on_mtu_change_is_told_every_mtu_read_and_set(persistent: str) -> None:
 
 
 # -- another namespace -------------------------------------------------------------------
-
-
-@pytest.fixture
-def named_netns() -> Iterator[str]:
-    name = f"tt-link-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tuntap.netns.create(name)
-    try:
-        yield name
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tuntap.netns.delete(name)
 
 
 def in_netns_show(netns: str, name: str) -> Any:

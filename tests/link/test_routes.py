@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
-from netutil import TUN_ADDR, TUN_PEER, ip, ip_json, open_fds
+from helpers.ip import TUN_ADDR, TUN_PEER, ip, ip_json
+from helpers.processes import open_fds
 
 import tuntap_cffi as tuntap
-from link.test_link import named_netns  # noqa: F401 - the fixture
 from tuntap_cffi import DevKind, Route, _lowlevel
 from tuntap_cffi._native import ffi, lib
 
@@ -57,7 +57,7 @@ def routed_tun() -> Iterator[tuntap.Interface]:
 
 
 def ip_route_json(*args: str) -> Any:
-    """``ip -j route ...`` (netutil.ip runs it without the asan env's preload)."""
+    """``ip -j route ...`` (helpers.ip.ip runs it without the asan env's preload)."""
     return ip_json(*args)
 
 
@@ -585,7 +585,7 @@ def test_set_ipv4_forwarding_takes_a_bool(routed_tun: tuntap.Interface, value: A
 
 
 def test_forwarding_and_routes_of_a_device_in_another_namespace(
-    named_netns: str,  # noqa: F811 - the fixture imported from test_link
+    named_netns: str,
 ) -> None:
     with tuntap.open("rtn%d", DevKind.TUN, persist=True, netns=named_netns) as iface:
         name = iface.name

@@ -13,7 +13,8 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from netutil import TUN_ADDR, TUN_PEER, ip_json, ipv4_udp, pyroute2_link
+from helpers.ip import TUN_ADDR, TUN_PEER, ip_json, pyroute2_link
+from helpers.packets import ipv4_udp
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind, LinkStats, _lowlevel

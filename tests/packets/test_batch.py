@@ -8,7 +8,6 @@ deleted afterwards), joined only by the relay between two TUNs.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import pathlib
 import re
@@ -22,7 +21,12 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from netutil import TUN_ADDR, TUN_PEER, configure_v4, interrupt_after_ready, ip, ipv4_udp
+from helpers.ip import TUN_ADDR, TUN_PEER, configure_v4, ip, netns
+from helpers.packets import ipv4_udp
+from helpers.processes import interrupt_after_ready
+from helpers.relay import CLIENT, SERVER, check_transfer, join_namespaces, relay_forever
+from helpers.skips import NEEDS_COMPILER_RUNS_IN, skip_or_fail
+from helpers.sockets import drain, receiver
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind, PacketBatch, _lowlevel
@@ -207,22 +211,6 @@ def test_a_slot_that_comes_back_full_is_reported_truncated(kind: DevKind) -> Non
 # -- writing ----------------------------------------------------------------------
 
 
-def receiver() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((TUN_ADDR, 0))
-    sock.settimeout(0.5)
-    return sock
-
-
-def drain(sock: socket.socket) -> list[bytes]:
-    got = []
-    try:
-        while True:
-            got.append(sock.recv(4096))
-    except socket.timeout:
-        return got
-
-
 def test_write_batch_takes_bytes_packets_and_views(tun_v4: tuntap.Interface) -> None:
     with receiver() as sock:
         port = sock.getsockname()[1]
@@ -378,9 +366,10 @@ def test_calls_on_a_closed_interface() -> None:
 # -- no allocation per packet ----------------------------------------------------
 
 
-@pytest.mark.skipif(sys.implementation.name != "cpython", reason="tracemalloc is CPython's")
 def test_the_batch_path_allocates_nothing_per_packet(tun_v4: tuntap.Interface) -> None:
     """Read and forward 100,000 packets: traced memory does not grow with the count."""
+    if sys.implementation.name != "cpython":
+        skip_or_fail("tracemalloc is CPython's", runs_in="the CPython envs")
     import tracemalloc
 
     packet = ipv4_udp(TUN_PEER, "198.51.100.9", 7, 9, bytes(32))  # forwarding is off: dropped
@@ -413,80 +402,6 @@ def test_the_batch_path_allocates_nothing_per_packet(tun_v4: tuntap.Interface) -
 
 
 # -- relay between two namespaces ---------------------------------------------------
-
-
-SERVER = """
-import hashlib, socket, sys
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("192.0.2.2", 5001))
-srv.listen(1)
-print("listening", flush=True)
-srv.settimeout(20)
-conn, _ = srv.accept()
-conn.settimeout(20)
-digest, total = hashlib.sha256(), 0
-while True:
-    data = conn.recv(65536)
-    if not data:
-        break
-    digest.update(data)
-    total += len(data)
-print(total, digest.hexdigest(), flush=True)
-"""
-
-CLIENT = """
-import socket, sys
-data = bytes.fromhex(sys.stdin.readline().strip()) * int(sys.argv[1])
-sock = socket.create_connection(("192.0.2.2", 5001), timeout=20)
-sock.sendall(data)
-sock.close()
-"""
-
-
-def netns(name: str, *args: str) -> list[str]:
-    return ["ip", "netns", "exec", name, *args]
-
-
-def join_namespaces(ns_a: str, ns_b: str, tun_a: tuntap.Interface, tun_b: tuntap.Interface) -> None:
-    """Move tun_a into ns_a as 192.0.2.1/24 and tun_b into ns_b as 192.0.2.2/24, up."""
-    for ns, iface, addr in ((ns_a, tun_a, "192.0.2.1"), (ns_b, tun_b, "192.0.2.2")):
-        ip("link", "set", iface.name, "netns", ns)  # the fd keeps working
-        ip("-n", ns, "addr", "add", f"{addr}/24", "dev", iface.name)
-        ip("-n", ns, "link", "set", iface.name, "up")
-        ip("-n", ns, "link", "set", "lo", "up")
-
-
-def check_transfer(
-    server: subprocess.Popen[str],
-    client_args: list[str],
-    block: bytes,
-    repeat: int,
-    timeouts: tuple[float, float],
-) -> None:
-    """Run the client against a listening server; the server must have received
-    ``block * repeat`` exactly (count and SHA-256)."""
-    client = subprocess.run(
-        client_args,
-        input=block.hex() + "\n",
-        capture_output=True,
-        text=True,
-        timeout=timeouts[0],
-    )
-    assert client.returncode == 0, client.stderr
-    out, _ = server.communicate(timeout=timeouts[1])
-    total, digest = out.split()
-    assert int(total) == len(block) * repeat
-    assert digest == hashlib.sha256(block * repeat).hexdigest()
-
-
-def relay_forever(src: tuntap.Interface, dst: tuntap.Interface, stop: threading.Event) -> None:
-    """Forward batches from src to dst until stopped (at most a minute)."""
-    batch = PacketBatch(64)
-    deadline = time.monotonic() + 60
-    while not stop.is_set() and time.monotonic() < deadline:
-        if src.read_batch(batch, timeout=0.1):
-            dst.write_batch(batch)
 
 
 def test_a_relay_between_two_namespaces_carries_tcp_byte_exact() -> None:
@@ -778,9 +693,14 @@ def test_c_write_slots_checks_its_arguments() -> None:
 BENCH = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
 
 
-@pytest.mark.skipif(not BENCH.exists(), reason="the benchmark is not in this tree")
-@pytest.mark.skipif(shutil.which("gcc") is None, reason="the benchmark builds its C loops with gcc")
 def test_the_benchmark_smoke_run_prints_its_tables() -> None:
+    if not BENCH.exists():
+        skip_or_fail(f"the benchmark is not in this tree ({BENCH})")
+    if shutil.which("gcc") is None:
+        skip_or_fail(
+            "the benchmark builds its C loops with gcc, and there is none on PATH",
+            runs_in=NEEDS_COMPILER_RUNS_IN,
+        )
     result = subprocess.run(
         [sys.executable, str(BENCH), "--quick", "--only", "ingress,egress"],
         capture_output=True,

@@ -8,16 +8,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from helpers.forward import as_sent_alone, collect, forward_path, merged_into_super_packets
+from helpers.packets import atomic_id_free, flows, tcp_packet
 
-from packets.test_coalesce import (
-    as_sent_alone,
-    atomic_id_free,
-    collect,
-    flows,
-    forward_path,
-    merged_into_super_packets,
-    tcp_packet,
-)
 from tuntap_cffi import _lowlevel
 
 

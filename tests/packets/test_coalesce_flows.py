@@ -17,34 +17,22 @@ import os
 import struct
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
-import tuntap_cffi as tuntap
-from packets.test_coalesce import (
+from helpers.forward import (
     PEER_IN,
     PEER_OUT,
     as_sent_alone,
     collect,
-    flows,
     forward_path,
     merged_into_super_packets,
-    tcp_packet,
-    ttl_free,
-    udp_packet,
 )
+from helpers.packets import flows, interleaved, tcp_packet, ttl_free, udp_packet
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import tuntap_cffi as tuntap
 from tuntap_cffi import Offload, _lowlevel
 from tuntap_cffi._native import ffi, lib
 
 TCP_ONLY = _lowlevel.TUN_F_CSUM | _lowlevel.TUN_F_TSO4 | _lowlevel.TUN_F_TSO6
-
-
-def interleaved(v6: bool, flows_: int, per_flow: int, size: int = 100) -> list[bytes]:
-    """``per_flow`` contiguous segments of each of ``flows_`` TCP flows, taking turns."""
-    return [
-        tcp_packet(v6, 1 + k * size, bytes([65 + f]) * size, sport=4000 + f, ip_id=10 + k)
-        for k in range(per_flow)
-        for f in range(flows_)
-    ]
 
 
 def plan(packets: list[bytes], start: int = 0, **options: object) -> list[int]:

@@ -25,11 +25,13 @@ from collections.abc import Iterator
 
 import dpkt
 import pytest
+from helpers.ip import disable_ipv6, ip, netns
+from helpers.packets import DST4, DST6, SRC4, SRC6, check_packet, super_packet, tcp4
+from helpers.relay import CLIENT, SERVER, check_transfer, join_namespaces
+from helpers.skips import skip_or_fail
 from hypothesis import HealthCheck, given, settings, strategies as st
-from netutil import disable_ipv6, ip
 
 import tuntap_cffi as tuntap
-from packets.test_batch import CLIENT, SERVER, check_transfer, join_namespaces, netns
 from tuntap_cffi import DevKind, Offload, PacketBatch, _lowlevel
 from tuntap_cffi._native import ffi, lib
 
@@ -39,63 +41,15 @@ VNET = _lowlevel.VNET_HDR_LEN
 GSO_NONE, GSO_TCPV4, GSO_UDP, GSO_TCPV6, GSO_UDP_L4 = 0, 1, 3, 4, 5
 NEEDS_CSUM = 1
 DOCUMENTED = {-errno.EBADMSG, -errno.EMSGSIZE, -errno.EPROTONOSUPPORT}
-SRC4, DST4 = socket.inet_aton("192.0.2.1"), socket.inet_aton("192.0.2.2")
-SRC6 = socket.inet_pton(socket.AF_INET6, "2001:db8::1")
-DST6 = socket.inet_pton(socket.AF_INET6, "2001:db8::2")
 
 
-# -- an independent packet builder and checker --------------------------------------
+# -- virtio-net headers, and the segmenter on bytes (helpers.packets builds and checks) --
 
 
 def vnet_header(
     gso_type: int, hdr_len: int, gso_size: int, csum_start: int, csum_offset: int, flags: int = 1
 ) -> bytes:
     return struct.pack("<BBHHHH", flags, gso_type, hdr_len, gso_size, csum_start, csum_offset)
-
-
-def super_packet(
-    v6: bool, udp: bool, payload: bytes, flags: int = 0x18, options: bytes = b"", ip_id: int = 7
-) -> tuple[bytes, int]:
-    """An IP packet with a TCP or UDP header (checksum left as the kernel would: partial)."""
-    if udp:
-        l4 = struct.pack("!HHHH", 4000, 5000, 8 + len(payload), 0)
-    else:
-        doff = (20 + len(options)) // 4
-        l4 = struct.pack("!HHIIBBHHH", 4000, 5000, 1000, 2000, doff << 4, flags, 512, 0, 0)
-        l4 += options
-    body = l4 + payload
-    if v6:
-        head = struct.pack("!IHBB", 6 << 28, len(body), 17 if udp else 6, 64) + SRC6 + DST6
-    else:
-        head = struct.pack(
-            "!BBHHHBBH", 0x45, 0, 20 + len(body), ip_id, 0x4000, 64, 17 if udp else 6, 0
-        )
-        head += SRC4 + DST4
-        head = head[:10] + struct.pack("!H", dpkt.in_cksum(head)) + head[12:]
-    return head + body, len(head) + len(l4)
-
-
-def check_packet(raw: bytes) -> dpkt.Packet:
-    """Parse with dpkt and recompute every length and checksum independently."""
-    if raw[0] >> 4 == 4:
-        packet = dpkt.ip.IP(raw)
-        hl = packet.hl * 4
-        assert packet.len == len(raw)
-        assert dpkt.in_cksum(raw[:hl]) == 0, "IPv4 header checksum"
-        l4 = raw[hl:]
-        pseudo = packet.src + packet.dst + struct.pack("!BBH", 0, packet.p, len(l4))
-        proto = packet.p
-    else:
-        packet = dpkt.ip6.IP6(raw)
-        assert packet.plen == len(raw) - 40
-        l4 = raw[40:]
-        pseudo = packet.src + packet.dst + struct.pack("!IxxxB", len(l4), packet.nxt)
-        proto = packet.nxt
-    if proto == 17:
-        assert struct.unpack("!H", l4[4:6])[0] == len(l4), "UDP length"
-        assert l4[6:8] != b"\0\0"
-    assert dpkt.in_cksum(pseudo + l4) == 0, "L4 checksum"
-    return packet.data
 
 
 def segments(data: bytes, slot_size: int = 2048, nslots: int = 64) -> tuple[int, int, list[bytes]]:
@@ -407,33 +361,6 @@ def test_a_tcp_super_packet_is_segmented_on_read(off: tuntap.Interface, how: str
     assert seen >= 3 and end >= 9 * 1460 + 1
 
 
-def tcp4(
-    src: bytes,
-    dst: bytes,
-    sport: int,
-    dport: int,
-    seq: int,
-    ack: int,
-    flags: int,
-    payload: bytes,
-    window: int = 65535,
-    ip_id: int = 0,
-) -> bytes:
-    """A TCP/IPv4 packet with correct checksums (dpkt computes them).
-
-    Segments meant to be coalesced need IDs that follow each other (``ip_id``),
-    as a TCP sender's do: only those does the kernel merge."""
-    tcp = dpkt.tcp.TCP(
-        sport=sport, dport=dport, seq=seq, ack=ack, flags=flags, win=window, data=payload
-    )
-    if flags & 0x02:
-        tcp.opts = b"\x02\x04\x05\xb4"  # MSS 1460
-        tcp.off = 6
-    packet = dpkt.ip.IP(src=src, dst=dst, p=6, ttl=64, df=1, id=ip_id, data=tcp)
-    packet.len = 20 + len(bytes(tcp))
-    return bytes(packet)
-
-
 def test_coalesced_segments_reach_the_kernel_as_one_super_packet() -> None:
     """Segments written to one offload TUN are forwarded to another as one super-packet."""
     with tuntap.open("ina%d", offload=True) as a, tuntap.open("outb%d", offload=True) as b:
@@ -633,7 +560,7 @@ def test_a_relay_carries_50_mb_byte_exact(
         ):
             offloaded = tun_a.offload | tun_b.offload
             if udp and offloaded and Offload.USO4 not in offloaded:
-                pytest.skip("this kernel does not take TUN_F_USO4 (Linux 6.2+): no UDP GSO")
+                skip_or_fail("this kernel does not take TUN_F_USO4 (Linux 6.2+): no UDP GSO")
             join_namespaces(ns_a, ns_b, tun_a, tun_b)
             relays = [Relay(tun_a, tun_b, segment), Relay(tun_b, tun_a, segment)]
             for relay in relays:

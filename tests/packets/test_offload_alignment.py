@@ -6,19 +6,31 @@ queue (the device's fd shows only what the kernel still holds)."""
 
 from __future__ import annotations
 
-import os
 import socket
+import struct
+import time
 from collections.abc import Iterator
 
 import pytest
+from helpers.ip import disable_ipv6, ip
+from helpers.packets import super_packet
+from helpers.skips import skip_or_fail
 
 import tuntap_cffi as tuntap
-from packets.test_offload import GSO_TCPV4, super_packet, vnet_header
-from packets.test_pending_and_marks import TCP_NET, tcp_burst, up
-from tuntap_cffi import PacketBatch, _lowlevel
+from tuntap_cffi import Offload, PacketBatch, _lowlevel
 from tuntap_cffi._native import ffi, lib
 
 pytestmark = pytest.mark.privileged
+
+GSO_TCPV4 = 1
+UDP_SEGMENT = 103  # linux/udp.h
+NET, PEER = "192.0.2.193/27", "192.0.2.200"
+
+
+def vnet_header(
+    gso_type: int, hdr_len: int, gso_size: int, csum_start: int, csum_offset: int
+) -> bytes:
+    return struct.pack("<BBHHHH", 1, gso_type, hdr_len, gso_size, csum_start, csum_offset)
 
 
 def message(segments: int, fill: int) -> bytes:
@@ -49,23 +61,30 @@ def test_a_super_packet_waits_for_a_batch_with_room_for_all_its_segments() -> No
 
 @pytest.fixture
 def off() -> Iterator[tuntap.Interface]:
-    iface = tuntap.open("tal%d", offload=True)
-    up(iface, TCP_NET)
-    yield iface
-    iface.close()
+    with tuntap.open("tal%d", offload=True) as iface:
+        disable_ipv6(iface.name)
+        ip("addr", "add", NET, "dev", iface.name)
+        ip("link", "set", iface.name, "up")
+        yield iface
 
 
 def test_pending_says_what_the_fd_no_longer_does(off: tuntap.Interface) -> None:
+    if Offload.USO4 not in off.offload:
+        skip_or_fail("the kernel took no UDP segmentation offload (USO4: Linux 6.2+)")
     assert not off.pending
-    with tcp_burst(off) as (sock, _seq):
-        sock.sendall(os.urandom(60000))  # one super-packet of many segments
-        batch = PacketBatch(1)
-        for _ in range(20):  # the first segment of the first super-packet that has more
-            assert off.read_batch(batch, timeout=2) == 1
-            if off.pending:
-                break
-        assert off.pending
-        big = PacketBatch(64)
-        while off.pending:
-            assert off.read_batch(big, timeout=0) > 0
-        assert not off.pending
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((NET.split("/")[0], 0))
+        sock.setsockopt(socket.SOL_UDP, UDP_SEGMENT, 500)
+        sock.sendto(bytes(3000), (PEER, 9000))  # one super-packet of 6 datagrams
+    batch = PacketBatch(1)
+    deadline = time.monotonic() + 5
+    while not off.pending and time.monotonic() < deadline:  # its first segment
+        off.read_batch(batch, timeout=1)
+    assert off.pending
+    big = PacketBatch(64)
+    sizes = []
+    while off.pending:
+        assert off.read_batch(big, timeout=0) > 0
+        sizes += [len(p) for p in big]
+    assert not off.pending
+    assert sizes == [528] * 5  # the rest of the six: 20 IPv4 + 8 UDP + 500 bytes each

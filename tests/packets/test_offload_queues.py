@@ -16,10 +16,11 @@ import time
 
 import dpkt
 import pytest
-from netutil import disable_ipv6, ip
+from helpers.forward import collect, forward_path
+from helpers.ip import disable_ipv6, ip
+from helpers.packets import tcp_packet, ttl_free
 
 import tuntap_cffi as tuntap
-from packets.test_coalesce import collect, forward_path, tcp_packet, ttl_free
 from tuntap_cffi import DevKind
 
 pytestmark = pytest.mark.privileged

@@ -6,7 +6,7 @@ import ipaddress
 import struct
 
 import pytest
-from netutil import ethernet, ipv4_udp, ipv6_udp
+from helpers.packets import ethernet, ipv4_udp, ipv6_udp
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind, Packet, parse_packet

@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from netutil import TUN_ADDR, TUN_PEER, configure_v4, ethernet, ip, ipv4_udp, ipv6_udp, require_tool
+from helpers.ip import TUN_ADDR, TUN_PEER, configure_v4, ip
+from helpers.packets import ethernet, ipv4_udp, ipv6_udp
+from helpers.skips import require_tool
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind, PcapWriter

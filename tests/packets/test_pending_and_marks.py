@@ -29,17 +29,17 @@ from collections.abc import Iterator
 
 import dpkt
 import pytest
-from netutil import disable_ipv6, ip
+from helpers.forward import IN_NET, OUT_NET
+from helpers.ip import disable_ipv6, ip
+from helpers.packets import tcp4, tcp_packet, ttl_free, udp_packet
 
 import tuntap_cffi as tuntap
-from packets.test_coalesce import IN_NET, OUT_NET, tcp_packet, ttl_free, udp_packet
-from packets.test_offload import tcp4
 from tuntap_cffi import PacketBatch, _lowlevel
 from tuntap_cffi._native import lib
 
 pytestmark = pytest.mark.privileged
 
-# Subnets of this module's own; the forwarding tests use test_coalesce's packets and subnets.
+# Subnets of this module's own; the forwarding tests use the forward path's (helpers.forward).
 TCP_NET, TCP_PEER = "192.0.2.161/27", "192.0.2.170"
 UDP_NET, UDP_PEER = "192.0.2.193/27", "192.0.2.200"
 IP_MTU_DISCOVER, IP_PMTUDISC_DO = 10, 2  # linux/in.h
@@ -143,7 +143,7 @@ def test_a_raw_read_hands_out_the_pending_segments_first() -> None:
 
 
 def interleaved(per_flow_sizes: tuple[int, int]) -> list[bytes]:
-    """A0 B0 A1 B1 A2 B2: two TCP flows (test_coalesce's peers) whose segments merge."""
+    """A0 B0 A1 B1 A2 B2: two TCP flows (the forward path's peers) whose segments merge."""
     return [
         tcp_packet(False, 1 + k * size, bytes([65 + f]) * size, sport=4000 + f, ip_id=10 + k)
         for k in range(3)

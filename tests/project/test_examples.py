@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netutil import ip, ipv4_udp, link_names
+from helpers.ip import ip, link_names
+from helpers.packets import ipv4_udp
 
 UDP_TUNNEL = Path(__file__).resolve().parents[2] / "examples" / "udp_tunnel.py"
 TRANSFER = 4 * 1024 * 1024

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 from conftest import NETNS_HOST
-from netutil import link_names
+from helpers.ip import link_names
+from helpers.skips import NEEDS_COMPILER_RUNS_IN, skip_or_fail
 
 import tuntap_cffi
 
@@ -98,7 +99,7 @@ def test_import_without_the_compiled_module_says_what_to_do(
 def test_ci_runs_the_test_command_the_readme_gives() -> None:
     ci = REPO / ".ci" / "run"
     if not ci.exists():
-        pytest.skip(f"{ci} is not here (an sdist has no CI script)")
+        skip_or_fail(f"{ci} is not here (an sdist has no CI script)")
     execs = [
         line[len("exec ") :] for line in ci.read_text().splitlines() if line.startswith("exec ")
     ]
@@ -178,11 +179,11 @@ def checkout_reason() -> str | None:
 def test_readme_first_command_works_in_a_fresh_clone(tmp_path: Path) -> None:
     reason = checkout_reason()
     if reason:
-        pytest.skip(reason)
+        skip_or_fail(reason)
     if shutil.which("gcc") is None and shutil.which("cc") is None:
-        pytest.skip(
-            "`pip install .` compiles the shim and this run has no C compiler on PATH "
-            "(tox -e dist runs the suite against its wheels without one)"
+        skip_or_fail(
+            "`pip install .` compiles the shim and this run has no C compiler on PATH",
+            runs_in=NEEDS_COMPILER_RUNS_IN,
         )
     command = quick_start_commands()[0]
     clone, venv = tmp_path / "clone", tmp_path / "venv"

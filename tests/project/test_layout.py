@@ -138,3 +138,15 @@ def test_the_checks_see_a_cycle_and_a_tier_breach() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert node_of("tuntap_cffi._lowlevel.io") == "_lowlevel"
     assert node_of("tuntap_cffi.errors") == "errors"
+
+
+def test_the_underlay_shares_only_packets_with_the_device() -> None:
+    """udp.py takes what a write takes from packets/, never from device/."""
+    path = os.path.join(PACKAGE, "udp.py")
+    used = {node_of(m) for m in imports(f"{NAME}.udp", path)} - {"__init__"}
+    assert used <= {
+        "_lowlevel",
+        "errors",
+        "packets",
+        "timeouts",
+    }

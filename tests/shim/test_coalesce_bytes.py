@@ -13,9 +13,8 @@ import struct
 
 import dpkt
 import pytest
+from helpers.packets import check_packet, super_packet, tcp_packet
 from hypothesis import given, settings, strategies as st
-from packets.test_coalesce import tcp_packet
-from packets.test_offload import check_packet, super_packet
 
 from tuntap_cffi import _lowlevel
 from tuntap_cffi._native import ffi, lib

@@ -1,6 +1,6 @@
 """The link-event parser (``tt_events_parse``) on bytes we make: exact records, no stray reads.
 
-The messages come from the encoder of test_netlink_parser (the kernel's
+The messages come from the encoder of ``helpers.netlink`` (the kernel's
 documented layout), and every parse runs on bytes that end right before an
 inaccessible page, with the record array also ending right before one: a
 read past the datagram, or a write past the array, crashes the run.
@@ -14,11 +14,9 @@ import struct
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
-from shim.test_netlink_parser import (
+from helpers.guard import GUARD, PAGE
+from helpers.netlink import (
     AF_INET6,
-    GUARD,
     IFA_ADDRESS,
     IFA_LOCAL,
     IFLA_IFNAME,
@@ -26,7 +24,6 @@ from shim.test_netlink_parser import (
     INDEX,
     NLMSG_DONE,
     NLMSG_NOOP,
-    PAGE,
     RTM_NEWADDR,
     RTM_NEWLINK,
     address,
@@ -35,6 +32,8 @@ from shim.test_netlink_parser import (
     link,
     message,
 )
+from hypothesis import HealthCheck, given, settings, strategies as st
+
 from tuntap_cffi import EventKind, _lowlevel
 from tuntap_cffi._native import ffi, lib
 from tuntap_cffi.link.events import LinkState, link_changes

@@ -7,7 +7,7 @@ import os
 import socket
 
 import pytest
-from netutil import open_fds
+from helpers.processes import open_fds
 
 from tuntap_cffi import _lowlevel
 from tuntap_cffi._native import ffi, lib
@@ -116,12 +116,15 @@ def test_queue_send_applies_the_write_rules() -> None:
 def _bad_queues() -> list[tuple[str, _lowlevel.QueueMemory]]:
     """Queues that every I/O call must refuse, each with what is wrong with it."""
     bad = []
-    for field, value in (("kind", 9), ("kind", -1), ("offload", 0x8000)):
+    for field, value in (("kind", 9), ("kind", -1), ("offload", 0x8000), ("pair", 2), ("pair", -1)):
         queue = _lowlevel.new_queue(-1, -1, lib.TT_KIND_TUN, 0, 1600)
         setattr(queue.c, field, value)
         bad.append((f"{field}={value}", queue))
     csum = lib.TUN_F_CSUM
     bad.append(("offload on TAP", _lowlevel.new_queue(-1, -1, lib.TT_KIND_TAP, csum, 1600)))
+    offload_pair = _lowlevel.new_queue(-1, -1, lib.TT_KIND_TUN, csum, 1600)
+    offload_pair.c.pair = 1  # a pair end has no virtio-net headers
+    bad.append(("offload on a pair end", offload_pair))
     for field, value in (
         ("rx_buf", ffi.NULL),
         ("rx_buf_len", lib.TT_RX_PENDING_SIZE - 1),

@@ -1,9 +1,10 @@
 """The reply parser on route dumps, link counters and point-to-point addresses.
 
 Bytes are built here from the kernel's documented layout (struct rtmsg and
-its RTA_* attributes, struct rtnl_link_stats64, IFA_LOCAL/IFA_ADDRESS), and
-parsed on the guarded memory of test_netlink_parser: a read past a reply, or
-a write past the route array, crashes the run instead of passing unnoticed.
+its RTA_* attributes, struct rtnl_link_stats64, IFA_LOCAL/IFA_ADDRESS) with
+the encoder of ``helpers.netlink``, and parsed on the guarded memory of
+``helpers.guard``: a read past a reply, or a write past the route array,
+crashes the run instead of passing unnoticed.
 """
 
 from __future__ import annotations
@@ -14,16 +15,13 @@ import struct
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
-from shim.test_netlink_parser import (
+from helpers.guard import GUARD, PAGE
+from helpers.netlink import (
     ADDRS,
     AF_INET,
     AF_INET6,
-    GUARD,
     INDEX,
     LINK,
-    PAGE,
     PORT,
     SEQ,
     V4,
@@ -37,6 +35,8 @@ from shim.test_netlink_parser import (
     message,
     u32,
 )
+from hypothesis import HealthCheck, given, settings, strategies as st
+
 from tuntap_cffi import _lowlevel
 from tuntap_cffi._native import ffi, lib
 

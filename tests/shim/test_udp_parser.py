@@ -4,7 +4,7 @@
 bytes, ``tt_udp_split`` cuts one received GRO'd message into one datagram
 per slot. Control messages are built here in the kernel's layout (cmsg_len
 size_t, level int, type int, data, padding to 8), and every call runs on the
-guarded memory of test_netlink_parser: the input ends right before an
+guarded memory of ``helpers.guard``: the input ends right before an
 inaccessible page and so do the slots, so a read past the input or a write
 past the slots crashes the run.
 """
@@ -17,9 +17,9 @@ import struct
 from typing import Any
 
 import pytest
+from helpers.guard import GUARD, PAGE
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from shim.test_netlink_parser import GUARD, PAGE
 from tuntap_cffi._native import ffi, lib
 
 SOL_UDP, UDP_GRO, UDP_SEGMENT = 17, 104, 103

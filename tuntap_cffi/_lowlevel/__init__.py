@@ -28,13 +28,19 @@ from .classify import (
     unpack as unpack,
 )
 from .common import (
+    BUFFER_REFUSED as BUFFER_REFUSED,
+    PYPY as PYPY,
     BytesLike as BytesLike,
     StructPtr as StructPtr,
+    buffer_refusal as buffer_refusal,
+    c_buffer as c_buffer,
     check as check,
     copy_bytes as copy_bytes,
     copy_out as copy_out,
     from_buffer as from_buffer,
     new_buffer as new_buffer,
+    packet_view as packet_view,
+    resumed_status as resumed_status,
 )
 from .device import (
     IFF_MULTI_QUEUE as IFF_MULTI_QUEUE,

@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import TextIO
 
+from .. import __version__
 from ..device.interface import Interface
 from ..device.opening import open as open_interface
 from ..errors import DeviceMismatchError, TunTapError
@@ -99,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with a sub-command per tool."""
     parser = argparse.ArgumentParser(
         prog="tuntap-cffi", description="Linux TUN/TAP tools built on tuntap-cffi."
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help="print the version"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     printer = commands.add_parser(

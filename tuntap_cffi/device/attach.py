@@ -11,13 +11,17 @@ fds; ``interface.py`` wraps them in Interfaces.
 from __future__ import annotations
 
 import errno
+import functools
 import grp
+import logging
 import os
 import pwd
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from .. import _lowlevel, netns
 from ..errors import DeviceBusyError, DeviceMismatchError, os_error
+from ..lifetime import chain, close_each
 from ..link.netlink import Netlink
 from ..packets.offload import NONE as NO_OFFLOAD, WANTED as OFFLOAD_WANTED, Offload
 from ..packets.packet import DevKind
@@ -28,12 +32,15 @@ __all__ = [
     "MAX_QUEUES",
     "Attached",
     "attach",
+    "chain",
     "check_count",
     "clear_offload",
     "enable_offload",
     "resolve_id",
     "validate_name",
 ]
+
+_log = logging.getLogger(__name__)
 
 CLONE_DEVICE = "/dev/net/tun"
 MAX_QUEUES = _lowlevel.MAX_QUEUES  # the kernel's MAX_TAP_QUEUES
@@ -229,6 +236,20 @@ def _check_queue_flags(name: str, netlink: Netlink, offload: bool) -> None:
         )
 
 
+def _close_all(fds: list[int], name: str) -> None:
+    """Close every fd >= 0 of ``fds``; raise the first failure once all were tried."""
+    close_each([functools.partial(_lowlevel.close_fd, fd, name) for fd in fds if fd >= 0])
+
+
+def _cleanup(error: BaseException, closes: Iterable[Callable[[], None]]) -> None:
+    """After ``error``: close everything, keeping a failure to close with ``error``
+    (which the caller re-raises), not instead of it."""
+    try:
+        close_each(closes)
+    except BaseException as exc:
+        chain(error, exc)
+
+
 def _open_clones(name: str, count: int) -> list[int]:
     fds: list[int] = []
     try:
@@ -237,16 +258,10 @@ def _open_clones(name: str, count: int) -> list[int]:
             if fd < 0:
                 raise os_error(-fd, f"open {CLONE_DEVICE}", name, area="clone")
             fds.append(fd)
-    except BaseException:
-        _close_all(fds, name)
+    except BaseException as exc:
+        _cleanup(exc, [lambda: _close_all(fds, name)])
         raise
     return fds
-
-
-def _close_all(fds: list[int], name: str) -> None:
-    for fd in fds:
-        if fd >= 0:
-            _lowlevel.close_fd(fd, name)
 
 
 def attach(
@@ -332,12 +347,14 @@ def attach(
                 netns_fds.append(os.dup(nsfd))
         else:
             netns_fds = [-1] * len(fds)
-    except BaseException:
-        _close_all(fds + wakefds + netns_fds[1:], name)
-        if nsfd >= 0:
-            _lowlevel.close_fd(nsfd, name)
-        if netlink is not None:
-            netlink.close()
+    except BaseException as exc:
+        _cleanup(
+            exc,
+            [
+                lambda: _close_all(fds + wakefds + netns_fds[1:] + [nsfd], name),
+                lambda: None if netlink is None else netlink.close(),
+            ],
+        )
         raise
     return Attached(real_name, fds, wakefds, netns_fds, netlink, accepted)
 
@@ -365,5 +382,12 @@ def enable_offload(
             "TUNSETOFFLOAD",
             name,
             hint=f"the kernel does not take {missing!r} (USO: Linux 6.2 and later)",
+        )
+    refused = wanted & ~Offload(bits)
+    if refused:
+        _log.info(
+            "%s: the kernel refused the offloads %s; packets of those kinds go unsegmented",
+            name,
+            refused,
         )
     return bits

@@ -31,9 +31,10 @@ from typing import NamedTuple
 from .. import _lowlevel
 from ..errors import DeviceMismatchError, os_error
 from ..packets.packet import DevKind
-from ..timeouts import Timeout, deadline_of
+from ..timeouts import Timeout, deadline_of, slice_ms
 from .adopt import adopt, describe
 from .interface import Interface
+from .pair import PairEnd
 
 __all__ = ["MAGIC", "VERSION", "receive_interface", "send_interface"]
 
@@ -103,7 +104,8 @@ def send_interface(sock: socket.socket, iface: Interface) -> None:
     now.
 
     Raises:
-        TypeError: ``sock`` is not a socket, ``iface`` not an Interface.
+        TypeError: ``sock`` is not a socket, ``iface`` not an Interface (or a
+            pair end, which has no device).
         ValueError: ``sock`` is not a Unix socket.
         InterfaceClosedError: ``iface`` is closed.
         OSError: the socket is closed, or the kernel refused the message
@@ -113,6 +115,11 @@ def send_interface(sock: socket.socket, iface: Interface) -> None:
     sock = _check_socket(sock, "send_interface")
     if not isinstance(iface, Interface):
         raise TypeError(f"send_interface sends an Interface, not {type(iface).__name__}")
+    if isinstance(iface, PairEnd):
+        raise TypeError(
+            f"send_interface sends a device; {iface.name} is an end of tuntap.pair(), "
+            "which has none"
+        )
     with iface.using_fd("send_interface") as fd:
         result, device = _lowlevel.fd_device(fd)
         if result < 0:
@@ -146,11 +153,7 @@ def _wait_readable(sock: socket.socket, deadline: float | None, timeout: Timeout
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLIN)
     while True:
-        if deadline is None:
-            wait_ms = None
-        else:
-            wait_ms = max(0, int((deadline - time.monotonic()) * 1000 + 0.999))
-        if poller.poll(wait_ms):
+        if poller.poll(slice_ms(deadline)):
             return
         if deadline is not None and time.monotonic() >= deadline:
             raise TimeoutError(
@@ -217,11 +220,13 @@ def receive_interface(sock: socket.socket, *, timeout: Timeout = None) -> Interf
     was not adopted is closed, whatever went wrong.
 
     Args:
-        timeout: seconds to wait for the message (None: as long as it takes).
+        timeout: seconds to wait for the message (None or ``float("inf")``:
+            as long as it takes).
 
     Raises:
         TypeError: ``sock`` is not a socket; a timeout that is not a number.
-        ValueError: ``sock`` is not a Unix socket; a negative timeout; a
+        ValueError: ``sock`` is not a Unix socket; a timeout that is NaN,
+            negative or too long (``timeouts.deadline_of``); a
             message with no fd, more than one, or a body that is not a
             valid interface message.
         TimeoutError: nothing arrived within ``timeout``.

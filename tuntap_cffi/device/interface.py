@@ -19,8 +19,9 @@ from typing import Callable
 
 from .. import _lowlevel
 from ..errors import hint_for, os_error
-from ..lifetime import Lifetime
+from ..lifetime import Lifetime, close_each
 from ..link.channel import Channel
+from ..link.configurable import Configurable
 from ..link.link import Link
 from ..link.netlink import Netlink
 from ..packets.offload import NONE, Offload
@@ -28,28 +29,71 @@ from ..packets.packet import DevKind
 from ..timeouts import Timeout
 from . import attach
 from .attach import CLONE_DEVICE
-from .batch_io import BatchQueue
-from .link_calls import LinkCalls
-from .queue import DEFAULT_WRITE_LIMIT, Writable, follow_mtu
+from .queue import DEFAULT_WRITE_LIMIT, Queue, Writable, follow_mtu
 
 __all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "Timeout", "Writable"]
 
 
-def _release(fd: int, wakefd: int, name: str, channel: Channel) -> None:
-    """What the last one out of an Interface closes: its socket, namespace fd and fds."""
-    channel.release()
-    _lowlevel.close_fd(fd, name)
-    _lowlevel.close_fd(wakefd, name)
+def _wake(wakefd: int, name: str, failed: list[BaseException]) -> None:
+    """Fire the eventfd that every wait in C polls; a failure is kept in ``failed``
+    for :func:`_release` to raise, so that it cannot stop the close (and leak the fds)."""
+    try:
+        _lowlevel.wake(wakefd, name)
+    except OSError as exc:
+        failed.append(exc)
 
 
-class Interface(BatchQueue, LinkCalls):
+def _release(
+    fd: int, wakefd: int, name: str, channel: Channel, failed: list[BaseException]
+) -> None:
+    """What the last one out of an Interface closes: its socket, namespace fd and fds.
+
+    Every one of them, even after a close that failed; then the first
+    failure is raised (a failed wake-up first), the others chained to it.
+    """
+
+    def wake_failure() -> None:
+        if failed:
+            raise failed[0]
+
+    close_each(
+        [
+            wake_failure,
+            channel.release,
+            lambda: _lowlevel.close_fd(fd, name),
+            lambda: _lowlevel.close_fd(wakefd, name),
+        ]
+    )
+
+
+def _fd_name(fd: int) -> str | None:
+    """The device's name now, as the kernel says it of the fd (TUNGETIFF): it
+    follows a rename, which the name given at open does not. None when the fd
+    cannot say (a detached queue, a deleted device): the Channel then asks
+    rtnetlink, whose error says what is wrong."""
+    result, device = _lowlevel.fd_device(fd)
+    return device.name if result >= 0 and device is not None else None
+
+
+def _follow_name(queue: weakref.ref[Interface]) -> Callable[[str], None]:
+    """A Channel's rename callback that keeps the interface's name (its messages'
+    too) in step, holding it weakly as follow_mtu does."""
+
+    def renamed(name: str) -> None:
+        target = queue()
+        if target is not None:
+            target._name = name
+
+    return renamed
+
+
+class Interface(Queue, Configurable):
     """An open TUN or TAP device. Go: Interface.
 
     Create one with :func:`open`. Usable as a context manager; closing it
     destroys a non-persistent device. The packet calls are those of the
-    queue it is (:class:`~tuntap_cffi.queue.Queue` for one packet,
-    :class:`~tuntap_cffi.batch_io.BatchQueue` for batches); the configuration
-    calls those of its :attr:`link` (:class:`~tuntap_cffi.link_calls.LinkCalls`).
+    queue it is (``device.queue.Queue``: one packet or a batch); the
+    configuration calls those of its :attr:`link` (``link.configurable.Configurable``).
     """
 
     def __init__(
@@ -65,21 +109,34 @@ class Interface(BatchQueue, LinkCalls):
         offload: Offload = NONE,
     ) -> None:
         self._multi_queue = multi_queue
+        wake_failed: list[BaseException] = []
         lifetime = Lifetime(
             name,
-            lambda: _release(fd, wakefd, name, channel),
-            wake=lambda: _lowlevel.wake(wakefd, name),
+            lambda: _release(fd, wakefd, name, channel, wake_failed),
+            wake=lambda: _wake(wakefd, name, wake_failed),
         )
-        channel = Channel(name, lifetime, netlink, netns_fd)
+        channel = Channel(
+            name,
+            lifetime,
+            netlink,
+            netns_fd,
+            fd_name=lambda: _fd_name(fd),
+            on_rename=_follow_name(weakref.ref(self)),
+        )
         link = Link.of_device(channel, kind, follow_mtu(weakref.ref(self)))
         super().__init__(fd, wakefd, name, kind, offload, lifetime, link)
+        self._channel = channel
 
     # -- identity ---------------------------------------------------------
 
     @property
     def name(self) -> str:
-        """The device's name, as the kernel chose it from the pattern. Go: Name."""
-        return self._name
+        """The device's name, as the kernel chose it from the pattern. Go: Name.
+
+        Asked of the kernel (TUNGETIFF on the device fd), so it follows a
+        rename (``ip link set NAME name OTHER``); once closed, the last name known.
+        """
+        return self._channel.name_now()
 
     @property
     def kind(self) -> DevKind:

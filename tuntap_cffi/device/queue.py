@@ -1,4 +1,6 @@
-"""``Queue``: one open queue of a TUN/TAP device and its packet I/O.
+"""``Queue``: one open queue of a TUN/TAP device and its packet I/O, one packet
+(``read_packet``, ``write_packet``) or a batch (``read_batch``, ``read_packets``,
+``write_batch``: one crossing into C for many packets) at a time.
 
 A queue is an fd attached to a device (``open`` gives one, ``open_queues``
 several), its wake-up eventfd, its usage count (:class:`~.lifetime.Lifetime`)
@@ -17,9 +19,11 @@ slices.
 from __future__ import annotations
 
 import errno
+import functools
 import time
 import weakref
-from typing import Union
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, cast
 
 from .. import _lowlevel
 from ..errors import (
@@ -32,6 +36,7 @@ from ..errors import (
 )
 from ..lifetime import Lifetime
 from ..link.link import Link, MtuCallback
+from ..packets.batch import MAX_CAPACITY, PacketBatch, thread_batch
 from ..packets.offload import Offload
 from ..packets.packet import (
     ETH_HEADER_LEN,
@@ -39,32 +44,63 @@ from ..packets.packet import (
     Body,
     DevKind,
     Packet,
-    byte_view,
     packet_from_verdict,
 )
-from ..timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
+from ..packets.writes import Progress, Writable, WriteJob, stopped, write_job
+from ..timeouts import RETRYABLE, Timeout, deadline_of, next_slice, slice_ms
 
-__all__ = ["DEFAULT_WRITE_LIMIT", "Queue", "Writable"]
+if TYPE_CHECKING:
+    from .._native import TTBatch, TTWriteStatus
+
+__all__ = ["DEFAULT_WRITE_LIMIT", "Queue", "Writable", "coalescing", "raw_reads"]
 
 DEFAULT_WRITE_LIMIT = 1600  # the Go seed's limit, raised with the MTU
 # Big enough for any packet a device delivers (64 KiB IP packet plus an
 # Ethernet header and two VLAN tags), so read_packet() never cuts one.
 SCRATCH_SIZE = 65536 + 64
 
-Writable = Union[Packet, bytes, bytearray, memoryview]
-
 # Bound once: the per-packet path looks up module globals, not attributes.
 _recv = _lowlevel.queue_recv
 _send = _lowlevel.queue_send
+_read = _lowlevel.queue_read
+_write = _lowlevel.queue_write
 _copy = _lowlevel.copy_bytes
-_from_buffer = _lowlevel.view_of
+_from_buffer = _lowlevel.packet_view
+_REFUSED = _lowlevel.BUFFER_REFUSED
+_WRITE_TAKES = "write_packet takes a Packet or a bytes-like object"
+_READ_TAKES = "read_packet takes a bytes-like object to read into"
 _SLICE = _lowlevel.WAIT_SLICE_MS
+_NUMBERS = (int, float)
 _BODY = _lowlevel.BODY_MASK
 _PROTO_SHIFT = _lowlevel.PROTO_SHIFT
 _VERDICT_SHIFT = _lowlevel.VERDICT_SHIFT
 # Another thread holds the queue's pending super-packet (offload queues): how
 # long to let it finish before trying again.
 _BUSY_PAUSE = 0.0005
+
+
+def _check_option(option: str, value: object, operation: str, offload: Offload, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{operation}: {option} must be a bool, not {type(value).__name__}")
+    if not offload:
+        raise ValueError(
+            f"{operation} on {name}: {option}= applies only to a device opened with offload=True"
+        )
+    return value
+
+
+def raw_reads(segment: object, offload: Offload, name: str) -> int:
+    """read_batch's ``raw`` for C: 1 keeps virtio-net headers (``segment=False``)."""
+    if segment is None:
+        return 0
+    return int(not _check_option("segment", segment, "read_batch", offload, name))
+
+
+def coalescing(coalesce: object, offload: Offload, name: str) -> bool:
+    """Whether write_batch merges TCP segments: by default on an offload device."""
+    if coalesce is None:
+        return bool(offload)
+    return _check_option("coalesce", coalesce, "write_batch", offload, name)
 
 
 def follow_mtu(queue: weakref.ref[Queue]) -> MtuCallback:
@@ -142,8 +178,8 @@ class Queue:
             raise self._error(-result, operation)
         if self._lifetime.closed:
             raise InterfaceClosedError(self._name, operation)
-        wait = slice_ms(deadline)
-        if wait == 0 and deadline is not None:
+        wait = next_slice(deadline)
+        if wait is None:
             raise TimeoutError(errno.ETIMEDOUT, f"{operation} on {self._name}: timed out")
         return wait
 
@@ -155,13 +191,16 @@ class Queue:
         """Read one packet, waiting for it. Go: ReadPacket.
 
         Args:
-            buffer: a writable bytes-like object to read into; the body is then
-                a ``memoryview`` of it. A packet longer than the buffer is cut
-                (a TUN packet so cut raises TruncatedPacketError). Without
-                it the body is ``bytes`` and no packet is ever cut.
+            buffer: a writable, C-contiguous bytes-like object to read into
+                (bytearray, array.array, mmap, a memoryview of one ...); the
+                body is then a byte ``memoryview`` of it. A packet longer than
+                the buffer is cut (a TUN packet so cut raises
+                TruncatedPacketError). Without it the body is ``bytes`` and no
+                packet is ever cut.
             timeout: seconds to wait at most; None waits for ever.
 
         Raises:
+            TypeError: ``buffer`` is no such object (read-only, not contiguous ...).
             TimeoutError: nothing arrived within ``timeout``.
             InterfaceClosedError: closed before or during the wait.
             ShortReadError, TruncatedPacketError, NotIPPacketError: the seed's
@@ -227,13 +266,11 @@ class Queue:
             pool = self._scratch
             cbuf = pool.pop() if pool else _lowlevel.new_buffer(SCRATCH_SIZE)
         else:
-            view = byte_view(buffer, "read_packet")
-            if view.readonly:
-                raise TypeError("read_packet needs a writable buffer, not a read-only one")
-            size = len(view)
+            cbuf = _lowlevel.c_buffer(buffer, _READ_TAKES, writable=True)
+            size = len(cbuf)
             if size == 0:
                 raise ValueError("read_packet: the buffer is empty")
-            cbuf = _from_buffer(view, require_writable=True)
+            view = memoryview(buffer).cast("B")  # C-contiguous: cbuf says so
         self._enter("read_packet")
         try:
             packed = self._recv_waiting(
@@ -261,13 +298,16 @@ class Queue:
     def write_packet(self, packet: Writable, *, timeout: Timeout = None) -> None:
         """Write one packet (a Packet or its bytes). Go: WritePacket.
 
+        The bytes may be in any C-contiguous bytes-like object (bytes,
+        bytearray, memoryview, array.array, mmap ...), taken as its bytes.
         Waits while the device cannot take it (nothing is dropped silently).
 
         Raises:
             JumboPacketError: larger than :attr:`write_limit`; nothing written.
             NotIPPacketError: a TUN body that is not IPv4 or IPv6.
             TruncatedPacketError: a TAP frame shorter than an Ethernet header.
-            TypeError: not a Packet or bytes-like object.
+            TypeError: not a Packet or such an object (saying what was wrong:
+                a ``str``, a non-contiguous memoryview ...).
             TimeoutError, InterfaceClosedError, OSError: as for read_packet.
         """
         body = packet.body if isinstance(packet, Packet) else packet
@@ -295,15 +335,12 @@ class Queue:
         """write_packet of a buffer that is not ``bytes``, or with a deadline."""
         if isinstance(body, bytes):
             data: bytes | _lowlevel.CData = body
-            size = len(body)
-        elif isinstance(body, (bytearray, memoryview)):
-            body = memoryview(body).cast("B")
-            data = _from_buffer(body)
-            size = len(data)
         else:
-            raise TypeError(
-                f"write_packet takes a Packet or a bytes-like object, not {type(body).__name__}"
-            )
+            try:
+                data = _from_buffer(body)  # any C-contiguous buffer
+            except _REFUSED:
+                raise _lowlevel.buffer_refusal(body, _WRITE_TAKES) from None
+        size = len(data)
         self._enter("write_packet")
         try:
             result = self._send_waiting(
@@ -317,7 +354,7 @@ class Queue:
     def _send_waiting(
         self,
         data: bytes | _lowlevel.CData,
-        body: Body,
+        body: object,
         size: int,
         deadline: float | None,
         result: int,
@@ -335,15 +372,18 @@ class Queue:
             result = _send(self._q, data, size, wait)
         return result
 
-    def _refusal(self, err: int, refused: int | None, body: Writable) -> Exception | None:
+    def _refusal(self, err: int, refused: int | None, body: object) -> Exception | None:
         """The exception for a packet the write rules (in C) refused; None for another error.
 
         ``refused`` is the rule's TT_PKT_* verdict (a batch's status says it);
         None for a single send, whose -EINVAL can only be this kind's rule.
+        ``body``: a Packet or any buffer the rules took.
         """
         if isinstance(body, Packet):
             body = body.body
-        size = len(memoryview(body).cast("B"))
+        if not isinstance(body, (bytes, bytearray)):  # any other buffer: as its bytes
+            body = memoryview(body).cast("B")  # type: ignore[arg-type]
+        size = len(body)
         if err == -errno.EMSGSIZE:
             return JumboPacketError(
                 f"jumbo packet too large for /dev/tun: {size} bytes > {self._write_limit} "
@@ -361,3 +401,236 @@ class Queue:
                 Packet(body, 0, self._kind),
             )
         return None
+
+    @functools.cached_property
+    def _coalescing(self) -> bool:
+        """write_batch's default: coalesce on an offload device (found once)."""
+        return bool(self._offload)
+
+    @property
+    def pending(self) -> bool:
+        """True when a segmenting read left a super-packet in the queue (some or all of
+        its segments not read yet): the fd no longer shows them, so read again before
+        waiting for it. A read never starts a super-packet in a batch without room for
+        all its segments, so a batch that is not full may leave one."""
+        return self._q.rx_len != 0
+
+    def read_batch(
+        self, batch: PacketBatch, *, segment: bool | None = None, timeout: Timeout = None
+    ) -> int:
+        """Read every packet that is ready, up to ``batch.capacity``, in one call into C.
+
+        Waits like :meth:`read_packet` for the first; a malformed packet is
+        reported by its slot (``batch.errors()``) and does not stop the rest.
+        On an offload device super-packets are split into ordinary packets
+        (``segment=True``, the default; one starts only in a batch with room for
+        all its segments, else it waits in the queue, :attr:`pending`; one with
+        more segments than the batch has slots continues in the next read);
+        ``segment=False`` keeps each as the kernel
+        gave it, with its header (``batch.vnet_header(i)``), for a relay to
+        another offload device.
+
+        Returns:
+            The number of packets read, 1..capacity; 0 only when ``timeout``
+            passed with nothing ready.
+
+        Raises:
+            ValueError: slots too small for this device, or ``segment`` for a
+                device without offloads.
+            TypeError: ``batch`` is not a PacketBatch, ``segment`` not a bool.
+            InterfaceClosedError, OSError: as for read_packet.
+        """
+        # The common read (into a batch ready for this device, segmenting on an
+        # offload one) goes straight to C, with any timeout; no wait (timeout 0,
+        # a poller's case) says 0 at once when nothing is ready.
+        poll = timeout == 0 and type(timeout) in _NUMBERS
+        ready = None
+        if type(batch) is PacketBatch and (
+            segment is None or (segment is True and self._coalescing)
+        ):
+            ready = batch.ready_for_reading(self._kind, self._write_limit)
+        if ready is not None:
+            deadline = None if timeout is None or poll else deadline_of(timeout)
+            lifetime = self._lifetime
+            users = lifetime.users
+            users.append("read_batch")
+            try:
+                if lifetime.closing:
+                    raise InterfaceClosedError(self._name, "read_batch")
+                result = _read(self._q, ready, 0, 0 if poll else slice_ms(deadline))
+                if result < 0:
+                    if poll and result in RETRYABLE and not lifetime.closing:
+                        return 0
+                    if poll:
+                        deadline = deadline_of(timeout)
+                    result = self._read_waiting(ready, 0, deadline, result)
+                return result
+            finally:
+                users.pop()
+                if lifetime.closing:
+                    lifetime.left()
+        if not isinstance(batch, PacketBatch):
+            raise TypeError(f"read_batch takes a PacketBatch, not {type(batch).__name__}")
+        raw = raw_reads(segment, self._offload, self._name)
+        slots = batch.slots_for_reading(self._kind, self._write_limit, self._name, raw)
+        deadline = deadline_of(timeout)
+        self._enter("read_batch")
+        try:
+            return self._read_waiting(
+                slots, raw, deadline, _read(self._q, slots, raw, slice_ms(deadline))
+            )
+        finally:
+            self._leave()
+
+    def _read_waiting(self, slots: TTBatch, raw: int, deadline: float | None, result: int) -> int:
+        """The wait loop of read_batch after a C call that read nothing (0: timed out)."""
+        while result < 0:
+            try:
+                wait = self._retry(result, deadline, "read_batch")
+            except TimeoutError:
+                return 0
+            result = _read(self._q, slots, raw, wait)
+        return result
+
+    def read_packets(self, max_packets: int = 64, *, timeout: Timeout = None) -> list[Packet]:
+        """Read up to ``max_packets`` ready packets as Packets (bodies copied).
+
+        Waits like :meth:`read_packet`; ``[]`` when ``timeout`` passed with
+        nothing ready. Malformed packets are left out (:meth:`read_batch` and
+        ``PacketBatch.errors()`` show them).
+        """
+        if isinstance(max_packets, bool) or not isinstance(max_packets, int):
+            raise TypeError(f"max_packets must be an int, not {type(max_packets).__name__}")
+        if not 1 <= max_packets <= MAX_CAPACITY:
+            raise ValueError(f"max_packets must be between 1 and {MAX_CAPACITY}, not {max_packets}")
+        batch = thread_batch(max_packets)
+        if self.read_batch(batch, timeout=timeout) == 0:
+            return []
+        return [Packet(bytes(p.body), p.protocol, p.kind) for p in batch.packets()]
+
+    def write_batch(
+        self,
+        packets: PacketBatch | Iterable[Writable],
+        *,
+        coalesce: bool | None = None,
+        timeout: Timeout = None,
+        start: int = 0,
+    ) -> int:
+        """Write packets in order in one call into C; how many were written.
+
+        Args:
+            packets: a PacketBatch (its well-formed packets are forwarded as
+                they are: a relay) or an iterable of Packets and bytes-like objects
+                (any C-contiguous buffer, taken as its bytes, as write_packet).
+            coalesce: on an offload device (default on there), consecutive TCP
+                segments the kernel's GRO would merge go out as one super-packet;
+                the count still counts the packets given.
+            timeout: seconds to wait at most while the device cannot take more.
+            start: the position to begin at (a stopped batch's ``.index``, to resume it).
+
+        Raises:
+            TypeError: an item is not a Packet or bytes-like (nothing written),
+                ``coalesce`` not a bool.
+            ValueError: a batch read from another kind of device, a raw offload
+                batch for a device without offloads, ``coalesce`` for a device
+                without offloads, or a bad ``start``.
+            BatchWriteError: the batch stopped at a packet. It is also an instance
+                of what write_packet raises for that packet (JumboPacketError,
+                TimeoutError, ...), with ``.written`` (packets that went out
+                before it) and ``.index`` (its position, its slot for a batch).
+            BatchWriteStopped: any other exception that ends the write once a
+                packet could have gone out (Ctrl-C, ``SystemExit``, whatever a
+                signal handler raises) comes with the same ``.written``,
+                ``.index`` and ``.unwritten``, exact; it is still an instance of
+                its own type, and a ``KeyboardInterrupt`` stays out of ``except
+                Exception``. An exception that is not a BatchWriteStopped means
+                that nothing was written.
+        """
+        if coalesce is None and timeout is None and start == 0 and type(start) is int:
+            ready = None
+            if type(packets) is PacketBatch:
+                ready = packets.ready_for_writing(self._kind)
+            if ready is not None:
+                # A relay's write: one C call, and done when nothing stopped it.
+                # Closed (before or after registering): the loop below says so.
+                slots, status = ready
+                status.next = status.written = 0  # the batch's: what its last write left
+                lifetime = self._lifetime
+                users = lifetime.users
+                users.append("write_batch")
+                try:
+                    try:
+                        result = -errno.ECANCELED
+                        if not lifetime.closing:
+                            result = _write(self._q, slots, 0, self._coalescing, _SLICE, status)
+                    finally:
+                        users.pop()
+                        if lifetime.closing:
+                            lifetime.left()
+                    if result >= 0 and status.error == 0:
+                        return result
+                    if result >= 0:  # stopped part-way: go on from there
+                        job = write_job(
+                            packets, 0, self._coalescing, self._kind, self._offload, self._name
+                        )
+                        assert job is not None
+                        after = _lowlevel.resumed_status(status)
+                        return self._write_loop(job, (status.written, after), None)
+                except BaseException as exc:
+                    raise stopped(exc, (0, status), len(cast(PacketBatch, packets))) from None
+        merge = coalescing(coalesce, self._offload, self._name)
+        deadline = deadline_of(timeout)
+        job = write_job(packets, start, merge, self._kind, self._offload, self._name)
+        if job is None:
+            self._lifetime.check_open("write_batch")
+            return 0
+        status = job.status
+        status.next = job.start
+        status.written = 0
+        return self._write_loop(job, (0, status), deadline)
+
+    def _write_loop(self, job: WriteJob, progress: Progress, deadline: float | None) -> int:
+        """write_batch from ``progress``: the packets written already, and the status
+        of the next C call (``next``: where it starts; ``written``: 0).
+
+        Whatever exception ends it (a refused packet, a timeout, Ctrl-C) leaves
+        as a BatchWriteStopped saying exactly how far the write went.
+        """
+        try:
+            self._enter("write_batch")
+            try:
+                done, status = progress
+                wait = slice_ms(deadline)
+                while True:
+                    result = _write(self._q, job.packets, status.next, job.coalesce, wait, status)
+                    if result < 0:
+                        raise self._error(-result, "write_batch")
+                    err = status.error
+                    if err == 0:
+                        return done + status.written
+                    if err == -errno.EMSGSIZE and self._limit_grew():
+                        pass
+                    elif err not in RETRYABLE:
+                        raise self._packet_write_error(status, job.source[status.next])
+                    else:
+                        wait = self._retry(err, deadline, "write_batch")
+                    after = _lowlevel.resumed_status(status)
+                    done += status.written
+                    status = after
+                    progress = (done, status)
+            finally:
+                self._leave()
+        except BaseException as exc:
+            raise stopped(exc, progress, len(job.source)) from None
+
+    def _packet_write_error(self, status: TTWriteStatus, body: Writable) -> Exception:
+        """What write_packet would raise for the packet a batch stopped at."""
+        refusal = self._refusal(status.error, status.refused, body)
+        if refusal is not None:
+            return refusal
+        if status.error == -errno.EIO and status.partial:
+            size = len(memoryview(body.body if isinstance(body, Packet) else body).cast("B"))
+            return ShortWriteError(
+                f"write_batch on {self._name}: wrote {status.partial} of {size} bytes"
+            )
+        return self._error(-status.error, "write_batch")

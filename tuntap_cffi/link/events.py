@@ -22,6 +22,7 @@ import contextlib
 import enum
 import errno
 import ipaddress
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,13 +32,14 @@ from typing import Callable, NamedTuple
 from .. import _lowlevel, netns
 from ..errors import InterfaceClosedError, os_error
 from ..lifetime import Lifetime
-from ..timeouts import RETRYABLE, Timeout, deadline_of, slice_ms
+from ..timeouts import RETRYABLE, Timeout, deadline_of, next_slice, slice_ms
 from .addresses import IPInterface
 from .channel import Channel
 from .netlink import Netlink
 
 __all__ = ["EventKind", "LinkEvent", "LinkEvents", "LinkState", "link_changes"]
 
+_log = logging.getLogger(__name__)
 _OPERATION = "events"
 # Datagrams dropped at most after an overrun (a socket holds a few hundred).
 _DRAIN_MAX = 100_000
@@ -215,7 +217,7 @@ class LinkEvents:
                 elif result in RETRYABLE:
                     if not wait:
                         return None
-                    if deadline is not None and slice_ms(deadline) == 0:
+                    if next_slice(deadline) is None:
                         raise TimeoutError(
                             errno.ETIMEDOUT, f"{_OPERATION} on {self._name}: timed out"
                         )
@@ -274,6 +276,11 @@ class LinkEvents:
         What the socket still holds is older than the loss: it is dropped
         first, so that no event takes the state back behind the one read.
         """
+        _log.warning(
+            "%s: link events were lost (the socket's buffer overran); "
+            "reading the link's state afresh",
+            self._name,
+        )
         events = [self._event(EventKind.OVERRUN)]
         for _ in range(_DRAIN_MAX):
             if self._recv(0) in (-errno.EAGAIN, -errno.ECANCELED):

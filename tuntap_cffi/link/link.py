@@ -21,9 +21,16 @@ from ..lifetime import Lifetime
 from ..netns import NetnsLike
 from ..packets.packet import DevKind
 from . import ifaddrs, routes
-from .addresses import AddressLike, PeerInterface, SubnetLike, check_int, format_mac, parse_mac
+from .addresses import (
+    AddressLike,
+    PeerInterface,
+    SubnetLike,
+    check_flag,
+    check_int,
+    format_mac,
+    parse_mac,
+)
 from .channel import Channel, find_link
-from .conf_controls import ConfControls
 from .events import LinkEvents
 from .ifaddrs import PeerLike
 from .netlink import Netlink
@@ -64,7 +71,7 @@ def _check_tap(channel: Channel, kind: DevKind | None, operation: str) -> None:
         )
 
 
-class Link(ConfControls):
+class Link:
     """The configuration of one network device, found by name or ifindex.
 
     ``tuntap.Link("tun0")`` (or ``Link(5)``) configures a device this process
@@ -119,8 +126,9 @@ class Link(ConfControls):
 
     @property
     def name(self) -> str:
-        """The device's name."""
-        return self._channel.name
+        """The device's name now, asked by ifindex (RTM_GETLINK), so it follows a
+        rename; once closed, or when the device is gone, the last name known."""
+        return self._channel.name_now()
 
     @property
     def kind(self) -> DevKind | None:
@@ -156,11 +164,11 @@ class Link(ConfControls):
     def __del__(self) -> None:
         if getattr(self, "_owned", True) or self.closed:
             return
-        warnings.warn(f"unclosed Link {self.name}", ResourceWarning, stacklevel=2)
+        warnings.warn(f"unclosed Link {self._channel.name}", ResourceWarning, stacklevel=2)
         self.close()
 
     def __repr__(self) -> str:
-        return f"<Link {self.name} {'closed' if self.closed else 'open'}>"
+        return f"<Link {self._channel.name} {'closed' if self.closed else 'open'}>"
 
     def _mtu_changed(self, mtu: int) -> None:
         if self._on_mtu_change is not None:
@@ -290,7 +298,8 @@ class Link(ConfControls):
         """
         operation = "set_mtu"
         self._channel.lifetime.check_open(operation)
-        mtu = _checked_mtu(mtu, self._kind, self._channel.ipv6_on(), f"{operation} on {self.name}")
+        ipv6_on = self._channel.ipv6_on()  # asked first: it learns a new name
+        mtu = _checked_mtu(mtu, self._kind, ipv6_on, f"{operation} on {self._channel.name}")
         self._channel.request(operation, lambda nl, index: nl.set_link(index, operation, mtu=mtu))
         self._mtu_changed(mtu)
 
@@ -326,7 +335,9 @@ class Link(ConfControls):
         self._channel.lifetime.check_open(operation)
         length = check_int(length, operation, "length")
         if not 0 <= length <= _MAX_TXQLEN:
-            raise ValueError(f"{operation} on {self.name}: {length} is outside 0..{_MAX_TXQLEN}")
+            raise ValueError(
+                f"{operation} on {self._channel.name}: {length} is outside 0..{_MAX_TXQLEN}"
+            )
         self._channel.request(
             operation, lambda nl, index: nl.set_link(index, operation, txqlen=length)
         )
@@ -345,3 +356,25 @@ class Link(ConfControls):
         self._channel.request(
             operation, lambda nl, index: nl.set_link(index, operation, hwaddr=raw)
         )
+
+    # -- the IPv4/IPv6 conf switches: /proc/sys/net/ipv{4,6}/conf/<name>/ --------------
+
+    def _write_conf(self, family: str, key: str, value: bool, operation: str) -> None:
+        self._channel.lifetime.check_open(operation)
+        self._channel.write_conf(family, key, check_flag(value, operation), operation)
+
+    def set_ipv4_forwarding(self, enabled: bool) -> None:
+        """Enable or disable IPv4 forwarding on the device (``ipv4/conf/<name>/forwarding``)."""
+        self._write_conf("ipv4", "forwarding", enabled, "set_ipv4_forwarding")
+
+    def set_ipv6(self, enabled: bool) -> None:
+        """Enable or disable IPv6 on the device (``disable_ipv6``, inverted). Go: IPv6."""
+        self._write_conf("ipv6", "disable_ipv6", not check_flag(enabled, "set_ipv6"), "set_ipv6")
+
+    def set_ipv6_forwarding(self, enabled: bool) -> None:
+        """Enable or disable IPv6 forwarding on the device. Go: IPv6Forwarding."""
+        self._write_conf("ipv6", "forwarding", enabled, "set_ipv6_forwarding")
+
+    def set_ipv6_slaac(self, enabled: bool) -> None:
+        """Enable or disable stateless address autoconfiguration. Go: IPv6SLAAC."""
+        self._write_conf("ipv6", "autoconf", enabled, "set_ipv6_slaac")

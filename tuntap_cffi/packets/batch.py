@@ -128,47 +128,66 @@ class PacketBatch:
         self._slot_size = slot_size
         self._udp_sized = 0
 
-    # -- what Interface uses ----------------------------------------------
+    # -- the C view, for the library's readers and writers -------------------
 
-    def _for_reading(
-        self, kind: DevKind, largest_packet: int, name: str, raw: bool = False
-    ) -> TTBatch:
-        """The C batch to read into from device ``name``; checks the slots can hold its packets.
+    def ready_for_reading(self, kind: DevKind, largest: int) -> TTBatch | None:
+        """The C batch when a plain read from a device of ``kind`` (whose packets
+        are at most ``largest`` bytes) can fill it as it is: read_batch's common
+        case. None when it must be sized or checked first
+        (:meth:`slots_for_reading`)."""
+        if self._raw or self._kind is not kind:
+            return None
+        return self._c if (self._slot_size or 0) > largest else None
+
+    def slots_for_reading(self, kind: DevKind, largest: int, name: str, raw: int) -> TTBatch:
+        """The C batch a read from device ``name`` fills; checks the slots can hold
+        its packets of up to ``largest`` bytes (``raw``: header + 64 KiB slots).
 
         A batch sized by default is sized (again) here: at its first read,
         if the device's largest packet outgrew its slots (a raised MTU), and
-        when it goes from raw offload slots (``raw``: header + 64 KiB) to
-        ordinary ones.
+        when it goes from raw offload slots to ordinary ones.
         """
+        if not raw:
+            ready = self.ready_for_reading(kind, largest)
+            if ready is not None:
+                return ready
         c = self._c
         if raw:
-            largest_packet = _lowlevel.VNET_HDR_LEN + _lowlevel.GSO_MAX
+            largest = _lowlevel.VNET_HDR_LEN + _lowlevel.GSO_MAX
         shrink = self._raw and not raw and self._sized_by_default
-        if (
-            c is None
-            or shrink
-            or (self._sized_by_default and (self._slot_size or 0) <= largest_packet)
-        ):
-            slot_size = slot_size_for(largest_packet)
+        if c is None or shrink or (self._sized_by_default and (self._slot_size or 0) <= largest):
+            slot_size = slot_size_for(largest)
             _check_total(self._capacity, slot_size)
             self._allocate(slot_size)
             c = self._c
             assert c is not None
             self._kind = None
-        elif self._slot_size is not None and self._slot_size <= largest_packet:
+        elif self._slot_size is not None and self._slot_size <= largest:
             raise ValueError(
                 f"read_batch on {name}: slot_size {self._slot_size} cannot hold the "
-                f"{largest_packet}-byte packets the device can deliver "
-                f"(use at least {largest_packet + 1}, or slot_size=None)"
+                f"{largest}-byte packets the device can deliver "
+                f"(use at least {largest + 1}, or slot_size=None)"
             )
         if kind != self._kind:
             c.kind = kind
             self._kind = kind
-        self._raw = raw
+        self._raw = bool(raw)
         return c
 
-    def _for_writing(self, kind: DevKind, name: str) -> TTPackets | None:
-        """The slots to forward to device ``name``, or None when the batch holds nothing."""
+    def ready_for_writing(self, kind: DevKind | None) -> tuple[TTPackets, TTWriteStatus] | None:
+        """The slots and status when a write to a device of ``kind`` can send them as
+        they are: write_batch's common case (a relay). None otherwise."""
+        if self._kind is kind and not self._raw and self._packets is not None:
+            return self._packets, self._status
+        return None
+
+    def slots_for_writing(self, kind: DevKind, offload: Offload, name: str) -> TTPackets | None:
+        """The slots a write to device ``name`` sends; None when the batch holds none."""
+        if self._raw and not offload:
+            raise ValueError(
+                f"write_batch on {name}: the batch holds virtio-net headers "
+                "(read with segment=False); only a device opened with offload=True takes it"
+            )
         c, packets = self._c, self._packets
         if c is None or packets is None or c.count == 0:
             return None
@@ -180,6 +199,31 @@ class PacketBatch:
             )
         packets.raw = self._raw
         return packets
+
+    @property
+    def write_status(self) -> TTWriteStatus:
+        """Where the last write of the batch stopped (allocated once, with it)."""
+        return self._status
+
+    def slots_for_udp(self, largest: int, kind: DevKind | None) -> tuple[TTBatch, UdpRx]:
+        """The C batch and receive state that udp_recv_batch fills (slots sized by
+        default for datagrams of ``largest`` bytes, as far as MAX_BATCH_BYTES allows)."""
+        c, udp = self._c, self._udp
+        if kind is None and self._udp_sized == largest and udp and c and not self._raw:
+            return c, udp  # as the last receive left it: no check to make again
+        room = MAX_BATCH_BYTES // self._capacity // SLOT_ALIGN * SLOT_ALIGN
+        slot = min(slot_size_for(largest), room)
+        if self._c is None or (self._sized_by_default and (self._slot_size or 0) < slot):
+            self._allocate(slot)
+        c = self._c
+        assert c is not None
+        kind = kind or self._kind or DevKind.TUN
+        c.kind = self._kind = kind
+        self._raw = False
+        if self._udp is None:
+            self._udp = _lowlevel.new_udp_rx(c, self._capacity)
+        self._udp_sized = largest
+        return c, self._udp
 
     # -- the sequence of packets ------------------------------------------
 
@@ -332,83 +376,6 @@ def _check_total(capacity: int, slot_size: int) -> None:
             f"a batch of {capacity} slots of {slot_size} bytes is larger than "
             f"{MAX_BATCH_BYTES} bytes; use fewer or smaller slots"
         )
-
-
-# -- what a queue's read_batch and write_batch take from a batch -----------------
-
-
-def slots_for_reading(batch: object, kind: DevKind, largest: int, name: str, raw: int) -> TTBatch:
-    """The C batch that a read from device ``name`` fills (sized, or checked, for
-    packets of up to ``largest`` bytes; ``raw``: header + packet slots)."""
-    if not isinstance(batch, PacketBatch):
-        raise TypeError(f"read_batch takes a PacketBatch, not {type(batch).__name__}")
-    ready = None if raw else ready_to_read(batch, kind, largest)
-    return ready if ready is not None else batch._for_reading(kind, largest, name, bool(raw))
-
-
-def ready_to_read(batch: object, kind: DevKind, largest: int) -> TTBatch | None:
-    """The C batch of ``batch`` when a plain read from a device of ``kind`` (whose
-    packets are at most ``largest`` bytes) can fill it as it is: read_batch's
-    common case. None when it must be checked, sized or refused first."""
-    if type(batch) is not PacketBatch or batch._raw or batch._kind is not kind:
-        return None
-    return batch._c if (batch._slot_size or 0) > largest else None
-
-
-def ready_to_write(batch: object, kind: DevKind | None) -> tuple[TTPackets, TTWriteStatus] | None:
-    """The slots and status of ``batch`` when a write to a device of ``kind`` can send
-    them as they are: write_batch's common case (a relay). None otherwise."""
-    if type(batch) is PacketBatch and batch._kind is kind and not batch._raw:
-        packets = batch._packets
-        if packets is not None:
-            return packets, batch._status
-    return None
-
-
-def slots_for_writing(
-    batch: PacketBatch, kind: DevKind, offload: Offload, name: str
-) -> TTPackets | None:
-    """The slots of ``batch`` that a write to device ``name`` sends; None when it holds none."""
-    if batch._raw and not offload:
-        raise ValueError(
-            f"write_batch on {name}: the batch holds virtio-net headers "
-            "(read with segment=False); only a device opened with offload=True takes it"
-        )
-    return batch._for_writing(kind, name)
-
-
-def slots_for_udp(batch: object, largest: int, kind: DevKind | None) -> tuple[TTBatch, UdpRx]:
-    """The C batch and receive state that udp_recv_batch fills (slots sized by
-    default for datagrams of ``largest`` bytes, as far as MAX_BATCH_BYTES allows)."""
-    if (
-        type(batch) is PacketBatch
-        and kind is None
-        and batch._udp_sized == largest
-        and batch._udp is not None
-        and batch._c is not None
-        and not batch._raw
-    ):
-        return batch._c, batch._udp  # as the last receive left it
-    if not isinstance(batch, PacketBatch):
-        raise TypeError(f"udp_recv_batch takes a PacketBatch, not {type(batch).__name__}")
-    room = MAX_BATCH_BYTES // batch._capacity // SLOT_ALIGN * SLOT_ALIGN
-    slot = min(slot_size_for(largest), room)
-    if batch._c is None or (batch._sized_by_default and (batch._slot_size or 0) < slot):
-        batch._allocate(slot)
-    c = batch._c
-    assert c is not None
-    kind = kind or batch._kind or DevKind.TUN
-    c.kind = batch._kind = kind
-    batch._raw = False
-    if batch._udp is None:
-        batch._udp = _lowlevel.new_udp_rx(c, batch._capacity)
-    batch._udp_sized = largest
-    return c, batch._udp
-
-
-def write_status(batch: PacketBatch) -> TTWriteStatus:
-    """Where the last write of ``batch`` stopped (allocated once, with the batch)."""
-    return batch._status
 
 
 _thread_state = threading.local()
