@@ -74,6 +74,14 @@ static inline int tti_source_get(const struct tti_source *s, uint32_t i, const u
     *len = (size_t)(result & BODY_MASK);
     if (*len + off > s->b->slot_size)
         return -EINVAL;
+    if (s->b->in_place) { /* where a receive left it (no header: raw is a device's) */
+        const struct tt_batch *b = s->b;
+        if (b->where == NULL || b->stage == NULL || s->raw || b->where[i] > b->stage_len ||
+            *len > b->stage_len - b->where[i])
+            return -EINVAL;
+        *p = (const unsigned char *)b->stage + b->where[i];
+        return 1;
+    }
     *p = (const unsigned char *)s->b->buf + (size_t)i * s->b->slot_size + off;
     return 1;
 }

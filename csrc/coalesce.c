@@ -15,6 +15,7 @@
 #include "coalesce.h"
 #include "proto.h"
 
+#include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 
 /* A TCP segment or UDP datagram that could be merged with its neighbours. */
@@ -100,17 +101,26 @@ static int checksums_ok(const struct seg *t)
     return tti_csum_fold(tti_csum_add(t->p + t->l3, l4_len, sum)) == 0xffff;
 }
 
-/* Are the IP headers of a and b the same but for length, checksum and (IPv4)
- * an ID one more?  The kernel numbers the segments of a super-packet id,
- * id+1, ...: only such a run comes out with the IDs it was sent with. */
-static int same_ip(const struct seg *a, const struct seg *b)
+/* Are the IP headers of prev and cur the same but for length, checksum and
+ * (IPv4) the ID?  The kernel numbers the segments of a super-packet id,
+ * id+1, ...: such a run comes out with the IDs it was sent with.  A TCP
+ * run with DF set may also keep one ID throughout, as the kernel's GRO
+ * merges it: the ID of a datagram that may not be fragmented means nothing
+ * (RFC 6864), and Linux renumbers it.  A run keeps the rule its first two
+ * packets set (first is the run's first packet). */
+static int same_ip(const struct seg *first, const struct seg *prev, const struct seg *cur)
 {
-    const unsigned char *x = a->p, *y = b->p;
-    if (a->v6)
+    const unsigned char *x = prev->p, *y = cur->p;
+    if (prev->v6)
         return memcmp(x, y, 4) == 0 && memcmp(x + 6, y + 6, 34) == 0;
     if (memcmp(x, y, 2) || memcmp(x + 6, y + 6, 4) || memcmp(x + 12, y + 12, 8))
         return 0;
-    return tti_get16(y + 4) == ((tti_get16(x + 4) + 1) & 0xffff);
+    unsigned id = tti_get16(x + 4), next = tti_get16(y + 4);
+    int counting = prev->p == first->p || id != tti_get16(first->p + 4);
+    int constant = prev->p == first->p || !counting;
+    if (counting && next == ((id + 1) & 0xffff))
+        return 1;
+    return constant && next == id && !cur->udp && (x[6] & 0x40);
 }
 
 /* Can cur follow prev in the super-packet that first starts? */
@@ -121,7 +131,7 @@ static int mergeable(const struct seg *first, const struct seg *prev, const stru
     /* Every segment but the last carries gso_size bytes; the last may carry fewer. */
     if (prev->payload != first->payload || cur->payload > first->payload)
         return 0;
-    if (!same_ip(prev, cur))
+    if (!same_ip(first, prev, cur))
         return 0;
     const unsigned char *x = prev->p + prev->l3, *y = cur->p + cur->l3;
     if (cur->udp)
@@ -279,7 +289,10 @@ uint32_t tti_coalesce_plan(const struct tti_source *s, uint32_t i, uint32_t end,
     members[0] = i;
     if (tti_source_get(s, i, &p, &len) != 1 || len > write_limit || !parse_seg(p, len, &first))
         return 1;
-    if (first.udp && !(offload & (first.v6 ? TT_TUN_F_USO6 : TT_TUN_F_USO4)))
+    /* Only what the device took: UDP with USO, TCP with TSO, of the family. */
+    unsigned needs = first.udp ? (first.v6 ? TT_TUN_F_USO6 : TT_TUN_F_USO4)
+                               : (first.v6 ? TUN_F_TSO6 : TUN_F_TSO4);
+    if (!(offload & needs))
         return 1;
     flow_of(p, len, &flow);
     prev = first;
@@ -315,8 +328,8 @@ uint32_t tti_coalesce_plan(const struct tti_source *s, uint32_t i, uint32_t end,
     return n;
 }
 
-size_t tti_coalesce_build(const struct tti_source *s, const uint32_t *members, uint32_t n,
-                          unsigned char *out)
+int tti_coalesce_iov(const struct tti_source *s, const uint32_t *members, uint32_t n,
+                     unsigned char *head, struct iovec *iov, size_t *total)
 {
     const unsigned char *p;
     size_t len;
@@ -325,13 +338,15 @@ size_t tti_coalesce_build(const struct tti_source *s, const uint32_t *members, u
     memset(&last, 0, sizeof(last));
     tti_source_get(s, members[0], &p, &len);
     parse_seg(p, len, &first);
-    unsigned char *pkt = out + TT_VNET_HDR_LEN;
+    unsigned char *pkt = head + TT_VNET_HDR_LEN;
     memcpy(pkt, p, first.hlen);
     size_t at = first.hlen;
+    iov[0].iov_base = head;
     for (uint32_t k = 0; k < n; k++) {
         tti_source_get(s, members[k], &p, &len);
         parse_seg(p, len, &last);
-        memcpy(pkt + at, p + last.hlen, last.payload);
+        iov[k + 1].iov_base = (void *)(p + last.hlen);
+        iov[k + 1].iov_len = last.payload;
         at += last.payload;
     }
     if (first.v6) {
@@ -363,8 +378,10 @@ size_t tti_coalesce_build(const struct tti_source *s, const uint32_t *members, u
     h.gso_size = (uint16_t)first.payload;
     h.csum_start = (uint16_t)first.l3;
     h.csum_offset = (uint16_t)check_at;
-    memcpy(out, &h, sizeof(h));
-    return TT_VNET_HDR_LEN + at;
+    memcpy(head, &h, sizeof(h));
+    iov[0].iov_len = TT_VNET_HDR_LEN + first.hlen;
+    *total = TT_VNET_HDR_LEN + at;
+    return (int)n + 1;
 }
 
 /* ---- the entry points on bytes (tests, fuzzing) ------------------------- */
@@ -410,5 +427,17 @@ int64_t tt_coalesce_build(const struct tt_packets *src, const uint32_t *members,
                                      out_len, &cache, planned);
     if (got < n || memcmp(planned, members, n * sizeof(*members)) != 0)
         return -EINVAL;
-    return (int64_t)tti_coalesce_build(&s, members, n, (unsigned char *)out);
+    /* As a write sends it: the header, then each payload where it lies. */
+    unsigned char head[TTI_COALESCE_HEAD];
+    struct iovec iov[TT_COALESCE_MAX + 1];
+    size_t total;
+    int count = tti_coalesce_iov(&s, members, n, head, iov, &total);
+    if (total > out_len)
+        return -EINVAL; /* not reached: the plan kept within out_len */
+    size_t at = 0;
+    for (int k = 0; k < count; k++) {
+        memcpy(out + at, iov[k].iov_base, iov[k].iov_len);
+        at += iov[k].iov_len;
+    }
+    return (int64_t)at;
 }

@@ -8,6 +8,8 @@
 
 #include "batch.h"
 
+#include <sys/uio.h>
+
 /* The flow numbers of the packets a coalescing write looks at, each computed
  * once, in order, and linked to the next position of the same number, so
  * that a plan follows its flow past other flows' packets at no cost.
@@ -33,13 +35,18 @@ void tti_flows_start(struct tti_flows *c, uint32_t start);
  * and how many (>= 1; 1: it goes alone).  group: pass over other flows'
  * packets (then sent, if not NULL, marks packets already out, to pass over
  * too); otherwise only consecutive packets merge.  cache: one per write
- * call, for the flow numbers.  tti_coalesce_build builds
- * the super-packet of a plan's first n members in out; its length with the
- * virtio-net header. */
+ * call, for the flow numbers. */
 uint32_t tti_coalesce_plan(const struct tti_source *s, uint32_t i, uint32_t end, int group,
                            const uint8_t *sent, unsigned offload, size_t write_limit,
                            size_t room, struct tti_flows *cache, uint32_t *members);
-size_t tti_coalesce_build(const struct tti_source *s, const uint32_t *members, uint32_t n,
-                          unsigned char *out);
+
+/* The super-packet of a plan's first n members, as writev() takes it with
+ * no payload byte copied: iov[0] its header (virtio-net header, then the
+ * first packet's headers made the super-packet's), built in head
+ * (TTI_COALESCE_HEAD bytes), then iov[1..n] each member's payload where it
+ * lies in the source.  The iovec count (n + 1); *total the bytes in all. */
+enum { TTI_COALESCE_HEAD = 128 }; /* virtio-net header + IPv6 + TCP with options */
+int tti_coalesce_iov(const struct tti_source *s, const uint32_t *members, uint32_t n,
+                     unsigned char *head, struct iovec *iov, size_t *total);
 
 #endif

@@ -81,16 +81,23 @@ static int pair_errno(int fd, int for_write, ssize_t n, int err)
 /*
  * The one read or write of the shim: tries it, and on EAGAIN waits for the
  * fd at most timeout_ms, once per call (*may_wait is cleared by the wait,
- * so a whole batch never blocks longer than timeout_ms).  A read on a queue
- * the last read drained waits first, which saves a read() that would only
- * say EAGAIN.  Bytes moved or -errno (-EAGAIN: nothing in time; -ECANCELED:
- * woken).  Reads keep q->drained up to date.
+ * so a whole batch never blocks longer than timeout_ms).  A read reads
+ * before it polls, unless the queue keeps running dry: q->drained counts
+ * the calls in a row whose first read (`first`) found nothing, and from
+ * TT_DRY_CALLS on such a read waits first, which saves a read() that would
+ * only say EAGAIN; every TT_DRY_PROBE-th call reads first anyway, and one
+ * that finds a packet goes back to reading first.  Bytes moved or -errno
+ * (-EAGAIN: nothing in time; -ECANCELED: woken).
  */
-static ssize_t queue_io(struct tt_queue *q, int for_write, const struct iovec *iov, int iovcnt,
-                        int timeout_ms, int *may_wait)
+static ssize_t queue_io(struct tt_queue *q, int for_write, int first, const struct iovec *iov,
+                        int iovcnt, int timeout_ms, int *may_wait)
 {
-    int wait_first = !for_write && q->drained && timeout_ms != 0 && *may_wait;
+    first = first && !for_write;
+    int wait_first = first && timeout_ms != 0 && *may_wait && q->drained >= TT_DRY_CALLS &&
+                     q->drained % TT_DRY_PROBE != 0;
     int reset_seen = 0;
+    if (wait_first)
+        q->drained++; /* counted as dry until a probe says otherwise */
     for (;;) {
         if (!wait_first) {
             ssize_t n;
@@ -110,24 +117,22 @@ static ssize_t queue_io(struct tt_queue *q, int for_write, const struct iovec *i
                 n = err ? -1 : 0;
             }
             if (n >= 0) {
-                if (!for_write)
+                if (first)
                     q->drained = 0;
                 return n;
             }
-            if (err != EAGAIN || timeout_ms == 0 || !*may_wait) {
-                if (!for_write)
-                    q->drained = err == EAGAIN;
+            if (first && err == EAGAIN)
+                q->drained++;
+            first = 0;
+            if (err != EAGAIN || timeout_ms == 0 || !*may_wait)
                 return -err;
-            }
         }
         wait_first = 0;
+        first = 0;
         *may_wait = 0;
         int r = tt_wait(q->fd, q->wakefd, for_write, timeout_ms);
-        if (r <= 0) {
-            if (!for_write)
-                q->drained = r == 0;
+        if (r <= 0)
             return r == 0 ? -EAGAIN : r;
-        }
     }
 }
 
@@ -200,10 +205,10 @@ static int take_pending(struct tt_queue *q, char *out, size_t stride, size_t roo
 }
 
 /* Reads the next super-packet of an offload queue into rx_buf. */
-static int read_pending(struct tt_queue *q, int timeout_ms, int *may_wait)
+static int read_pending(struct tt_queue *q, int first, int timeout_ms, int *may_wait)
 {
     struct iovec iov = { .iov_base = q->rx_buf, .iov_len = q->rx_buf_len };
-    ssize_t n = queue_io(q, 0, &iov, 1, timeout_ms, may_wait);
+    ssize_t n = queue_io(q, 0, first, &iov, 1, timeout_ms, may_wait);
     if (n < 0)
         return (int)n;
     q->rx_len = (uint32_t)n;
@@ -231,7 +236,7 @@ int64_t tt_queue_recv(struct tt_queue *q, char *buf, size_t len, int timeout_ms)
     if (q->offload == 0) {
         int may_wait = 1;
         struct iovec iov = { .iov_base = buf, .iov_len = len };
-        ssize_t n = queue_io(q, 0, &iov, 1, timeout_ms, &may_wait);
+        ssize_t n = queue_io(q, 0, 1, &iov, 1, timeout_ms, &may_wait);
         return n < 0 ? n : tt_classify(buf, (size_t)n, q->kind);
     }
     if (!rx_take(q))
@@ -245,7 +250,7 @@ static int64_t recv_segment(struct tt_queue *q, char *buf, size_t len, int timeo
 {
     int may_wait = 1;
     if (q->rx_len == 0) {
-        int r = read_pending(q, timeout_ms, &may_wait);
+        int r = read_pending(q, 1, timeout_ms, &may_wait);
         if (r < 0)
             return r;
     }
@@ -299,6 +304,7 @@ static int read_slots(struct tt_queue *q, struct tt_batch *b, int raw, int timeo
     b->count = 0;
     b->bad = 0;
     b->origin = TT_ORIGIN_DEVICE;
+    b->in_place = 0;
     uint32_t count = 0;
     int may_wait = 1;
     /* What a read_packet (or a read short of slots) left pending comes first,
@@ -309,18 +315,26 @@ static int read_slots(struct tt_queue *q, struct tt_batch *b, int raw, int timeo
         /* Only the first read may wait; then take what is already queued. */
         int timeout = count > 0 ? 0 : timeout_ms;
         if (segment) {
-            int r = read_pending(q, timeout, &may_wait);
+            int r = read_pending(q, count == 0, timeout, &may_wait);
             if (r < 0) {
                 if (count > 0)
                     break; /* EAGAIN ends the batch; other errors show next time */
                 return r;
+            }
+            /* A super-packet starts only in a batch with room for all its
+             * segments (else it stays pending, whole, for the next read), so
+             * that they go on together; an empty batch takes what fits. */
+            if (count > 0 && q->rx_len < q->rx_buf_len) {
+                int n = tti_segment_count(q->rx_buf, q->rx_len, b->slot_size);
+                if (n > 0 && (uint32_t)n > b->capacity - count)
+                    break;
             }
             count += emit_pending(q, b, count, 0);
             continue;
         }
         char *slot = b->buf + (size_t)count * b->slot_size;
         struct iovec iov = { .iov_base = slot, .iov_len = b->slot_size };
-        ssize_t n = queue_io(q, 0, &iov, 1, timeout, &may_wait);
+        ssize_t n = queue_io(q, 0, count == 0, &iov, 1, timeout, &may_wait);
         if (n < 0) {
             if (count > 0)
                 break;
@@ -351,13 +365,13 @@ ssize_t tt_queue_send(struct tt_queue *q, const char *buf, size_t len, int timeo
     int may_wait = 1;
     if (q->offload == 0) {
         struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-        return queue_io(q, 1, &iov, 1, timeout_ms, &may_wait);
+        return queue_io(q, 1, 0, &iov, 1, timeout_ms, &may_wait);
     }
     struct iovec iov[2] = {
         { .iov_base = (void *)empty_hdr, .iov_len = TT_VNET_HDR_LEN },
         { .iov_base = (void *)buf, .iov_len = len },
     };
-    ssize_t n = queue_io(q, 1, iov, 2, timeout_ms, &may_wait);
+    ssize_t n = queue_io(q, 1, 0, iov, 2, timeout_ms, &may_wait);
     if (n < 0)
         return n;
     return n < TT_VNET_HDR_LEN ? 0 : n - TT_VNET_HDR_LEN;
@@ -371,9 +385,10 @@ static uint32_t write_one(struct tt_queue *q, const struct tti_source *s, uint32
                           int *may_wait, struct tt_write_status *st, struct tti_flows *flows,
                           uint32_t *members)
 {
-    struct iovec iov[2];
+    struct iovec iov[TT_COALESCE_MAX + 1];
     int iovcnt = 1;
     uint32_t run = 1;
+    size_t want = len;
     int rule = s->raw ? 0 : write_rule(q, p, len);
     ssize_t n;
     if (rule != 0) {
@@ -381,7 +396,7 @@ static uint32_t write_one(struct tt_queue *q, const struct tti_source *s, uint32
     } else {
         if (s->raw) {
             iov[0].iov_base = (void *)(p - TT_VNET_HDR_LEN);
-            iov[0].iov_len = TT_VNET_HDR_LEN + len;
+            iov[0].iov_len = want = TT_VNET_HDR_LEN + len;
         } else if (q->offload == 0) {
             iov[0].iov_base = (void *)p;
             iov[0].iov_len = len;
@@ -390,18 +405,18 @@ static uint32_t write_one(struct tt_queue *q, const struct tti_source *s, uint32
                 run = tti_coalesce_plan(s, i, end, st->sent != NULL, st->sent, q->offload,
                                         q->write_limit, q->tx_buf_len, flows, members);
             if (run > 1) {
-                iov[0].iov_base = q->tx_buf;
-                iov[0].iov_len = tti_coalesce_build(s, members, run, (unsigned char *)q->tx_buf);
+                /* The header built in tx_buf, the payloads written from where they lie. */
+                iovcnt = tti_coalesce_iov(s, members, run, (unsigned char *)q->tx_buf, iov, &want);
             } else {
                 iov[0].iov_base = (void *)empty_hdr;
                 iov[0].iov_len = TT_VNET_HDR_LEN;
                 iov[1].iov_base = (void *)p;
                 iov[1].iov_len = len;
                 iovcnt = 2;
+                want = TT_VNET_HDR_LEN + len;
             }
         }
-        n = queue_io(q, 1, iov, iovcnt, timeout_ms, may_wait);
-        size_t want = iov[0].iov_len + (iovcnt == 2 ? iov[1].iov_len : 0);
+        n = queue_io(q, 1, 0, iov, iovcnt, timeout_ms, may_wait);
         if (n >= 0 && (size_t)n == want)
             return run;
     }

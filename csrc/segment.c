@@ -150,6 +150,23 @@ static int64_t plain_packet(const unsigned char *p, size_t len, const struct vhd
     return tt_classify(out, len, TT_KIND_TUN);
 }
 
+int tti_segment_count(const char *buf, size_t len, size_t room)
+{
+    if (buf == NULL || len < TT_VNET_HDR_LEN || len - TT_VNET_HDR_LEN > TT_GSO_MAX)
+        return -EBADMSG;
+    struct vhdr h;
+    read_vhdr(buf, &h);
+    if (h.gso_type == VIRTIO_NET_HDR_GSO_NONE)
+        return 1;
+    struct gso g;
+    int r = parse_gso((const unsigned char *)buf + TT_VNET_HDR_LEN, len - TT_VNET_HDR_LEN, &h, &g);
+    if (r < 0)
+        return r;
+    if (g.hlen + (g.payload < g.gso_size ? g.payload : g.gso_size) >= room)
+        return -EMSGSIZE;
+    return (int)g.segments;
+}
+
 int tt_segment(const char *buf, size_t len, uint32_t skip, char *out, size_t slot_size,
                uint32_t nslots, int64_t *results, uint32_t *total)
 {

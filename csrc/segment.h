@@ -10,4 +10,8 @@
 int tti_segment(const char *buf, size_t len, uint32_t skip, char *out, size_t stride,
                 size_t room, uint32_t nslots, int64_t *results, uint32_t *total);
 
+/* The segments tti_segment would make of buf, each in room bytes (>= 1), or
+ * the -errno it would say instead. */
+int tti_segment_count(const char *buf, size_t len, size_t room);
+
 #endif

@@ -67,6 +67,48 @@ int tt_udp_gro_size(const char *control, size_t len)
     return size;
 }
 
+/* tt_udp_split, and with where (not NULL) in place: slot n's datagram is
+ * left at msg + off, where[n] = base + off, and classified there. */
+static int split(const char *msg, size_t len, uint32_t seg_size, int truncated, size_t *offset,
+                 char *out, size_t slot_size, uint32_t nslots, int64_t *results, int kind,
+                 uint32_t *where, size_t base)
+{
+    if (nslots == 0)
+        return 0;
+    if (len == 0) { /* an empty datagram still takes a slot */
+        if (where != NULL)
+            where[0] = (uint32_t)base;
+        results[0] = tt_classify(out, 0, kind);
+        return 1;
+    }
+    size_t seg = seg_size == 0 || seg_size >= len ? len : seg_size;
+    size_t off = *offset;
+    uint32_t n = 0;
+    while (n < nslots && off < len) {
+        size_t dlen = len - off < seg ? len - off : seg;
+        size_t copy = dlen < slot_size ? dlen : slot_size;
+        const char *at;
+        if (where != NULL) {
+            at = msg + off;
+            where[n] = (uint32_t)(base + off);
+        } else {
+            char *slot = out + (size_t)n * slot_size;
+            memcpy(slot, msg + off, copy);
+            at = slot;
+        }
+        /* As a read's slot: a bad one keeps every byte, a cut one is truncated. */
+        int64_t packed = tt_classify(at, copy, kind);
+        int cut = copy < dlen || (truncated && off + dlen == len);
+        int verdict = cut ? TT_PKT_TRUNCATED : (int)(packed >> TT_PACK_VERDICT_SHIFT);
+        if (packed >= 0 && verdict != TT_PKT_OK)
+            packed = tti_reclassed(packed, verdict, copy);
+        results[n++] = packed;
+        off += dlen;
+    }
+    *offset = off;
+    return (int)n;
+}
+
 int tt_udp_split(const char *msg, size_t len, uint32_t seg_size, int truncated, size_t *offset,
                  char *out, size_t slot_size, uint32_t nslots, int64_t *results, int kind)
 {
@@ -77,31 +119,8 @@ int tt_udp_split(const char *msg, size_t len, uint32_t seg_size, int truncated, 
         return -EINVAL;
     if (kind != TT_KIND_TUN && kind != TT_KIND_TAP)
         return -EINVAL;
-    if (nslots == 0)
-        return 0;
-    if (len == 0) { /* an empty datagram still takes a slot */
-        results[0] = tt_classify(out, 0, kind);
-        return 1;
-    }
-    size_t seg = seg_size == 0 || seg_size >= len ? len : seg_size;
-    size_t off = *offset;
-    uint32_t n = 0;
-    while (n < nslots && off < len) {
-        size_t dlen = len - off < seg ? len - off : seg;
-        size_t copy = dlen < slot_size ? dlen : slot_size;
-        char *slot = out + (size_t)n * slot_size;
-        memcpy(slot, msg + off, copy);
-        /* As a read's slot: a bad one keeps every byte, a cut one is truncated. */
-        int64_t packed = tt_classify(slot, copy, kind);
-        int cut = copy < dlen || (truncated && off + dlen == len);
-        int verdict = cut ? TT_PKT_TRUNCATED : (int)(packed >> TT_PACK_VERDICT_SHIFT);
-        if (packed >= 0 && verdict != TT_PKT_OK)
-            packed = tti_reclassed(packed, verdict, copy);
-        results[n++] = packed;
-        off += dlen;
-    }
-    *offset = off;
-    return (int)n;
+    return split(msg, len, seg_size, truncated, offset, out, slot_size, nslots, results, kind,
+                 NULL, 0);
 }
 
 /* ---- addresses --------------------------------------------------------------- */
@@ -156,19 +175,33 @@ static int rx_ok(const struct tt_udp_rx *rx)
     return rx->head <= rx->count && rx->count <= rx->max_msgs && rx->offset <= TT_UDP_MSG_MAX;
 }
 
+/* The datagrams a staged message holds. */
+static size_t datagrams_of(const struct tt_udp_msg *m, size_t len)
+{
+    size_t seg = m->seg_size == 0 || m->seg_size >= len ? len : m->seg_size;
+    return len == 0 ? 1 : (len + seg - 1) / seg;
+}
+
 /* Staged datagrams into the slots from count on, with their addresses; the
- * slots filled then.  A message is done when its last byte is delivered. */
+ * slots filled then.  A message is done when its last byte is delivered; one
+ * not yet begun goes whole into a batch that has room for all its datagrams,
+ * or waits for the next (but an empty batch takes as many as fit), so that a
+ * GRO'd run stays together.  In place (b->where): the slots point into the
+ * stage, which therefore is not reused within the call. */
 static uint32_t deliver(struct tt_udp_rx *rx, struct tt_batch *b, struct tt_udp_addr *addrs,
                         uint32_t count)
 {
+    uint32_t *where = b->in_place ? b->where : NULL;
     while (rx->head < rx->count && count < b->capacity) {
         const struct tt_udp_msg *m = &rx->msgs[rx->head];
-        const char *msg = rx->stage + (size_t)rx->head * TT_UDP_MSG_MAX;
+        size_t at = (size_t)rx->head * TT_UDP_MSG_MAX;
         size_t len = m->len < TT_UDP_MSG_MAX ? m->len : TT_UDP_MSG_MAX;
         size_t off = rx->offset;
-        int r = tt_udp_split(msg, len, m->seg_size, m->truncated != 0, &off,
-                             b->buf + (size_t)count * b->slot_size, b->slot_size,
-                             b->capacity - count, b->results + count, b->kind);
+        if (off == 0 && count > 0 && datagrams_of(m, len) > b->capacity - count)
+            break;
+        int r = split(rx->stage + at, len, m->seg_size, m->truncated != 0, &off,
+                      b->buf + (size_t)count * b->slot_size, b->slot_size, b->capacity - count,
+                      b->results + count, b->kind, where == NULL ? NULL : where + count, at);
         for (int k = 0; k < r; k++) {
             addrs[count] = m->source;
             if (tti_is_bad(b->results[count]))
@@ -182,15 +215,15 @@ static uint32_t deliver(struct tt_udp_rx *rx, struct tt_batch *b, struct tt_udp_
             rx->offset = (uint32_t)off;
         }
     }
-    if (rx->head >= rx->count)
+    if (rx->head >= rx->count && where == NULL)
         rx->head = rx->count = 0;
     return count;
 }
 
-/* Up to want messages into the staging area, waiting at most timeout_ms
- * once: how many, or -errno (-EAGAIN: none in time). */
-static int receive(int fd, int wakefd, struct tt_udp_rx *rx, uint32_t want, int timeout_ms,
-                   int *may_wait)
+/* Up to want messages into the staging area from message `base` on, waiting
+ * at most timeout_ms once: how many, or -errno (-EAGAIN: none in time). */
+static int receive(int fd, int wakefd, struct tt_udp_rx *rx, uint32_t base, uint32_t want,
+                   int timeout_ms, int *may_wait)
 {
     struct mmsghdr hdrs[TT_UDP_MAX_MSGS];
     struct iovec iovs[TT_UDP_MAX_MSGS];
@@ -201,7 +234,7 @@ static int receive(int fd, int wakefd, struct tt_udp_rx *rx, uint32_t want, int 
     } control[TT_UDP_MAX_MSGS];
     memset(hdrs, 0, sizeof hdrs[0] * want);
     for (uint32_t k = 0; k < want; k++) {
-        iovs[k].iov_base = rx->stage + (size_t)k * TT_UDP_MSG_MAX;
+        iovs[k].iov_base = rx->stage + (size_t)(base + k) * TT_UDP_MSG_MAX;
         iovs[k].iov_len = TT_UDP_MSG_MAX;
         hdrs[k].msg_hdr.msg_name = &names[k];
         hdrs[k].msg_hdr.msg_namelen = sizeof names[k];
@@ -225,15 +258,15 @@ static int receive(int fd, int wakefd, struct tt_udp_rx *rx, uint32_t want, int 
     }
     for (int k = 0; k < r; k++) {
         const struct msghdr *h = &hdrs[k].msg_hdr;
-        struct tt_udp_msg *m = &rx->msgs[k];
+        struct tt_udp_msg *m = &rx->msgs[base + (uint32_t)k];
         int seg = tt_udp_gro_size(h->msg_control, h->msg_controllen);
         m->len = hdrs[k].msg_len < TT_UDP_MSG_MAX ? hdrs[k].msg_len : TT_UDP_MSG_MAX;
         m->seg_size = seg > 0 ? (uint32_t)seg : 0;
         m->truncated = (h->msg_flags & MSG_TRUNC) != 0 || hdrs[k].msg_len > TT_UDP_MSG_MAX;
         addr_from(&names[k], h->msg_namelen, &m->source);
     }
-    rx->head = 0;
-    rx->count = (uint32_t)r;
+    rx->head = base;
+    rx->count = base + (uint32_t)r;
     rx->offset = 0;
     return r;
 }
@@ -250,13 +283,23 @@ int tt_udp_recv(int fd, int wakefd, struct tt_batch *b, struct tt_udp_addr *addr
     b->count = 0;
     b->bad = 0;
     b->origin = TT_ORIGIN_UDP;
+    b->in_place = b->where != NULL;
+    b->stage = rx->stage;
+    b->stage_len = rx->stage_len;
+    /* What the last call delivered is no longer referenced: its room is free. */
+    if (rx->head >= rx->count)
+        rx->head = rx->count = rx->offset = 0;
     uint32_t count = deliver(rx, b, addrs, 0);
     int may_wait = 1;
-    while (count < b->capacity) {
+    while (count < b->capacity && rx->head >= rx->count) {
+        /* In place, the messages delivered in this call stay where they are. */
+        uint32_t base = b->in_place ? rx->count : 0;
         uint32_t want = b->capacity - count;
-        if (want > rx->max_msgs)
-            want = rx->max_msgs;
-        int r = receive(fd, wakefd, rx, want, count > 0 ? 0 : timeout_ms, &may_wait);
+        if (want > rx->max_msgs - base)
+            want = rx->max_msgs - base;
+        if (want == 0)
+            break; /* the staging area is full: the next call has it all */
+        int r = receive(fd, wakefd, rx, base, want, count > 0 ? 0 : timeout_ms, &may_wait);
         if (r < 0) {
             if (count > 0)
                 break; /* nothing more now; an error shows in the next call */

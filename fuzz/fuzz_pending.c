@@ -28,7 +28,9 @@
  * segment does not fit, consuming nothing; -EMSGSIZE in a batch only for a
  * segment larger than the slot, dropping the rest of its super-packet);
  * -EAGAIN only when nothing is left; a batch takes everything ready up to
- * its capacity, counts its bad slots and leaves the rest of its slots and
+ * its capacity but for a super-packet with more segments than the slots
+ * left, which waits whole in the queue (an empty batch takes as many as
+ * fit), counts its bad slots and leaves the rest of its slots and
  * results untouched; a raw slot is the next super-packet as it came, and
  * what segments are pending come out before any later super-packet, in
  * whatever form; rx_len and rx_next agree with the model after every call;
@@ -326,15 +328,22 @@ static UNTRACED void op_recv(struct model *m, struct tt_queue *q, size_t len)
     check_queue(m, q, "recv");
 }
 
-/* What a segmenting read of capacity slots of slot_size should fill. */
+/* What a segmenting read of capacity slots of slot_size should fill; *held:
+ * it stops before a super-packet with more segments than the slots left,
+ * which then waits whole in the queue (an empty batch takes what fits). */
 static UNTRACED uint32_t expected_count(const struct model *m, uint32_t capacity,
-                                        size_t slot_size)
+                                        size_t slot_size, int *held)
 {
     uint32_t cur = m->cur, next = m->next, count = 0;
+    *held = 0;
     while (count < capacity && cur < m->n) {
         int64_t result;
         uint32_t total;
         int r = expect(m, &m->sps[cur], next, slot_size, &result, &total);
+        if (r == 1 && next == 0 && count > 0 && total > capacity - count) {
+            *held = 1;
+            break;
+        }
         if (r == 1 && total - next > capacity - count) {
             count = capacity;
             break;
@@ -359,7 +368,8 @@ static UNTRACED void op_read(struct model *m, struct tt_queue *q, uint32_t capac
     struct tt_batch b = {.buf = (char *)buf, .buf_len = (size_t)capacity * slot_size,
                          .slot_size = slot_size, .results = results, .capacity = capacity,
                          .count = 77, .bad = 77, .kind = TT_KIND_TUN, .origin = 9};
-    uint32_t want = expected_count(m, capacity, slot_size);
+    int held;
+    uint32_t want = expected_count(m, capacity, slot_size, &held);
     int r = tt_queue_read(q, &b, 0, 0);
     if (want == 0 ? r != -EAGAIN : r != (int)want)
         fail("read(%u x %zu): %d, expected %u", capacity, slot_size, r, want);
@@ -383,6 +393,8 @@ static UNTRACED void op_read(struct model *m, struct tt_queue *q, uint32_t capac
                 fail("read: result %u written past the count", k);
         if (!all_fill(buf + (size_t)r * slot_size, (size_t)(capacity - (uint32_t)r) * slot_size))
             fail("read: slots past the count written");
+        if (held)
+            m->pending = 1; /* read, and held whole for the next read */
     }
     free(buf);
     free(results);

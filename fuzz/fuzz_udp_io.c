@@ -10,7 +10,8 @@
  * the sender, bit 2 GRO on the receiver, bits 3-4 the source (arrays,
  * joined, batch, arrays), bit 5 a connected sender (no destination given),
  * bits 6-7 the staging messages (1, 3, 8, 64); [1] bits 0-3 the batch's
- * capacity - 1, bit 7 TAP slots; [2] the slot size; [3] the start (a
+ * capacity - 1, bit 4 receives in place (the batch's `where`: datagrams
+ * left in the staging area, not copied), bit 7 TAP slots; [2] the slot size; [3] the start (a
  * fraction of the count); then datagrams, each byte a kind and a repeat:
  *   bits 6-7: 0 the size before, 1 shorter than it (ends a run), 2 a size
  *   from the next byte (a few of them the edges: 0, 1472, 65507, 65508 ...),
@@ -19,11 +20,14 @@
  *
  * Checked: what arrives is what was sent, every datagram once and in order,
  * byte for byte (a slot shorter than its datagram holds its start, marked
- * truncated), each slot classified as a read's and with the sender's address;
+ * truncated; in place, the bytes at where[k] in the stage, never past it),
+ * each slot classified as a read's and with the sender's address;
  * a send over the family's maximum sends nothing and says where; the send's
  * status (return value, written, next, error) and flags (the kernel never
- * refuses a run); a batch that is not filled leaves nothing staged, a
- * receive on another socket while messages are staged is -EXDEV and
+ * refuses a run); a batch that is not filled leaves staged only a message
+ * not yet begun with more datagrams than the slots left (a GRO'd run goes
+ * whole into one batch when it can), a receive on another socket while
+ * messages are staged is -EXDEV and
  * changes nothing.  Read as delivered (GRO on): no message holds more than
  * TT_UDP_MAX_SEGMENTS datagrams or more than the family's maximum, all of
  * one size but the last, and each is a run exactly as gather() plans it:
@@ -200,15 +204,25 @@ static UNTRACED void check_slot(const struct expectation *e, uint32_t i, const c
         fail("datagram %u from family %u port %u", i, a->family, a->port);
 }
 
+/* The datagrams a staged message holds (as udp.c splits it). */
+static UNTRACED size_t staged_datagrams(const struct tt_udp_msg *m)
+{
+    size_t len = m->len < TT_UDP_MSG_MAX ? m->len : TT_UDP_MSG_MAX;
+    size_t seg = m->seg_size == 0 || m->seg_size >= len ? len : m->seg_size;
+    return len == 0 ? 1 : (len + seg - 1) / seg;
+}
+
 static UNTRACED void receive_batches(struct expectation *e, int rx, int other, uint32_t max_msgs,
-                                     uint32_t capacity, size_t slot_size, uint32_t seed)
+                                     uint32_t capacity, size_t slot_size, uint32_t seed,
+                                     int in_place)
 {
     char *buf = malloc((size_t)capacity * slot_size);
     int64_t *results = malloc(sizeof(int64_t) * capacity);
     struct tt_udp_addr *addrs = malloc(sizeof(struct tt_udp_addr) * capacity);
     char *stage = malloc((size_t)max_msgs * TT_UDP_MSG_MAX);
     struct tt_udp_msg *msgs = malloc(sizeof(struct tt_udp_msg) * max_msgs);
-    if (!buf || !results || !addrs || !stage || !msgs)
+    uint32_t *where = in_place ? malloc(sizeof(uint32_t) * capacity) : NULL;
+    if (!buf || !results || !addrs || !stage || !msgs || (in_place && !where))
         abort();
     struct tt_udp_rx stg = {.stage = stage, .stage_len = (size_t)max_msgs * TT_UDP_MSG_MAX,
                             .msgs = msgs, .max_msgs = max_msgs, .fd = -1};
@@ -230,7 +244,8 @@ static UNTRACED void receive_batches(struct expectation *e, int rx, int other, u
         int done = next_sent(e, e->next) >= e->count;
         struct tt_batch b = {.buf = buf, .buf_len = (size_t)cap * slot_size,
                              .slot_size = slot_size, .results = results, .capacity = cap,
-                             .count = 99, .bad = 99, .kind = e->kind, .origin = 7};
+                             .count = 99, .bad = 99, .kind = e->kind, .origin = 7,
+                             .where = where, .in_place = 5};
         int wait = !done && waits > 0 ? WAIT_MS : 0;
         int r = tt_udp_recv(rx, -1, &b, addrs, &stg, wait);
         if (r == -EAGAIN) {
@@ -249,17 +264,28 @@ static UNTRACED void receive_batches(struct expectation *e, int rx, int other, u
             uint32_t i = next_sent(e, e->next);
             if (i >= e->count)
                 fail("more datagrams than were sent");
-            check_slot(e, i, buf + (size_t)k * slot_size, slot_size, results[k], &addrs[k]);
+            const char *slot = buf + (size_t)k * slot_size;
+            if (in_place) {
+                size_t n = results[k] < 0 ? 0 : (size_t)(results[k] & BODY);
+                if (b.stage != stage || b.stage_len != stg.stage_len || where[k] > b.stage_len ||
+                    n > b.stage_len - where[k])
+                    fail("slot %d in place at %u (%zu bytes) of %zu", k, where[k], n,
+                         b.stage_len);
+                slot = stage + where[k];
+            }
+            check_slot(e, i, slot, slot_size, results[k], &addrs[k]);
             if (results[k] < 0 || VERDICT(results[k]) != TT_PKT_OK)
                 bad++;
             e->next = i + 1;
         }
-        if (b.count != (uint32_t)r || b.bad != bad || b.origin != TT_ORIGIN_UDP)
-            fail("batch count %u bad %u origin %d, for %d slots, %u bad", b.count, b.bad,
-                 b.origin, r, bad);
-        if ((uint32_t)r < cap && stg.head != stg.count)
-            fail("%d of %u slots filled with messages %u..%u staged", r, cap, stg.head,
-                 stg.count);
+        if (b.count != (uint32_t)r || b.bad != bad || b.origin != TT_ORIGIN_UDP ||
+            b.in_place != in_place)
+            fail("batch count %u bad %u origin %d in place %d, for %d slots, %u bad", b.count,
+                 b.bad, b.origin, b.in_place, r, bad);
+        if ((uint32_t)r < cap && stg.head != stg.count &&
+            (stg.offset != 0 || staged_datagrams(&msgs[stg.head]) <= cap - (uint32_t)r))
+            fail("%d of %u slots filled with messages %u..%u staged (offset %u)", r, cap,
+                 stg.head, stg.count, stg.offset);
         if (stg.head > stg.count || stg.count > max_msgs)
             fail("staging head %u count %u of %u", stg.head, stg.count, max_msgs);
     }
@@ -268,6 +294,7 @@ static UNTRACED void receive_batches(struct expectation *e, int rx, int other, u
     free(addrs);
     free(stage);
     free(msgs);
+    free(where);
 }
 
 /* ---- receiving as delivered -------------------------------------------------- */
@@ -568,7 +595,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(runs);
     } else {
         receive_batches(&e, rx, tx, max_msgs, capacity, slot_size,
-                        (uint32_t)size * 2654435761u ^ data[size - 1]);
+                        (uint32_t)size * 2654435761u ^ data[size - 1], (data[1] >> 4) & 1);
     }
 
     close(rx);

@@ -8,7 +8,9 @@
  *
  * Input: a header, then one byte per packet (used again and again when the
  * header asks for more packets than there are bytes):
- *   [0]  bits 0-1 source (arrays, joined, batch, arrays), bit 2 USO,
+ *   [0]  bits 0-1 source (arrays, joined, batch, a batch in place: its
+ *        packets left where a UDP receive would leave them, one after the
+ *        other in a staging area, at where[k]), bit 2 USO,
  *        bits 3-4 write limit, bits 5-6 repeat (x1, x2, x4, x16), bit 7 a
  *        small send buffer (more writes stop at EAGAIN and are resumed)
  *   [1]  flow f is IPv6 (bit f)   [2] flow f is UDP   [3] TCP options
@@ -593,7 +595,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         offsets[k + 1] = offsets[k] + pk[k].len;
         memcpy(slots + (size_t)k * slot, pk[k].p, pk[k].len);
         results[k] = tt_classify((const char *)pk[k].p, pk[k].len, TT_KIND_TUN);
-        if (form == 2) {
+        if (form >= 2) {
             int64_t v = results[k];
             pk[k].bad = v < 0 || (v >> TT_PACK_VERDICT_SHIFT) != TT_PKT_OK;
             if (pk[k].bad)
@@ -606,6 +608,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct tt_batch batch = {.buf = slots, .buf_len = slot * count, .slot_size = slot,
                              .results = results, .capacity = count, .count = count,
                              .kind = TT_KIND_TUN};
+    uint32_t *where = malloc(sizeof(uint32_t) * (count ? count : 1));
+    if (where == NULL)
+        abort();
+    if (form == 3) { /* the slots hold nothing: the bytes lie in the joined area */
+        for (uint32_t k = 0; k < count; k++)
+            where[k] = (uint32_t)offsets[k];
+        memset(slots, 0, slot * count);
+        batch.where = where;
+        batch.stage = joined;
+        batch.stage_len = total;
+        batch.in_place = 1;
+    }
     struct tt_packets src;
     memset(&src, 0, sizeof src);
     if (form == 1) {
@@ -613,7 +627,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         src.joined_len = total;
         src.offsets = offsets;
         src.count = count;
-    } else if (form == 2 && count > 0) {
+    } else if (form >= 2 && count > 0) {
         src.batch = &batch;
     } else {
         src.bufs = bufs;
@@ -686,5 +700,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(joined);
     free(slots);
     free(results);
+    free(where);
     return 0;
 }

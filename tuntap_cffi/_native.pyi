@@ -149,6 +149,10 @@ class TTBatch(Protocol):
     kind: int
     origin: int
     sent: cffi.FFI.CData
+    where: cffi.FFI.CData
+    stage: cffi.FFI.CData
+    stage_len: int
+    in_place: int
 
 class TTWriteStatus(Protocol):
     """``struct tt_write_status *`` (csrc/cdef/io.h)."""
@@ -375,6 +379,8 @@ class _Lib:
         self, buf: _Buffer, len_: int, reply: TTNlReply | cffi.FFI.CData
     ) -> int: ...
     # cdef/io.h
+    TT_DRY_CALLS: int
+    TT_DRY_PROBE: int
     TT_BATCH_MAX_CAPACITY: int
     TT_BATCH_MAX_SLOT: int
     TT_ETH_HEADER_LEN: int

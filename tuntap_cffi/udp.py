@@ -19,12 +19,13 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import cast
 
 from . import _lowlevel
 from .errors import os_error
 from .packets.batch import PacketBatch
-from .packets.offload import Offload
+from .packets.offload import NONE
 from .packets.packet import DevKind
 from .packets.writes import Progress, Writable, stopped, write_job
 from .timeouts import RETRYABLE, Timeout, deadline_of, next_slice, slice_ms
@@ -40,6 +41,10 @@ _GRO_TRIED = 1 << 8  # beside the TT_UDP_* bits: GRO was asked for already
 _MAX = _lowlevel.UDP_MAX_PAYLOAD
 # What each socket was found to be and to support, found once.
 _sockets: weakref.WeakKeyDictionary[socket.socket, int] = weakref.WeakKeyDictionary()
+# The socket checked last, its family and features: a tunnel sends and
+# receives on one socket, so its calls skip the weak dictionary (whose lookup
+# makes a weak reference) and ``sock.family`` (which makes an enum).
+_recent: tuple[weakref.ref[socket.socket] | None, int, int] = (None, 0, 0)
 # Numeric destinations already converted for C, by (family, address); bounded.
 _destinations: dict[tuple[int, object], _lowlevel.CData] = {}
 _DESTINATIONS_KEPT = 1024
@@ -68,6 +73,13 @@ def socket_closed(operation: str) -> OSError:
 def _udp_socket(sock: object, operation: str, gro: bool) -> tuple[int, int, int]:
     """The fd, family and TT_UDP_* features of a UDP socket, checked once per socket
     (turning UDP_GRO on when ``gro``)."""
+    global _recent
+    ref, known_family, known = _recent
+    # (A dead reference gives None, which is no socket.)
+    if ref is not None and sock is not None and ref() is sock and (known & _GRO_TRIED or not gro):
+        fd = cast(socket.socket, sock).fileno()
+        if fd >= 0:
+            return fd, known_family, known
     if not isinstance(sock, socket.socket):
         raise TypeError(f"{operation} takes a socket.socket, not {type(sock).__name__}")
     fd = sock.fileno()
@@ -94,7 +106,9 @@ def _udp_socket(sock: object, operation: str, gro: bool) -> tuple[int, int, int]
             )
         features = found | (_GRO_TRIED if gro else 0)
         _sockets[sock] = features
-    return fd, int(sock.family), features
+    family = int(sock.family)
+    _recent = (weakref.ref(sock), family, features)
+    return fd, family, features
 
 
 def udp_recv_batch(
@@ -287,21 +301,30 @@ def udp_send_batch(
     """
     fd, family, features = _udp_socket(sock, "udp_send_batch", gro=False)
     to = _NULL if address is None else _destination(address, family)
-    if isinstance(packets, PacketBatch) and packets.raw:
-        raise ValueError(
-            "udp_send_batch: the batch holds virtio-net headers (read with segment=False); "
-            "read it with segment=True to send its packets"
+    # A batch sent whole, the tunnel's case: its slots and status as they are.
+    ready = None
+    if type(packets) is PacketBatch and start == 0 and type(start) is int:
+        ready = packets.ready_for_writing(packets.kind)
+    if ready is not None:
+        c_packets, status = ready
+        source: Sequence[Writable] | PacketBatch = cast(PacketBatch, packets)
+        first = 0
+    else:
+        if isinstance(packets, PacketBatch) and packets.raw:
+            raise ValueError(
+                "udp_send_batch: the batch holds virtio-net headers (read with segment=False); "
+                "read it with segment=True to send its packets"
+            )
+        kind = packets.kind if isinstance(packets, PacketBatch) else None
+        job = write_job(
+            packets, start, False, kind or DevKind.TUN, NONE, "socket", "udp_send_batch"
         )
-    kind = packets.kind if isinstance(packets, PacketBatch) else None
-    job = write_job(
-        packets, start, False, kind or DevKind.TUN, Offload(0), "socket", "udp_send_batch"
-    )
-    if job is None:
-        return 0
+        if job is None:
+            return 0
+        c_packets, status, source, first = job.packets, job.status, job.source, job.start
     flags = _lowlevel.new_flags(features & _GSO)
     deadline = deadline_of(timeout)
-    status = job.status
-    status.next = job.start
+    status.next = first
     status.written = 0  # a batch's status: what its last write left
     # Replaced as a whole, so that it is right wherever an exception arrives
     # (see packets.writes.Progress).
@@ -310,7 +333,7 @@ def udp_send_batch(
         done = 0
         while True:
             result = _send(
-                fd, -1, job.packets, status.next, to, family, flags, slice_ms(deadline), status
+                fd, -1, c_packets, status.next, to, family, flags, slice_ms(deadline), status
             )
             if result < 0:
                 raise os_error(-result, _where(sock, "udp_send_batch"), None)
@@ -318,7 +341,7 @@ def udp_send_batch(
             if err == 0:
                 return done + status.written
             if err == -errno.EMSGSIZE and done + status.written == 0:
-                too_big = _too_big(job.source, status.next, family)
+                too_big = _too_big(source, status.next, family)
                 if too_big is not None:
                     break  # nothing went: a plain ValueError
             if err == -errno.EBADF:
@@ -335,7 +358,7 @@ def udp_send_batch(
             status = after
             progress = (done, status)
     except BaseException as exc:
-        raise stopped(exc, progress, len(job.source), marks=False) from None
+        raise stopped(exc, progress, len(source), marks=False) from None
     raise too_big
 
 

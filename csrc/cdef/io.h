@@ -10,6 +10,11 @@
  * packet the device can deliver.  For a slot that is not TT_PKT_OK the body
  * length is every byte that arrived. */
 enum {
+    /* A read reads before it polls, unless TT_DRY_CALLS calls in a row found
+     * nothing at their first read: then it waits first, but for every
+     * TT_DRY_PROBE-th call, which reads first to see whether packets came back. */
+    TT_DRY_CALLS = 2,
+    TT_DRY_PROBE = 8,
     TT_BATCH_MAX_CAPACITY = 4096,
     TT_BATCH_MAX_SLOT = 65600,
     TT_ETH_HEADER_LEN = 14
@@ -30,6 +35,17 @@ struct tt_batch {
      * packets the batch held then, so a read (tt_queue_read, tt_udp_recv)
      * clears those of the slots it fills. */
     uint8_t *sent;
+    /* Optional (NULL: none), capacity entries: lets tt_udp_recv leave each
+     * datagram where it lies in the receive's staging area instead of
+     * copying it into its slot.  Such a receive sets in_place to 1, stage
+     * and stage_len to that area, and where[i] to the offset of slot i's
+     * bytes in it (their length as the result says, at most slot_size); any
+     * other read sets in_place to 0.  The bytes stay there until the next
+     * receive into the batch, as a slot's do until the next read. */
+    uint32_t *where;
+    const char *stage;
+    size_t stage_len;
+    int32_t in_place;
 };
 enum { TT_ORIGIN_DEVICE = 0, TT_ORIGIN_UDP = 1 };
 
@@ -99,7 +115,7 @@ struct tt_queue {
     int32_t kind;            /* TT_KIND_* */
     uint32_t offload;        /* TUN_F_* bits accepted; 0: plain, no virtio-net header */
     size_t write_limit;      /* longest packet a write takes (-EMSGSIZE beyond) */
-    uint32_t drained;        /* the last read emptied the queue: the next one waits first */
+    uint32_t drained;        /* calls in a row whose first read found nothing (see TT_DRY_CALLS) */
     int32_t refused;         /* out: TT_PKT_* verdict of a send the write rules refused, or 0 */
     /* The super-packet a segmenting read has not fully delivered yet: rx_buf
      * holds header + packet, rx_next is its first segment not yet delivered.
@@ -147,8 +163,9 @@ ssize_t tt_queue_send(struct tt_queue *q, const char *buf, size_t len, int timeo
 /*
  * Every packet that is ready, up to b->capacity: waits for the first, then
  * takes what is already queued.  Slots filled, or -errno.  On an offload
- * queue, raw = 0 segments super-packets into ordinary packets (one that
- * does not fit the free slots stays pending for the next read); raw = 1
+ * queue, raw = 0 segments super-packets into ordinary packets (one with
+ * more segments than the free slots stays pending, whole, for the next read;
+ * an empty batch takes as many as fit and leaves the rest pending); raw = 1
  * keeps header + packet per slot (results describe the packet after the
  * header), but what a segmenting read left pending comes first, as
  * segments behind an empty (all-zero) header: the kernel's order holds.

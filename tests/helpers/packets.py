@@ -155,6 +155,16 @@ def ttl_free(packet: bytes) -> bytes:
     return packet[:8] + b"\0" + packet[9:10] + b"\0\0" + packet[12:]
 
 
+def atomic_id_free(packet: bytes) -> bytes:
+    """ttl_free, and for an IPv4 packet with DF set its ID too: the ID of an atomic
+    datagram means nothing (RFC 6864), and the kernel numbers the segments of a
+    super-packet whose packets all had one ID."""
+    packet = ttl_free(packet)
+    if packet[0] >> 4 == 4 and packet[6] & 0x40:
+        packet = packet[:4] + b"\0\0" + packet[6:]
+    return packet
+
+
 def interleaved(v6: bool, flows_: int, per_flow: int, size: int = 100) -> list[bytes]:
     """``per_flow`` contiguous segments of each of ``flows_`` TCP flows, taking turns."""
     return [

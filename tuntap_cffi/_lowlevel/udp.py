@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple, cast
 from .._native import ffi, lib
 
 if TYPE_CHECKING:
-    from .._native import TTUdpAddr, TTUdpRx
+    from .._native import TTBatch, TTUdpAddr, TTUdpRx
     from .common import CData
 
 UDP_GSO = lib.TT_UDP_GSO
@@ -40,10 +40,13 @@ class UdpRx(NamedTuple):
     addrs: CData  # struct tt_udp_addr[capacity]: each slot's source
     stage: CData
     msgs: CData
+    view: memoryview  # of the stage, where a receive in place leaves the datagrams
+    where: CData  # uint32_t[capacity]: the offset in the stage of each slot's datagram
 
 
-def new_udp_rx(capacity: int) -> UdpRx:
-    """The receive state of a batch of ``capacity`` slots, allocated once."""
+def new_udp_rx(batch: TTBatch, capacity: int) -> UdpRx:
+    """The receive state of a batch of ``capacity`` slots, allocated once; receives
+    into ``batch`` then leave each datagram in place (``batch.where``)."""
     count = min(capacity, UDP_MAX_MSGS)
     stage = ffi.new("char[]", count * UDP_MSG_MAX)
     msgs = ffi.new("struct tt_udp_msg[]", count)
@@ -51,7 +54,10 @@ def new_udp_rx(capacity: int) -> UdpRx:
     rx.stage, rx.stage_len = stage, count * UDP_MSG_MAX
     rx.msgs, rx.max_msgs = msgs, count
     rx.fd = -1
-    return UdpRx(rx, ffi.new("struct tt_udp_addr[]", capacity), stage, msgs)
+    where = ffi.new("uint32_t[]", capacity)
+    batch.where = where
+    addrs = ffi.new("struct tt_udp_addr[]", capacity)
+    return UdpRx(rx, addrs, stage, msgs, memoryview(ffi.buffer(stage)), where)
 
 
 def slot_address(addrs: CData, index: int) -> tuple[str, int]:

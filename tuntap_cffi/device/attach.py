@@ -23,7 +23,7 @@ from .. import _lowlevel, netns
 from ..errors import DeviceBusyError, DeviceMismatchError, os_error
 from ..lifetime import chain, close_each
 from ..link.netlink import Netlink
-from ..packets.offload import WANTED as OFFLOAD_WANTED, Offload
+from ..packets.offload import NONE as NO_OFFLOAD, WANTED as OFFLOAD_WANTED, Offload
 from ..packets.packet import DevKind
 
 __all__ = [
@@ -274,12 +274,14 @@ def attach(
     owner: object = None,
     group: object = None,
     netns_target: object = None,
-    offload: bool = False,
+    offload: Offload = NO_OFFLOAD,
+    exact_offload: bool = False,
 ) -> Attached:
     """Open ``count`` fds attached to the device ``name`` (created when missing).
 
-    ``name`` and ``kind`` are validated by the caller (``offload`` too: a
-    bool, TUN only); the options here are validated before any system call.
+    ``name`` and ``kind`` are validated by the caller (``offload`` too: the
+    offloads to ask for, TUN only; ``exact_offload``: all of them or an
+    error); the options here are validated before any system call.
     """
     persist = _check_flag(persist, "persist")
     uid = resolve_id(owner, "owner")
@@ -319,13 +321,13 @@ def attach(
                 raise open_error(-result, real_name, kind, multi_queue, link)
             real_name = got
             if offload:
-                accepted = enable_offload(fd, real_name)
+                accepted = enable_offload(fd, real_name, offload, exact_offload)
         if netlink is not None:
             netlink.rename(real_name)
         if multi_queue:
             if netlink is None:
                 netlink = Netlink(real_name, "TUNSETIFF")
-            _check_queue_flags(real_name, netlink, offload)
+            _check_queue_flags(real_name, netlink, bool(offload))
         if not offload:
             # A persistent device keeps the offload features of its last user:
             # the kernel would then hand a plain reader 64 KiB super-packets.
@@ -364,12 +366,24 @@ def clear_offload(fd: int, name: str) -> None:
         raise os_error(-result, "TUNSETOFFLOAD (clearing offload features)", name)
 
 
-def enable_offload(fd: int, name: str) -> int:
-    """TUNSETVNETHDRSZ + TUNSETOFFLOAD with every feature we handle: the bits taken."""
-    bits = _lowlevel.set_offload(fd, OFFLOAD_WANTED.value)
+def enable_offload(
+    fd: int, name: str, wanted: Offload = OFFLOAD_WANTED, exact: bool = False
+) -> int:
+    """TUNSETVNETHDRSZ + TUNSETOFFLOAD with ``wanted`` (by default every feature we
+    handle, the USO ones where the kernel has them): the bits taken. ``exact``:
+    all of ``wanted`` or EINVAL."""
+    bits = _lowlevel.set_offload(fd, wanted.value)
     if bits < 0:
         raise os_error(-bits, "TUNSETOFFLOAD", name, area="offload")
-    refused = OFFLOAD_WANTED & ~Offload(bits)
+    if exact and bits != wanted.value:
+        missing = wanted & ~Offload(bits)
+        raise os_error(
+            errno.EINVAL,
+            "TUNSETOFFLOAD",
+            name,
+            hint=f"the kernel does not take {missing!r} (USO: Linux 6.2 and later)",
+        )
+    refused = wanted & ~Offload(bits)
     if refused:
         _log.info(
             "%s: the kernel refused the offloads %s; packets of those kinds go unsegmented",

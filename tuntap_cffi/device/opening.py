@@ -8,7 +8,7 @@ opens and configures the fds.
 from __future__ import annotations
 
 from ..netns import NetnsLike
-from ..packets.offload import Offload
+from ..packets.offload import NONE, WANTED, Offload
 from ..packets.packet import DevKind, as_kind
 from . import attach
 from .interface import Interface
@@ -16,11 +16,24 @@ from .interface import Interface
 __all__ = ["open", "open_queues"]
 
 
-def _check_offload_kind(offload: object, kind: DevKind, name: str) -> None:
-    if not isinstance(offload, bool):
-        raise TypeError(f"offload must be a bool, not {type(offload).__name__}")
-    if offload and kind != DevKind.TUN:
-        raise ValueError(f"offload=True is for TUN devices only, not {kind.name} ({name})")
+def _check_offload_kind(offload: object, kind: DevKind, name: str) -> tuple[Offload, bool]:
+    """The offloads to ask the kernel for, and whether exactly those (named ones)."""
+    if isinstance(offload, bool):
+        wanted, exact = (WANTED if offload else NONE), False
+    elif isinstance(offload, Offload):
+        # Every offload needs the checksum one: the kernel refuses TSO/USO without it.
+        wanted, exact = (offload | Offload.CSUM if offload else NONE), True
+        uso = offload & (Offload.USO4 | Offload.USO6)
+        if uso and uso != Offload.USO4 | Offload.USO6:
+            raise ValueError(
+                f"offload={offload!r}: the kernel takes UDP segmentation offload for both "
+                "families or neither (Offload.USO4 | Offload.USO6)"
+            )
+    else:
+        raise TypeError(f"offload must be a bool or an Offload, not {type(offload).__name__}")
+    if wanted and kind != DevKind.TUN:
+        raise ValueError(f"offload={offload!r} is for TUN devices only, not {kind.name} ({name})")
+    return wanted, exact
 
 
 def _interfaces(device: attach.Attached, kind: DevKind, multi_queue: bool) -> list[Interface]:
@@ -50,7 +63,7 @@ def open(  # noqa: A001 - the seed's name
     owner: int | str | None = None,
     group: int | str | None = None,
     netns: NetnsLike | None = None,
-    offload: bool = False,
+    offload: bool | Offload = False,
 ) -> Interface:
     """Create a TUN/TAP device, or attach to a persistent one. Go: Open.
 
@@ -59,8 +72,12 @@ def open(  # noqa: A001 - the seed's name
             (``"tun%d"``) for the kernel to number.
         kind: ``DevKind.TUN`` (IP packets) or ``DevKind.TAP`` (Ethernet frames).
         offload: speak virtio-net headers (``IFF_VNET_HDR``) and take TCP
-            and UDP super-packets (TUN only); ``Interface.offload`` says
-            which features the kernel accepted.
+            and UDP super-packets (TUN only): True asks for every offload the
+            kernel accepts; an :class:`Offload` asks for exactly those (with
+            ``Offload.CSUM``, which each needs): ``Offload.TSO4 |
+            Offload.TSO6`` for TCP alone, ``Offload.USO4 | Offload.USO6``
+            for UDP alone. ``Interface.offload`` says which are on; a write
+            merges only what they let the kernel take.
         persist: make the device persistent: it stays when the last fd
             closes (False leaves a device as it is: a new one is not
             persistent, an existing persistent one stays so).
@@ -84,12 +101,13 @@ def open(  # noqa: A001 - the seed's name
         DeviceBusyError: another process holds the device.
         DeviceMismatchError: the name belongs to another kind of device, or
             to a multi-queue one (the message names the difference).
-        ValueError: ``offload=True`` for a TAP device.
-        OSError: the kernel refused virtio-net headers or offloads.
+        ValueError: ``offload`` for a TAP device, or USO for one family only.
+        OSError: the kernel refused virtio-net headers or offloads (one named
+            in an :class:`Offload` it does not have: EINVAL).
     """
     kind = as_kind(kind)
     name = attach.validate_name(name)
-    _check_offload_kind(offload, kind, name)
+    wanted, exact = _check_offload_kind(offload, kind, name)
     device = attach.attach(
         name,
         kind,
@@ -99,7 +117,8 @@ def open(  # noqa: A001 - the seed's name
         owner=owner,
         group=group,
         netns_target=netns,
-        offload=offload,
+        offload=wanted,
+        exact_offload=exact,
     )
     return _interfaces(device, kind, False)[0]
 
@@ -113,7 +132,7 @@ def open_queues(
     owner: int | str | None = None,
     group: int | str | None = None,
     netns: NetnsLike | None = None,
-    offload: bool = False,
+    offload: bool | Offload = False,
 ) -> list[Interface]:
     """Open ``count`` queues of a multi-queue device (IFF_MULTI_QUEUE).
 
@@ -140,7 +159,7 @@ def open_queues(
     kind = as_kind(kind)
     name = attach.validate_name(name)
     count = attach.check_count(count)
-    _check_offload_kind(offload, kind, name)
+    wanted, exact = _check_offload_kind(offload, kind, name)
     device = attach.attach(
         name,
         kind,
@@ -150,6 +169,7 @@ def open_queues(
         owner=owner,
         group=group,
         netns_target=netns,
-        offload=offload,
+        offload=wanted,
+        exact_offload=exact,
     )
     return _interfaces(device, kind, True)

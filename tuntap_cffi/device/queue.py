@@ -19,6 +19,7 @@ slices.
 from __future__ import annotations
 
 import errno
+import functools
 import time
 import weakref
 from collections.abc import Iterable
@@ -69,6 +70,7 @@ _REFUSED = _lowlevel.BUFFER_REFUSED
 _WRITE_TAKES = "write_packet takes a Packet or a bytes-like object"
 _READ_TAKES = "read_packet takes a bytes-like object to read into"
 _SLICE = _lowlevel.WAIT_SLICE_MS
+_NUMBERS = (int, float)
 _BODY = _lowlevel.BODY_MASK
 _PROTO_SHIFT = _lowlevel.PROTO_SHIFT
 _VERDICT_SHIFT = _lowlevel.VERDICT_SHIFT
@@ -400,10 +402,18 @@ class Queue:
             )
         return None
 
-    @property
+    @functools.cached_property
     def _coalescing(self) -> bool:
-        """write_batch's default: coalesce on an offload device."""
+        """write_batch's default: coalesce on an offload device (found once)."""
         return bool(self._offload)
+
+    @property
+    def pending(self) -> bool:
+        """True when a segmenting read left a super-packet in the queue (some or all of
+        its segments not read yet): the fd no longer shows them, so read again before
+        waiting for it. A read never starts a super-packet in a batch without room for
+        all its segments, so a batch that is not full may leave one."""
+        return self._q.rx_len != 0
 
     def read_batch(
         self, batch: PacketBatch, *, segment: bool | None = None, timeout: Timeout = None
@@ -413,8 +423,10 @@ class Queue:
         Waits like :meth:`read_packet` for the first; a malformed packet is
         reported by its slot (``batch.errors()``) and does not stop the rest.
         On an offload device super-packets are split into ordinary packets
-        (``segment=True``, the default; one with more segments than free slots
-        continues in the next read); ``segment=False`` keeps each as the kernel
+        (``segment=True``, the default; one starts only in a batch with room for
+        all its segments, else it waits in the queue, :attr:`pending`; one with
+        more segments than the batch has slots continues in the next read);
+        ``segment=False`` keeps each as the kernel
         gave it, with its header (``batch.vnet_header(i)``), for a relay to
         another offload device.
 
@@ -428,25 +440,35 @@ class Queue:
             TypeError: ``batch`` is not a PacketBatch, ``segment`` not a bool.
             InterfaceClosedError, OSError: as for read_packet.
         """
-        if segment is None and timeout is None:
-            ready = None
-            if type(batch) is PacketBatch:
-                ready = batch.ready_for_reading(self._kind, self._write_limit)
-            if ready is not None:
-                lifetime = self._lifetime
-                users = lifetime.users
-                users.append("read_batch")
-                try:
-                    if lifetime.closing:
-                        raise InterfaceClosedError(self._name, "read_batch")
-                    result = _read(self._q, ready, 0, _SLICE)
-                    if result < 0:
-                        result = self._read_waiting(ready, 0, None, result)
-                    return result
-                finally:
-                    users.pop()
-                    if lifetime.closing:
-                        lifetime.left()
+        # The common read (into a batch ready for this device, segmenting on an
+        # offload one) goes straight to C, with any timeout; no wait (timeout 0,
+        # a poller's case) says 0 at once when nothing is ready.
+        poll = timeout == 0 and type(timeout) in _NUMBERS
+        ready = None
+        if type(batch) is PacketBatch and (
+            segment is None or (segment is True and self._coalescing)
+        ):
+            ready = batch.ready_for_reading(self._kind, self._write_limit)
+        if ready is not None:
+            deadline = None if timeout is None or poll else deadline_of(timeout)
+            lifetime = self._lifetime
+            users = lifetime.users
+            users.append("read_batch")
+            try:
+                if lifetime.closing:
+                    raise InterfaceClosedError(self._name, "read_batch")
+                result = _read(self._q, ready, 0, 0 if poll else slice_ms(deadline))
+                if result < 0:
+                    if poll and result in RETRYABLE and not lifetime.closing:
+                        return 0
+                    if poll:
+                        deadline = deadline_of(timeout)
+                    result = self._read_waiting(ready, 0, deadline, result)
+                return result
+            finally:
+                users.pop()
+                if lifetime.closing:
+                    lifetime.left()
         if not isinstance(batch, PacketBatch):
             raise TypeError(f"read_batch takes a PacketBatch, not {type(batch).__name__}")
         raw = raw_reads(segment, self._offload, self._name)

@@ -77,6 +77,7 @@ class PacketBatch:
         "_slot_size",
         "_status",
         "_udp",
+        "_udp_sized",
         "_view",
     )
 
@@ -108,6 +109,9 @@ class PacketBatch:
         self._sent = _lowlevel.add_sent_marks(self._status, capacity)
         # udp_recv_batch's state: each slot's source, and staged messages.
         self._udp: _lowlevel.UdpRx | None = None
+        # The largest datagram the slots were last made ready for (0: not
+        # ready): a receive into a batch as it is skips the checks.
+        self._udp_sized = 0
         if slot_size is not None:
             self._allocate(slot_size)
 
@@ -117,9 +121,12 @@ class PacketBatch:
         )
         # A read into the batch clears the marks of the slots it fills (in C).
         self._c.sent = self._sent
+        if self._udp is not None:  # receives leave datagrams in place, as before
+            self._c.where = self._udp.where
         self._packets = _lowlevel.batch_packets(self._c)
         self._view = _lowlevel.buffer_view(self._buf)
         self._slot_size = slot_size
+        self._udp_sized = 0
 
     # -- the C view, for the library's readers and writers -------------------
 
@@ -167,7 +174,7 @@ class PacketBatch:
         self._raw = bool(raw)
         return c
 
-    def ready_for_writing(self, kind: DevKind) -> tuple[TTPackets, TTWriteStatus] | None:
+    def ready_for_writing(self, kind: DevKind | None) -> tuple[TTPackets, TTWriteStatus] | None:
         """The slots and status when a write to a device of ``kind`` can send them as
         they are: write_batch's common case (a relay). None otherwise."""
         if self._kind is kind and not self._raw and self._packets is not None:
@@ -201,6 +208,9 @@ class PacketBatch:
     def slots_for_udp(self, largest: int, kind: DevKind | None) -> tuple[TTBatch, UdpRx]:
         """The C batch and receive state that udp_recv_batch fills (slots sized by
         default for datagrams of ``largest`` bytes, as far as MAX_BATCH_BYTES allows)."""
+        c, udp = self._c, self._udp
+        if kind is None and self._udp_sized == largest and udp and c and not self._raw:
+            return c, udp  # as the last receive left it: no check to make again
         room = MAX_BATCH_BYTES // self._capacity // SLOT_ALIGN * SLOT_ALIGN
         slot = min(slot_size_for(largest), room)
         if self._c is None or (self._sized_by_default and (self._slot_size or 0) < slot):
@@ -211,7 +221,8 @@ class PacketBatch:
         c.kind = self._kind = kind
         self._raw = False
         if self._udp is None:
-            self._udp = _lowlevel.new_udp_rx(self._capacity)
+            self._udp = _lowlevel.new_udp_rx(c, self._capacity)
+        self._udp_sized = largest
         return c, self._udp
 
     # -- the sequence of packets ------------------------------------------
@@ -246,12 +257,24 @@ class PacketBatch:
         return index
 
     def _body(self, index: int, packed: int) -> memoryview:
-        assert self._view is not None and self._slot_size is not None
+        assert self._view is not None and self._slot_size is not None and self._c is not None
+        length = 0 if packed < 0 else packed & _lowlevel.BODY_MASK
+        udp = self._udp
+        if udp is not None and self._c.in_place:  # where udp_recv_batch left it
+            start = udp.where[index]
+            return udp.view[start : start + length]
         start = index * self._slot_size
         if self._raw:
             start += _lowlevel.VNET_HDR_LEN
-        length = 0 if packed < 0 else packed & _lowlevel.BODY_MASK
         return self._view[start : start + length]
+
+    @property
+    def staged(self) -> bool:
+        """True when ``udp_recv_batch`` took datagrams from the socket that the batch
+        holds for its next receive (a GRO'd run waits for a batch with room for all of
+        it): the socket's fd no longer says they are there, so receive again first."""
+        udp = self._udp
+        return udp is not None and udp.c.head < udp.c.count
 
     @property
     def raw(self) -> bool:
