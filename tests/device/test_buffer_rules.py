@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from helpers.ip import configure_v4
 from helpers.packets import ipv4_udp
+from helpers.sockets import drain
 
 import tuntap_cffi as tuntap
 
@@ -41,15 +42,6 @@ def receiver() -> Iterator[socket.socket]:
         sock.bind((ADDR, 0))
         sock.settimeout(0.3)
         yield sock
-
-
-def received(sock: socket.socket) -> list[bytes]:
-    got = []
-    try:
-        while True:
-            got.append(sock.recv(4096))
-    except socket.timeout:
-        return got
 
 
 def packet(sock: socket.socket, payload: bytes) -> bytes:
@@ -112,7 +104,7 @@ def test_write_packet_takes_every_contiguous_buffer(
     data = packet(receiver, b"one.")
     tun.write_packet(make(data))  # type: ignore[arg-type]
     tun.write_packet(make(packet(receiver, b"two.")), timeout=1)  # type: ignore[arg-type]
-    assert received(receiver) == [b"one.", b"two."]
+    assert drain(receiver) == [b"one.", b"two."]
 
 
 @pytest.mark.parametrize("make", ACCEPTED.values(), ids=ACCEPTED)
@@ -124,7 +116,7 @@ def test_write_batch_takes_every_contiguous_buffer(
     assert tun.write_batch(iter(items[:1])) == 1  # type: ignore[arg-type]
     mixed = [bytes(packet(receiver, b"bb")), items[2]]  # with bytes before it
     assert tun.write_batch(mixed) == 2  # type: ignore[arg-type]
-    assert received(receiver) == [b"p0", b"p1", b"p2", b"p0", b"bb", b"p2"]
+    assert drain(receiver) == [b"p0", b"p1", b"p2", b"p0", b"bb", b"p2"]
 
 
 @pytest.mark.parametrize("make", ACCEPTED.values(), ids=ACCEPTED)
@@ -138,7 +130,7 @@ def test_udp_send_batch_takes_every_contiguous_buffer(make: Callable[[bytes], ob
         a.connect(b.getsockname())
         datagrams = [b"datagram %d.." % i for i in range(4)]  # even lengths
         assert tuntap.udp_send_batch(a, [make(d) for d in datagrams]) == 4  # type: ignore[misc]
-        assert received(b) == datagrams
+        assert drain(b) == datagrams
 
 
 @pytest.mark.parametrize("make, match", REFUSED.values(), ids=REFUSED)
@@ -151,7 +143,7 @@ def test_write_packet_refuses_what_is_no_buffer(
             TypeError, match=f"write_packet takes a Packet or a bytes-like .*{match}"
         ):
             tun.write_packet(bad, timeout=timeout)  # type: ignore[arg-type]
-    assert received(receiver) == []
+    assert drain(receiver) == []
 
 
 @pytest.mark.parametrize("make, match", REFUSED.values(), ids=REFUSED)
@@ -163,7 +155,7 @@ def test_write_batch_refuses_what_is_no_buffer_and_writes_nothing(
         with pytest.raises(TypeError, match=r"^write_batch takes Packets or bytes-like") as refused:
             tun.write_batch(items)  # type: ignore[arg-type]
         assert re.search(match, str(refused.value)) and "(item 1)" in str(refused.value)
-    assert received(receiver) == []
+    assert drain(receiver) == []
 
 
 @pytest.mark.parametrize("make, match", REFUSED.values(), ids=REFUSED)
@@ -180,7 +172,7 @@ def test_udp_send_batch_refuses_what_is_no_buffer_and_sends_nothing(
         with pytest.raises(TypeError, match=r"^udp_send_batch takes Packets or bytes") as refused:
             tuntap.udp_send_batch(a, [b"ok", make(b"datagram")])  # type: ignore[list-item]
         assert re.search(match, str(refused.value)) and "(item 1)" in str(refused.value)
-        assert received(b) == []
+        assert drain(b) == []
 
 
 # -- reads -----------------------------------------------------------------------
@@ -266,4 +258,4 @@ def test_the_write_rules_count_the_bytes_of_any_buffer(
         assert (stopped.value.written, stopped.value.index) == (1, 1)  # type: ignore[attr-defined]
     with pytest.raises(tuntap.NotIPPacketError):
         tun.write_packet(from_mmap(b"\x12" * 30))  # type: ignore[arg-type]
-    assert received(receiver) == [b"ok", b"ok"]
+    assert drain(receiver) == [b"ok", b"ok"]
