@@ -33,8 +33,8 @@ come from a relay's earlier use: a coalescing write to an offload TUN that
 stopped part-way and was not resumed.
 
 Each example is bounded (EXAMPLE_SECONDS for its writes, a watchdog that
-closes, the same for its drain); hypothesis runs 40 examples per case,
-without shrinking.
+closes, the same for its drain); hypothesis runs 12 examples per case in the
+matrix and 60 in ``tox -e gauntlet``, without shrinking.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from datetime import timedelta
 from typing import Any, Callable, Union
 
 import pytest
+from helpers.counts import count
 from helpers.forward import OUT6_NET, OUT_NET
 from helpers.ip import ip
 from helpers.packets import tcp_packet, ttl_free, udp_packet
@@ -568,7 +569,7 @@ def check(
 # Every example is real I/O of up to a few seconds: no shrinking (it could take minutes),
 # so a failure reports the example as it was generated.
 EXAMPLES = settings(
-    max_examples=40,
+    max_examples=count(12, 60),
     deadline=timedelta(seconds=3 * EXAMPLE_SECONDS),
     suppress_health_check=[HealthCheck.too_slow],
     phases=[Phase.explicit, Phase.reuse, Phase.generate],

@@ -18,6 +18,7 @@ import threading
 import time
 
 import pytest
+from helpers.counts import count
 from helpers.ip import TUN_ADDR, TUN_PEER, configure_v4, ip, link_names
 from helpers.packets import ipv4_udp
 from helpers.processes import open_fds
@@ -27,12 +28,11 @@ from tuntap_cffi import DevKind
 
 pytestmark = pytest.mark.privileged
 
-FULL = os.environ.get("TUNTAP_GAUNTLET") == "full"
 SANITIZED = os.environ.get("TUNTAP_SANITIZED") == "1"
-OPEN_CLOSE_CYCLES = 5000 if FULL else 200
-CLOSE_RACE_ROUNDS = 2000 if FULL else 200
-SIGNAL_STORM_PACKETS = 20000 if FULL else 2000
-GROWTH_PACKETS = 1_000_000 if FULL else 100_000
+OPEN_CLOSE_CYCLES = count(200, 5000)
+CLOSE_RACE_ROUNDS = count(200, 2000)
+SIGNAL_STORM_PACKETS = count(2000, 20000)
+GROWTH_PACKETS = count(100_000, 1_000_000)
 PYPY = platform.python_implementation() == "PyPy"
 GROW_ADDR, GROW_PEER = "203.0.113.129", "203.0.113.130"
 

@@ -13,5 +13,6 @@ conftest.py, never from another test module (tests/project/test_harness.py check
 - ``queues``: reading a device queue until it is quiet;
 - ``events``: link-event reader helpers;
 - ``guard``: memory that ends right before an inaccessible page;
+- ``counts``: short counts in the matrix, full ones under ``tox -e gauntlet``;
 - ``netlink``: an encoder of rtnetlink replies and their parse on guarded memory.
 """
