@@ -186,6 +186,7 @@ ATTACH_AND_ECHO = """
     for _ in range(20):
         pkt = iface.read_packet(timeout=10)
         proto, off, _ = pkt.ip_proto()
+        print("read", pkt.sip, "->", pkt.dip, "protocol", proto, flush=True)
         if proto == 17:
             break
     sport = int.from_bytes(pkt.body[off : off + 2], "big")
@@ -219,9 +220,18 @@ def test_the_owner_attaches_without_cap_net_admin_and_moves_packets(
                 sock.bind((TUN_ADDR, 0))
                 sock.settimeout(10)
                 sock.sendto(b"from-root", (TUN_PEER, 7000))
-                data, peer = sock.recvfrom(2048)
+                try:
+                    data, peer = sock.recvfrom(2048)
+                except socket.timeout:
+                    child.kill()
+                    out, err = child.communicate(timeout=30)
+                    link = ip("-s", "link", "show", "owned0")
+                    raise AssertionError(
+                        f"no echo within 10 s; the child said {out!r}, {err!r}; {link}"
+                    ) from None
             assert data == b"echo:from-root" and peer == (TUN_PEER, 7000)
-            assert wait_for_line(child, "echoed") == "echoed from-root"
+            line = wait_for_line(child, "echoed")
+            assert line == "echoed from-root"
         finally:
             child.kill()
             _out, err = child.communicate(timeout=30)
