@@ -245,9 +245,11 @@ def run_waiting(env: Env, case: Case, timeout: Any) -> Any:
     stops the wait after WATCHDOG seconds); returns what the call returned."""
     provider = threading.Timer(SOON, case.provide, (env,))
     watchdog = threading.Timer(WATCHDOG, case.stop, (env,))
+    # This clock starts before the provider's: a busy machine may hold this thread
+    # back between the two, and the call would seem to return too soon.
+    start = time.monotonic()
     provider.start()
     watchdog.start()
-    start = time.monotonic()
     try:
         got = case.call(env, timeout)
     finally:
