@@ -13,12 +13,16 @@
 #include <errno.h>
 #include <linux/if_tun.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #define OFFLOAD_BITS \
     ((uint32_t)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TT_TUN_F_USO4 | TT_TUN_F_USO6))
+#define FRAME_BITS ((uint32_t)(TT_FRAME_PI | TT_FRAME_VNET))
+/* The longest headers a framed queue's fd puts before a packet. */
+#define FRAME_MAX (TT_PI_LEN + TT_VNET_HDR_LEN)
 
 static const char empty_hdr[TT_VNET_HDR_LEN];
 
@@ -33,10 +37,12 @@ static int queue_ok(const struct tt_queue *q)
 {
     if (q == NULL || (q->kind != TT_KIND_TUN && q->kind != TT_KIND_TAP))
         return 0;
-    if (q->offload & ~OFFLOAD_BITS)
+    if ((q->offload & ~OFFLOAD_BITS) || (q->framing & ~FRAME_BITS))
         return 0;
     if (q->offload == 0)
         return 1;
+    if (q->framing != 0)
+        return 0; /* an offload queue's headers are its own */
     /* Offloads are for TUN devices; their buffers must hold a super-packet. */
     return q->kind == TT_KIND_TUN && buffer_ok(q->rx_buf, q->rx_buf_len) &&
            q->rx_len <= q->rx_buf_len && buffer_ok(q->tx_buf, q->tx_buf_len);
@@ -148,6 +154,77 @@ static int64_t raw_slot(const char *slot, size_t n, size_t slot_size)
     return packed;
 }
 
+/* ---- a framed queue's headers ----------------------------------------------- */
+
+/* How many bytes of headers the fd puts before every packet. */
+static size_t frame_len(const struct tt_queue *q)
+{
+    return (q->framing & TT_FRAME_PI ? TT_PI_LEN : 0) +
+           (q->framing & TT_FRAME_VNET ? TT_VNET_HDR_LEN : 0);
+}
+
+/* The headers a packet call writes before packet p: the packet information
+ * names its protocol (the kernel hands a TUN packet to the stack as that
+ * protocol; for a TAP it reads the frame's own), the virtio-net header asks
+ * for nothing.  Their length. */
+static size_t frame_head(const struct tt_queue *q, const unsigned char *p, size_t len,
+                         unsigned char *head)
+{
+    size_t n = 0;
+    if (q->framing & TT_FRAME_PI) {
+        unsigned proto = 0;
+        if (q->kind == TT_KIND_TAP)
+            proto = len >= TT_ETH_HEADER_LEN ? (unsigned)(p[12] << 8 | p[13]) : 0;
+        else if (len > 0)
+            proto = p[0] >> 4 == 6 ? 0x86DD : 0x0800;
+        head[0] = 0;
+        head[1] = 0;
+        head[2] = (unsigned char)(proto >> 8);
+        head[3] = (unsigned char)proto;
+        n = TT_PI_LEN;
+    }
+    if (q->framing & TT_FRAME_VNET) {
+        memset(head + n, 0, TT_VNET_HDR_LEN);
+        n += TT_VNET_HDR_LEN;
+    }
+    return n;
+}
+
+/* The result of a framed read of n bytes (headers in head, the packet in
+ * buf): classified as a plain read's (a batch slot's, slot_size bytes, when
+ * slot_size is not 0), and cut when the packet information says the kernel
+ * cut it. */
+static int64_t framed_result(const struct tt_queue *q, const unsigned char *head, ssize_t n,
+                             const char *buf, size_t slot_size)
+{
+    size_t hlen = frame_len(q);
+    if (n < 0)
+        return n;
+    if ((size_t)n < hlen)
+        return -EBADMSG;
+    size_t body = (size_t)n - hlen;
+    int64_t packed = slot_size ? classify_slot(buf, body, slot_size, q->kind)
+                               : tt_classify(buf, body, q->kind);
+    uint16_t flags = 0; /* struct tun_pi.flags: host order */
+    if (q->framing & TT_FRAME_PI)
+        memcpy(&flags, head, sizeof(flags));
+    int cut = (flags & TT_PI_STRIP) != 0;
+    if (packed < 0 || !cut || (int)(packed >> TT_PACK_VERDICT_SHIFT) != TT_PKT_OK)
+        return packed;
+    return tti_reclassed(packed, TT_PKT_TRUNCATED, body);
+}
+
+/* One framed read into buf: the headers into head, the packet after them. */
+static ssize_t framed_read(struct tt_queue *q, unsigned char *head, char *buf, size_t len,
+                           int timeout_ms, int *may_wait)
+{
+    struct iovec iov[2] = {
+        { .iov_base = head, .iov_len = frame_len(q) },
+        { .iov_base = buf, .iov_len = len },
+    };
+    return queue_io(q, 0, iov, 2, timeout_ms, may_wait);
+}
+
 /* Segments of the pending super-packet into nslots slots from out, stride
  * bytes apart, each in room bytes: the count (>= 1), or -errno with the
  * super-packet dropped.  -ENOBUFS keeps it pending: its segments need more
@@ -206,6 +283,11 @@ int64_t tt_queue_recv(struct tt_queue *q, char *buf, size_t len, int timeout_ms)
         return -EINVAL;
     if (q->offload == 0) {
         int may_wait = 1;
+        if (q->framing) {
+            unsigned char head[FRAME_MAX];
+            ssize_t n = framed_read(q, head, buf, len, timeout_ms, &may_wait);
+            return framed_result(q, head, n, buf, 0);
+        }
         struct iovec iov = { .iov_base = buf, .iov_len = len };
         ssize_t n = queue_io(q, 0, &iov, 1, timeout_ms, &may_wait);
         return n < 0 ? n : tt_classify(buf, (size_t)n, q->kind);
@@ -295,6 +377,19 @@ static int read_slots(struct tt_queue *q, struct tt_batch *b, int raw, int timeo
             continue;
         }
         char *slot = b->buf + (size_t)count * b->slot_size;
+        if (q->framing) {
+            unsigned char head[FRAME_MAX];
+            ssize_t n = framed_read(q, head, slot, b->slot_size, timeout, &may_wait);
+            if (n < 0 && count == 0)
+                return (int)n;
+            if (n < 0)
+                break;
+            int64_t result = framed_result(q, head, n, slot, b->slot_size);
+            b->results[count++] = result;
+            if (is_bad(result))
+                b->bad++;
+            continue;
+        }
         struct iovec iov = { .iov_base = slot, .iov_len = b->slot_size };
         ssize_t n = queue_io(q, 0, &iov, 1, timeout, &may_wait);
         if (n < 0) {
@@ -325,6 +420,18 @@ ssize_t tt_queue_send(struct tt_queue *q, const char *buf, size_t len, int timeo
     if (rule != 0)
         return rule < 0 ? rule : -EINVAL;
     int may_wait = 1;
+    if (q->offload == 0 && q->framing) {
+        unsigned char head[FRAME_MAX];
+        size_t hlen = frame_head(q, (const unsigned char *)buf, len, head);
+        struct iovec iov[2] = {
+            { .iov_base = head, .iov_len = hlen },
+            { .iov_base = (void *)buf, .iov_len = len },
+        };
+        ssize_t n = queue_io(q, 1, iov, 2, timeout_ms, &may_wait);
+        if (n < 0)
+            return n;
+        return (size_t)n < hlen ? 0 : n - (ssize_t)hlen;
+    }
     if (q->offload == 0) {
         struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
         return queue_io(q, 1, &iov, 1, timeout_ms, &may_wait);
@@ -348,6 +455,7 @@ static uint32_t write_one(struct tt_queue *q, const struct source *s, uint32_t i
                           uint32_t *members)
 {
     struct iovec iov[2];
+    unsigned char head[FRAME_MAX];
     int iovcnt = 1;
     uint32_t run = 1;
     int rule = s->raw ? 0 : write_rule(q, p, len);
@@ -358,6 +466,12 @@ static uint32_t write_one(struct tt_queue *q, const struct source *s, uint32_t i
         if (s->raw) {
             iov[0].iov_base = (void *)(p - TT_VNET_HDR_LEN);
             iov[0].iov_len = TT_VNET_HDR_LEN + len;
+        } else if (q->offload == 0 && q->framing) {
+            iov[0].iov_base = head;
+            iov[0].iov_len = frame_head(q, p, len, head);
+            iov[1].iov_base = (void *)p;
+            iov[1].iov_len = len;
+            iovcnt = 2;
         } else if (q->offload == 0) {
             iov[0].iov_base = (void *)p;
             iov[0].iov_len = len;
@@ -462,4 +576,154 @@ static int write_source(struct tt_queue *q, const struct source *src, uint32_t s
     }
     st->next = count;
     return (int)st->written;
+}
+
+/* ---- the usage count of the bytes calls --------------------------------------- */
+
+#define QUEUE_GONE 0x20000000u /* users: the fds are closed */
+#define QUEUE_COUNT 0x1fffffffu
+
+/* Counts one user less; the last one out of a closed queue (exactly one: the
+ * first to mark it gone) closes its fds.  1 when this call closed them. */
+static int drop(struct tt_queue *q)
+{
+    uint32_t closed = TT_QUEUE_CLOSED;
+    if (__atomic_sub_fetch(&q->users, 1, __ATOMIC_ACQ_REL) != closed)
+        return 0;
+    if (!__atomic_compare_exchange_n(&q->users, &closed, closed | QUEUE_GONE, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return 0; /* a late caller came in meanwhile: it is the last one out now */
+    close(q->fd);
+    close(q->wakefd);
+    return 1;
+}
+
+/* Counts one more call inside; 0 (nothing counted) once the queue is closed. */
+static int enter(struct tt_queue *q)
+{
+    if (!(__atomic_add_fetch(&q->users, 1, __ATOMIC_ACQ_REL) & TT_QUEUE_CLOSED))
+        return 1;
+    drop(q);
+    return 0;
+}
+
+int tt_queue_close(struct tt_queue *q)
+{
+    if (q == NULL)
+        return -EINVAL;
+    uint32_t before = __atomic_fetch_or(&q->users, TT_QUEUE_CLOSED, __ATOMIC_ACQ_REL);
+    if (before & TT_QUEUE_CLOSED)
+        return 0;
+    return tt_wake(q->wakefd);
+}
+
+int tt_queue_release(struct tt_queue *q)
+{
+    if (q == NULL)
+        return -EINVAL;
+    uint32_t now = __atomic_load_n(&q->users, __ATOMIC_ACQUIRE);
+    if (!(now & TT_QUEUE_CLOSED) || (now & QUEUE_GONE) || (now & QUEUE_COUNT) == 0)
+        return -EINVAL;
+    return drop(q);
+}
+
+/* ---- the bytes calls ------------------------------------------------------------ */
+
+static ssize_t recv_bytes(struct tt_queue *q, char *buf, size_t len, int timeout_ms);
+static ssize_t send_bytes(struct tt_queue *q, const char *buf, size_t len, int timeout_ms);
+
+ssize_t tt_queue_recv_bytes(struct tt_queue *q, char *buf, size_t len, int timeout_ms)
+{
+    if (!queue_ok(q) || (buf == NULL && len != 0))
+        return -EINVAL;
+    if (!enter(q))
+        return -ECANCELED;
+    ssize_t n = recv_bytes(q, buf, len, timeout_ms);
+    drop(q);
+    return n;
+}
+
+/* The scratch is free (owner 0) or this thread's (it copied its bytes out
+ * before calling again): take it.  Another thread's: -EBUSY. */
+static int scratch_take(struct tt_queue *q)
+{
+    uint64_t self = (uint64_t)pthread_self();
+    uint64_t owner = __atomic_load_n(&q->scratch_owner, __ATOMIC_ACQUIRE);
+    if (owner == self)
+        return 1;
+    owner = 0;
+    return __atomic_compare_exchange_n(&q->scratch_owner, &owner, self, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
+}
+
+ssize_t tt_queue_recv_next(struct tt_queue *q)
+{
+    if (!queue_ok(q) || q->scratch == NULL || q->scratch_len == 0)
+        return -EINVAL;
+    if (!scratch_take(q))
+        return -EBUSY;
+    ssize_t n = -ECANCELED;
+    if (enter(q)) {
+        n = recv_bytes(q, q->scratch, q->scratch_len, TT_WAIT_SLICE_MS);
+        drop(q);
+    }
+    if (n < 0) /* nothing to copy out: free for any thread */
+        __atomic_store_n(&q->scratch_owner, 0, __ATOMIC_RELEASE);
+    return n;
+}
+
+ssize_t tt_queue_send_now(struct tt_queue *q, const char *buf, size_t len)
+{
+    return tt_queue_send_bytes(q, buf, len, TT_WAIT_SLICE_MS);
+}
+
+ssize_t tt_queue_send_bytes(struct tt_queue *q, const char *buf, size_t len, int timeout_ms)
+{
+    if (!queue_ok(q) || (buf == NULL && len != 0))
+        return -EINVAL;
+    if (!enter(q))
+        return -ECANCELED;
+    ssize_t n = send_bytes(q, buf, len, timeout_ms);
+    drop(q);
+    return n;
+}
+
+static ssize_t recv_bytes(struct tt_queue *q, char *buf, size_t len, int timeout_ms)
+{
+    if (q->offload == 0) {
+        int may_wait = 1;
+        struct iovec iov = { .iov_base = buf, .iov_len = len };
+        return queue_io(q, 0, &iov, 1, len == 0 ? 0 : timeout_ms, &may_wait);
+    }
+    if (len == 0)
+        return 0;
+    if (!rx_take(q))
+        return -EBUSY;
+    int64_t result = recv_segment(q, buf, len, timeout_ms);
+    rx_give_back(q);
+    /* A segment's bytes: all of them, whatever the verdict (a bad segment's
+     * body length is every byte that arrived). */
+    return result < 0 ? (ssize_t)result : (ssize_t)(result & BODY_MASK);
+}
+
+static ssize_t send_bytes(struct tt_queue *q, const char *buf, size_t len, int timeout_ms)
+{
+    if (q->offload != 0 || q->framing == 0)
+        return tt_queue_send(q, buf, len, timeout_ms);
+    size_t hlen = frame_len(q);
+    int rule = len < hlen ? TT_PKT_TRUNCATED : 0;
+    if (rule == 0) {
+        const unsigned char *p = (const unsigned char *)buf + hlen;
+        size_t plen = len - hlen;
+        rule = write_rule(q, p, plen);
+        /* Behind packet information a TUN packet's protocol is the header's. */
+        if (rule == TT_PKT_NOT_IP && (q->framing & TT_FRAME_PI))
+            rule = 0;
+    }
+    q->refused = rule > 0 ? rule : 0;
+    if (rule != 0)
+        return rule < 0 ? rule : -EINVAL;
+    int may_wait = 1;
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    return queue_io(q, 1, &iov, 1, timeout_ms, &may_wait);
 }

@@ -15,7 +15,7 @@ import warnings
 import weakref
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .. import _lowlevel
 from ..errors import hint_for, os_error
@@ -29,20 +29,24 @@ from ..timeouts import Timeout
 from . import attach
 from .attach import CLONE_DEVICE
 from .batch_io import BatchQueue
+from .bytes_io import BytesQueue
 from .link_calls import LinkCalls
 from .queue import DEFAULT_WRITE_LIMIT, Writable, follow_mtu
+
+if TYPE_CHECKING:
+    from .._native import TTQueue
 
 __all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "Timeout", "Writable"]
 
 
-def _release(fd: int, wakefd: int, name: str, channel: Channel) -> None:
-    """What the last one out of an Interface closes: its socket, namespace fd and fds."""
+def _release(queue: list[TTQueue], name: str, channel: Channel) -> None:
+    """What the last one out of an Interface closes: its socket and namespace fd, and
+    (through the queue's count in C, which the bytes calls hold) its fds."""
     channel.release()
-    _lowlevel.close_fd(fd, name)
-    _lowlevel.close_fd(wakefd, name)
+    _lowlevel.queue_release(queue[0], name)
 
 
-class Interface(BatchQueue, LinkCalls):
+class Interface(BatchQueue, BytesQueue, LinkCalls):
     """An open TUN or TAP device. Go: Interface.
 
     Create one with :func:`open`. Usable as a context manager; closing it
@@ -65,14 +69,16 @@ class Interface(BatchQueue, LinkCalls):
         offload: Offload = NONE,
     ) -> None:
         self._multi_queue = multi_queue
+        queue: list[TTQueue] = []  # the queue's struct, once the Queue has made it
         lifetime = Lifetime(
             name,
-            lambda: _release(fd, wakefd, name, channel),
-            wake=lambda: _lowlevel.wake(wakefd, name),
+            lambda: _release(queue, name, channel),
+            wake=lambda: _lowlevel.queue_close(queue[0], name),
         )
         channel = Channel(name, lifetime, netlink, netns_fd)
         link = Link.of_device(channel, kind, follow_mtu(weakref.ref(self)))
         super().__init__(fd, wakefd, name, kind, offload, lifetime, link)
+        queue.append(self._q)
 
     # -- identity ---------------------------------------------------------
 
