@@ -10,12 +10,15 @@ unique names, deleted at the end; nothing is configured outside them):
 1. ingress: a C sender blasts small UDP datagrams that are routed into a TUN;
    one reader at a time drains it. Reported: packets/s, packets per reader
    CPU-second (the reader's own rusage) and the kernel's queue drops. Rows:
-   ``read_packet()``, ``read_packet(buf)`` (one 64 KiB bytearray reused),
-   ``read_batch`` and a bare loop over ``lib.tt_queue_recv`` (the floor that
-   cffi itself sets), beside the C, os.read and python-pytun loops.
+   ``read()`` (the bytes path), ``TunTapDevice.read`` of the python-pytun
+   drop-in (``tuntap_cffi.pytun``), ``read_packet()``, ``read_packet(buf)``
+   (one 64 KiB bytearray reused), ``read_batch`` and a bare loop over
+   ``lib.tt_queue_recv`` (the floor that cffi itself sets), beside the C,
+   os.read and python-pytun loops.
 2. egress: a writer writes small UDP packets into a TUN; a C receiver counts
    those delivered to its socket. Reported: packets/s written, and delivered.
-   Rows as for ingress, with a bare loop over ``lib.tt_queue_send``.
+   Rows as for ingress (``write()``, ``TunTapDevice.write``...), with a bare
+   loop over ``lib.tt_queue_send``.
 
 Every Python reader and writer (benchmarks/workers.py) first runs its own
 measuring loop on warm-up packets that are never counted, so that PyPy is
@@ -59,7 +62,15 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from workers import BARE_RECV, BARE_SEND, MARKER, MARKER_IP_LEN, READ_SIZE
+from workers import (
+    BARE_RECV,
+    BARE_SEND,
+    DROP_IN_READ,
+    DROP_IN_WRITE,
+    MARKER,
+    MARKER_IP_LEN,
+    READ_SIZE,
+)
 
 HERE = Path(__file__).resolve().parent
 C_PROGRAMS = (
@@ -77,11 +88,22 @@ READERS = (
     "os.read",
     "python-pytun",
     BARE_RECV,
+    "read()",
+    DROP_IN_READ,
     "read_packet",
     "read_packet(buf)",
     "read_batch",
 )
-WRITERS = ("C write() loop", "os.write", "python-pytun", BARE_SEND, "write_packet", "write_batch")
+WRITERS = (
+    "C write() loop",
+    "os.write",
+    "python-pytun",
+    BARE_SEND,
+    "write()",
+    DROP_IN_WRITE,
+    "write_packet",
+    "write_batch",
+)
 RELAYS = ("C relay", "python-pytun relay", "read_batch/write_batch relay")
 # Offload rows: devices with virtio-net headers.
 C_OFFLOAD = "C offload relay (raw)"
@@ -273,10 +295,20 @@ class Figures:
         return f"{med} [{low}-{high}]"
 
 
+def wanted(row: str, args: argparse.Namespace) -> bool:
+    """Whether a reader or writer row runs: python-pytun's only when it is installed,
+    and with ``--rows``, the C loop (the reference) and the rows named there."""
+    if row == "python-pytun" and not args.pytun:
+        return False
+    if not args.rows or row.startswith("C "):
+        return True
+    return any(part.strip() and part.strip() in row for part in args.rows.split(","))
+
+
 def ingress(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
     ns = h.netns("in")
     persistent_tun(h, ns, "bti")
-    results = {r: Figures() for r in READERS if args.pytun or r != "python-pytun"}
+    results = {r: Figures() for r in READERS if wanted(r, args)}
     # Round robin, so that a burst of load from elsewhere hits every row alike.
     for _ in range(args.runs):
         for reader, figures in results.items():
@@ -330,7 +362,7 @@ def egress(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
     # before any socket, so the receiver counts only the measured ones.
     good = udp_packet(bytes(PAYLOAD))
     bad = (good[:10] + bytes([good[10] ^ 0xFF]) + good[11:]).hex()
-    results = {w: Figures() for w in WRITERS if args.pytun or w != "python-pytun"}
+    results = {w: Figures() for w in WRITERS if wanted(w, args)}
     for _ in range(args.runs):
         for writer, figures in results.items():
             receiver = h.start(
@@ -679,6 +711,12 @@ def main(argv: list[str] | None = None) -> int:
         "--only", default="ingress,egress,relay,queues,tunnel", help="workloads to run"
     )
     parser.add_argument("--runs", type=int, default=None, help="runs per figure (default 5)")
+    parser.add_argument(
+        "--rows",
+        default="",
+        help="ingress/egress rows to run, by part of their name, comma-separated "
+        "(the C loop always runs)",
+    )
     tunnel.add_arguments(parser)
     args = parser.parse_args(argv)
     args.runs = args.runs or (1 if args.quick else 5)
