@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import select
 import socket
 import struct
@@ -179,8 +178,13 @@ def pattern_and_exclusive() -> None:
     first = pytun.TunTapDevice(name="ptq%d")
     emit("pattern name", first.name)
     observe("busy", lambda: pytun.TunTapDevice(name=first.name))
-    observe("exclusive", lambda: pytun.TunTapDevice(name=first.name, flags=pytun.IFF_TUN | pytun.IFF_TUN_EXCL))
-    observe("other kind while held", lambda: pytun.TunTapDevice(name=first.name, flags=pytun.IFF_TAP))
+    observe(
+        "exclusive",
+        lambda: pytun.TunTapDevice(name=first.name, flags=pytun.IFF_TUN | pytun.IFF_TUN_EXCL),
+    )
+    observe(
+        "other kind while held", lambda: pytun.TunTapDevice(name=first.name, flags=pytun.IFF_TAP)
+    )
     first.close()
     emit("gone after close", not exists(first.name))
     observe("positional", lambda: pytun.TunTapDevice("ptr0", pytun.IFF_TAP | pytun.IFF_NO_PI).name)
@@ -189,7 +193,7 @@ def pattern_and_exclusive() -> None:
 
 def configuration(dev: Any, kind: str) -> None:
     for attr in ("addr", "dstaddr", "netmask", "mtu"):
-        observe(f"{kind} {attr} before", lambda: getattr(dev, attr))
+        observe(f"{kind} {attr} before", lambda attr=attr: getattr(dev, attr))
     if kind == "tun":
         observe("tun hwaddr", lambda: dev.hwaddr)
     steps: list[tuple[str, Callable[[], object]]] = [
@@ -296,7 +300,9 @@ def traffic(flags: int, label: str) -> None:
     observe(f"{label} cut read", lambda: next_read(dev, ip_at + 10, ip_at))
     if head:
         send_udp(b"too small")
-        observe(f"{label} read smaller than headers", lambda: (readable(dev), dev.read(head - 1))[1])
+        observe(
+            f"{label} read smaller than headers", lambda: (readable(dev), dev.read(head - 1))[1]
+        )
     observe(f"{label} read 0", lambda: dev.read(0))
 
     # The kernel answers an echo request written into the device.
@@ -307,12 +313,20 @@ def traffic(flags: int, label: str) -> None:
     observe(f"{label} write str", lambda: dev.write("not a packet"))
     observe(f"{label} write empty", lambda: dev.write(b""))
     observe(f"{label} write short", lambda: dev.write(pi_header[:head] + b"\x45"))
-    observe(f"{label} write 3000", lambda: dev.write(pi_header + frame + ipv4(PEER, ELSEWHERE, 253, bytes(2980))))
+    observe(
+        f"{label} write 3000",
+        lambda: dev.write(pi_header + frame + ipv4(PEER, ELSEWHERE, 253, bytes(2980))),
+    )
     observe(f"{label} write not IP", lambda: dev.write(pi_header + frame + b"\x01" * 40))
     if tap:
         observe(f"{label} write short frame", lambda: dev.write(pi_header + MAC + PEER_MAC))
     if pi:
-        observe(f"{label} write wrong protocol", lambda: dev.write(struct.pack("!HH", 0, 0x1234) + bytes(vnet) + frame + echo_request(2)))
+        observe(
+            f"{label} write wrong protocol",
+            lambda: dev.write(
+                struct.pack("!HH", 0, 0x1234) + bytes(vnet) + frame + echo_request(2)
+            ),
+        )
 
     # A read blocks until a packet comes.
     timer = threading.Timer(0.2, send_udp, (b"later",))
@@ -320,7 +334,12 @@ def traffic(flags: int, label: str) -> None:
     timer.start()
     result = outcome(lambda: dev.read(2048))
     emit(f"{label} blocked read waited", time.monotonic() - start > 0.1)
-    emit(f"{label} blocked read", normalized(bytes.fromhex(result["bytes"]), ip_at) if isinstance(result, dict) and "bytes" in result else result)
+    emit(
+        f"{label} blocked read",
+        normalized(bytes.fromhex(result["bytes"]), ip_at)
+        if isinstance(result, dict) and "bytes" in result
+        else result,
+    )
     timer.join()
 
     dev.close()
@@ -346,8 +365,14 @@ def persistence() -> None:
     observe("persist", lambda: dev.persist())
     dev.close()
     emit("persistent stays", exists())
-    observe("other kind of a persistent", lambda: pytun.TunTapDevice(name=NAME, flags=pytun.IFF_TAP | pytun.IFF_NO_PI))
-    observe("multi-queue of a single-queue", lambda: pytun.TunTapDevice(name=NAME, flags=pytun.IFF_TUN | pytun.IFF_MULTI_QUEUE))
+    observe(
+        "other kind of a persistent",
+        lambda: pytun.TunTapDevice(name=NAME, flags=pytun.IFF_TAP | pytun.IFF_NO_PI),
+    )
+    observe(
+        "multi-queue of a single-queue",
+        lambda: pytun.TunTapDevice(name=NAME, flags=pytun.IFF_TUN | pytun.IFF_MULTI_QUEUE),
+    )
     again = pytun.TunTapDevice(name=NAME, flags=pytun.IFF_TUN)  # packet information now
     observe("reattached addr", lambda: again.addr)
     observe("persist False", lambda: again.persist(False))
@@ -359,7 +384,10 @@ def multi_queue() -> None:
     flags = pytun.IFF_TUN | pytun.IFF_NO_PI | pytun.IFF_MULTI_QUEUE
     first = pytun.TunTapDevice(name=NAME, flags=flags)
     second = pytun.TunTapDevice(name=NAME, flags=flags)
-    observe("single-queue of a multi-queue", lambda: pytun.TunTapDevice(name=NAME, flags=pytun.IFF_TUN | pytun.IFF_NO_PI))
+    observe(
+        "single-queue of a multi-queue",
+        lambda: pytun.TunTapDevice(name=NAME, flags=pytun.IFF_TUN | pytun.IFF_NO_PI),
+    )
     for label, call in (
         ("detach", lambda: second.mq_attach(False)),
         ("detach again", lambda: second.mq_attach(False)),
