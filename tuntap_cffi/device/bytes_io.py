@@ -188,7 +188,7 @@ class BytesQueue(Queue):
         """
         try:
             view = _view(buffer, require_writable=True)
-        except TypeError:
+        except (TypeError, BufferError):
             kind = type(buffer).__name__
             raise TypeError(f"readinto needs a writable bytes-like object, not {kind}") from None
         size = len(view)
