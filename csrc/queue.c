@@ -14,6 +14,7 @@
 #include <linux/if_tun.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -70,6 +71,54 @@ int tt_wait(int fd, int wakefd, int for_write, int timeout_ms)
     return r > 0 ? 1 : 0;
 }
 
+/* epoll_event.data of the two fds a queue's epoll fd watches. */
+enum { EP_FD = 1, EP_WAKE = 2, WAIT_EPOLL_MAKING = 3 };
+
+/* The queue's epoll fd, made by the first read that sleeps (one thread makes
+ * it; the others meanwhile poll); -1 when reads poll. */
+static int queue_epoll(struct tt_queue *q)
+{
+    uint32_t mode = __atomic_load_n(&q->wait_mode, __ATOMIC_ACQUIRE);
+    if (mode == TT_WAIT_EPOLL_MADE)
+        return q->epfd;
+    if (mode != TT_WAIT_EPOLL ||
+        !__atomic_compare_exchange_n(&q->wait_mode, &mode, WAIT_EPOLL_MAKING, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return -1;
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event fd_ev = { .events = EPOLLIN, .data.u32 = EP_FD };
+    struct epoll_event wake_ev = { .events = EPOLLIN, .data.u32 = EP_WAKE };
+    if (epfd >= 0 && (epoll_ctl(epfd, EPOLL_CTL_ADD, q->fd, &fd_ev) < 0 ||
+                      epoll_ctl(epfd, EPOLL_CTL_ADD, q->wakefd, &wake_ev) < 0)) {
+        close(epfd);
+        epfd = -1;
+    }
+    if (epfd < 0) { /* no epoll for this queue (EMFILE, an fd epoll cannot watch) */
+        __atomic_store_n(&q->wait_mode, TT_WAIT_POLL, __ATOMIC_RELEASE);
+        return -1;
+    }
+    q->epfd = epfd;
+    __atomic_store_n(&q->wait_mode, TT_WAIT_EPOLL_MADE, __ATOMIC_RELEASE);
+    return epfd;
+}
+
+/* One wait of a queue's call, as tt_wait answers; a read's with epoll when the
+ * queue has it (no wait-queue setup per call, as poll(2) does for each fd). */
+static int queue_wait(struct tt_queue *q, int for_write, int timeout_ms)
+{
+    int epfd = for_write ? -1 : queue_epoll(q);
+    if (epfd < 0)
+        return tt_wait(q->fd, q->wakefd, for_write, timeout_ms);
+    struct epoll_event events[2];
+    int n = epoll_wait(epfd, events, 2, timeout_ms < 0 ? -1 : timeout_ms);
+    if (n < 0)
+        return -errno;
+    for (int i = 0; i < n; i++)
+        if (events[i].data.u32 == EP_WAKE)
+            return -ECANCELED;
+    return n > 0 ? 1 : 0;
+}
+
 /*
  * The one read or write of the shim: tries it, and on EAGAIN waits for the
  * fd at most timeout_ms, once per call (*may_wait is cleared by the wait,
@@ -104,7 +153,7 @@ static ssize_t queue_io(struct tt_queue *q, int for_write, const struct iovec *i
         }
         wait_first = 0;
         *may_wait = 0;
-        int r = tt_wait(q->fd, q->wakefd, for_write, timeout_ms);
+        int r = queue_wait(q, for_write, timeout_ms);
         if (r <= 0) {
             if (!for_write)
                 q->drained = r == 0;
@@ -593,6 +642,9 @@ static int drop(struct tt_queue *q)
     if (!__atomic_compare_exchange_n(&q->users, &closed, closed | QUEUE_GONE, 0,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return 0; /* a late caller came in meanwhile: it is the last one out now */
+    /* Nobody is inside any call now (the holder's calls hold its count). */
+    if (__atomic_load_n(&q->wait_mode, __ATOMIC_ACQUIRE) == TT_WAIT_EPOLL_MADE)
+        close(q->epfd);
     close(q->fd);
     close(q->wakefd);
     return 1;

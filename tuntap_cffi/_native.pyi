@@ -199,6 +199,8 @@ class TTQueue(Protocol):
     scratch: cffi.FFI.CData
     scratch_len: int
     scratch_owner: int
+    wait_mode: int
+    epfd: int
 
 class TTEvent(Protocol):
     """``struct tt_event *`` (csrc/cdef/events.h)."""
@@ -400,6 +402,9 @@ class _Lib:
     TT_RX_PENDING_SIZE: int
     TT_QUEUE_MAX_BUF: int
     TT_QUEUE_CLOSED: int
+    TT_WAIT_POLL: int
+    TT_WAIT_EPOLL: int
+    TT_WAIT_EPOLL_MADE: int
     TT_WAIT_SLICE_MS: int
     TT_FRAME_PI: int
     TT_FRAME_VNET: int

@@ -138,6 +138,12 @@ struct tt_queue {
     char *scratch;
     size_t scratch_len;
     uint64_t scratch_owner;
+    /* How a read waits: TT_WAIT_POLL (poll(2) on fd and wakefd, each time),
+     * or, once the holder allowed it (TT_WAIT_EPOLL), the first read that
+     * sleeps makes an epoll fd watching both (TT_WAIT_EPOLL_MADE: epfd holds
+     * it), closed with the fds by the last one out. */
+    uint32_t wait_mode;
+    int32_t epfd;
 };
 
 /* What a framed queue's fd puts before every packet, in this order: the
@@ -145,6 +151,8 @@ struct tt_queue {
  * the kernel cut the packet; then the protocol in network order), then a
  * virtio-net header. */
 enum { TT_QUEUE_CLOSED = 0x40000000 };
+
+enum { TT_WAIT_POLL = 0, TT_WAIT_EPOLL = 1, TT_WAIT_EPOLL_MADE = 2 };
 
 /* The longest one wait in C lasts before Python sees a close, a deadline or
  * Ctrl-C (ms). */

@@ -86,6 +86,7 @@ from .io import (
     Scratch as Scratch,
     add_scratch as add_scratch,
     add_sent_marks as add_sent_marks,
+    allow_epoll as allow_epoll,
     batch_packets as batch_packets,
     buffer_view as buffer_view,
     joined_packets as joined_packets,

@@ -85,6 +85,13 @@ def add_scratch(queue: TTQueue, size: int) -> Scratch:
     return Scratch(data, view)
 
 
+def allow_epoll(queue: TTQueue) -> None:
+    """Let the queue's reads wait with an epoll fd of its own (made by the first read
+    that sleeps, closed with the fds): only for a queue whose holder gives it up
+    through :func:`queue_release`, which closes it."""
+    queue.wait_mode = lib.TT_WAIT_EPOLL
+
+
 def queue_close(queue: TTQueue, name: str) -> None:
     """Mark a queue closed and fire its wake-up fd (every wait returns -ECANCELED)."""
     check(lib.tt_queue_close(queue), "close", name)
@@ -113,6 +120,7 @@ def new_queue(fd: int, wakefd: int, kind: int, offload: int, write_limit: int) -
     queue.offload = offload
     queue.write_limit = write_limit
     queue.users = 1  # the holder's count (tt_queue_release gives it up)
+    queue.epfd = -1
     rx_buf = tx_buf = None
     if offload:
         rx_buf = ffi.new("char[]", RX_PENDING_SIZE)

@@ -79,6 +79,7 @@ class Interface(BatchQueue, BytesQueue, LinkCalls):
         link = Link.of_device(channel, kind, follow_mtu(weakref.ref(self)))
         super().__init__(fd, wakefd, name, kind, offload, lifetime, link)
         queue.append(self._q)
+        _lowlevel.allow_epoll(self._q)  # released through _release: its epoll fd too
 
     # -- identity ---------------------------------------------------------
 
