@@ -198,8 +198,7 @@ class TunTapDevice:
         self._name = queue.name
         self._fd = queue.fileno()
         self._q = queue._q
-        self._bb = queue._bb
-        self._cbuf = queue._cbuf
+        self._bb, self._cbuf = queue.scratch()  # made now: it never changes
         self._closed = False
 
     # -- the way out ---------------------------------------------------------
@@ -349,10 +348,16 @@ class TunTapDevice:
 
     @property
     def name(self) -> str:
+        """The device's name, as the kernel chose it (kept after ``close()``)."""
         return self._name
 
     @property
     def addr(self) -> str:
+        """The device's IPv4 address: the first one labelled with its name (SIOCGIFADDR).
+
+        Set: replaces it, a /32 on a TUN, the address class's prefix (and
+        broadcast address) on a TAP; ``"0.0.0.0"`` removes it (SIOCSIFADDR).
+        """
         return socket.inet_ntoa(cast(bytes, self._config("get_addr")))
 
     @addr.setter
@@ -361,6 +366,7 @@ class TunTapDevice:
 
     @property
     def dstaddr(self) -> str:
+        """The other end of the address (the address itself when it has none); settable."""
         return socket.inet_ntoa(cast(bytes, self._config("get_dstaddr")))
 
     @dstaddr.setter
@@ -369,6 +375,7 @@ class TunTapDevice:
 
     @property
     def netmask(self) -> str:
+        """The address's netmask; settable (a non-contiguous one is ``EINVAL``)."""
         return socket.inet_ntoa(cast(bytes, self._config("get_netmask")))
 
     @netmask.setter
@@ -377,6 +384,7 @@ class TunTapDevice:
 
     @property
     def hwaddr(self) -> bytes:
+        """The 6-byte hardware address (zeros on a TUN); settable on a TAP, with bytes."""
         return cast(bytes, self._config("get_hwaddr"))
 
     @hwaddr.setter
@@ -389,6 +397,7 @@ class TunTapDevice:
 
     @property
     def mtu(self) -> int:
+        """The device's MTU; settable (``Error`` for values <= 0, ``EINVAL`` out of range)."""
         return cast(int, self._config("get_mtu"))
 
     @mtu.setter

@@ -27,6 +27,7 @@ import errno
 import operator
 import platform
 import sys
+import threading
 from typing import Any, SupportsIndex, cast
 
 from .. import _lowlevel
@@ -49,6 +50,9 @@ _view = _lowlevel.view_of
 _new_buffer = _lowlevel.new_buffer
 _NOBUFS = -errno.ENOBUFS
 _BUSY = -errno.EBUSY
+_INVAL = -errno.EINVAL
+# Makes a queue's scratch once, whichever thread reads first.
+_SCRATCH_LOCK = threading.Lock()
 _EMPTY = b""
 # CPython reads into the storage of a bytes object and slices it; PyPy copies out.
 _SLICED = platform.python_implementation() != "PyPy"
@@ -77,9 +81,18 @@ class BytesQueue(Queue):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # The scratch tt_queue_recv_next reads into: _bb is its bytes object
-        # (CPython), _cbuf its C view.
-        self._bb, self._cbuf = _lowlevel.add_scratch(self._q, SCRATCH_SIZE)
+        # The scratch tt_queue_recv_next reads into, made by the first read
+        # (until then C answers -EINVAL): _bb is its bytes object (CPython),
+        # _cbuf its C view. Once made, neither ever changes.
+        self._bb: bytes | None = None
+        self._cbuf: _lowlevel.CData | None = None
+
+    def scratch(self) -> tuple[bytes | None, _lowlevel.CData]:
+        """The queue's scratch (bytes object, C view), made now if it was not yet."""
+        with _SCRATCH_LOCK:
+            if self._cbuf is None:
+                self._bb, self._cbuf = _lowlevel.add_scratch(self._q, SCRATCH_SIZE)
+        return self._bb, self._cbuf
 
     if _SLICED:
 
@@ -113,15 +126,14 @@ class BytesQueue(Queue):
             if timeout is None and type(size) is int and size > 0:
                 n = _recv_next(self._q)
                 if 0 <= n <= size:
-                    return _copy(self._cbuf, n)
+                    return _copy(self._cbuf, n)  # type: ignore[arg-type]
                 return self._next_rest(size, n)
             return self._read_slow(size, timeout)
 
     def _scratch_bytes(self, n: int) -> bytes:
         """The first ``n`` bytes of the scratch, as a new ``bytes``."""
-        if self._bb is not None:
-            return self._bb[:n]
-        return _copy(self._cbuf, n)
+        data, view = self.scratch()
+        return _copy(view, n) if data is None else data[:n]
 
     def _next_rest(self, size: int, result: int) -> bytes:
         """A scratch read that did not give ``size`` bytes or fewer at once: a packet
@@ -130,7 +142,10 @@ class BytesQueue(Queue):
         while result < 0:
             if result == _BUSY:
                 return self._read_slow(size, None)
-            self._retry(result, None, "read")  # raises, unless it is worth trying again
+            if result == _INVAL and self._cbuf is None:
+                self.scratch()  # the first read: the scratch is made now
+            else:
+                self._retry(result, None, "read")  # raises, unless it is worth trying again
             result = _recv_next(self._q)
         return self.cut(self._scratch_bytes(result), size)
 
