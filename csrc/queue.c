@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -119,18 +120,33 @@ static int queue_wait(struct tt_queue *q, int for_write, int timeout_ms)
     return n > 0 ? 1 : 0;
 }
 
+/* A wait longer than this slept: the reader had emptied the queue before the
+ * packet came (one that returns at once found it already there). */
+#define SLEPT_NS 5000L
+
+static long elapsed_ns(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - since->tv_sec) * 1000000000L + (now.tv_nsec - since->tv_nsec);
+}
+
 /*
  * The one read or write of the shim: tries it, and on EAGAIN waits for the
  * fd at most timeout_ms, once per call (*may_wait is cleared by the wait,
- * so a whole batch never blocks longer than timeout_ms).  A read on a queue
- * the last read drained waits first, which saves a read() that would only
- * say EAGAIN.  Bytes moved or -errno (-EAGAIN: nothing in time; -ECANCELED:
- * woken).  Reads keep q->drained up to date.
+ * so a whole batch never blocks longer than timeout_ms).  A read waits
+ * first when the last read had to: found the queue empty and slept for its
+ * packet (a reader faster than the packets finds it empty again), which
+ * saves a read() that would only say EAGAIN; a read whose wait returned at
+ * once (packets were there) reads first next time.  Bytes moved or -errno
+ * (-EAGAIN: nothing in time; -ECANCELED: woken).  Reads keep q->drained up
+ * to date.
  */
 static ssize_t queue_io(struct tt_queue *q, int for_write, const struct iovec *iov, int iovcnt,
                         int timeout_ms, int *may_wait)
 {
     int wait_first = !for_write && q->drained && timeout_ms != 0 && *may_wait;
+    int slept = 0;
     for (;;) {
         if (!wait_first) {
             ssize_t n;
@@ -141,7 +157,7 @@ static ssize_t queue_io(struct tt_queue *q, int for_write, const struct iovec *i
                 n = for_write ? writev(q->fd, iov, iovcnt) : readv(q->fd, iov, iovcnt);
             if (n >= 0) {
                 if (!for_write)
-                    q->drained = 0;
+                    q->drained = (uint32_t)slept;
                 return n;
             }
             int err = errno;
@@ -153,12 +169,16 @@ static ssize_t queue_io(struct tt_queue *q, int for_write, const struct iovec *i
         }
         wait_first = 0;
         *may_wait = 0;
+        struct timespec start;
+        if (!for_write)
+            clock_gettime(CLOCK_MONOTONIC, &start);
         int r = queue_wait(q, for_write, timeout_ms);
         if (r <= 0) {
             if (!for_write)
                 q->drained = r == 0;
             return r == 0 ? -EAGAIN : r;
         }
+        slept = !for_write && elapsed_ns(&start) > SLEPT_NS;
     }
 }
 

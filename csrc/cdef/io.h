@@ -99,7 +99,8 @@ struct tt_queue {
     int32_t kind;            /* TT_KIND_* */
     uint32_t offload;        /* TUN_F_* bits accepted; 0: plain, no virtio-net header */
     size_t write_limit;      /* longest packet a write takes (-EMSGSIZE beyond) */
-    uint32_t drained;        /* the last read emptied the queue: the next one waits first */
+    uint32_t drained;        /* the last read found the queue empty (and slept for its
+                              * packet): the next one waits first */
     int32_t refused;         /* out: TT_PKT_* verdict of a send the write rules refused, or 0 */
     /* The super-packet a segmenting read has not fully delivered yet: rx_buf
      * holds header + packet, rx_next is its first segment not yet delivered.
