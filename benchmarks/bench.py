@@ -209,8 +209,14 @@ def wait_ready(proc: subprocess.Popen[str], timeout: float = 15, word: str = "re
         )
 
 
+# The interpreter of python-pytun's rows (``--pytun-python``): this one unless told,
+# so that a PyPy run can have CPython's python-pytun beside it, in the same run.
+PYTUN_PYTHON = [sys.executable]
+
+
 def python_worker(*args: object) -> list[str]:
-    return [sys.executable, str(HERE / "workers.py"), *map(str, args)]
+    python = PYTUN_PYTHON[0] if "python-pytun" in map(str, args) else sys.executable
+    return [python, str(HERE / "workers.py"), *map(str, args)]
 
 
 def build_c(bindir: Path) -> None:
@@ -699,6 +705,11 @@ def describe(args: argparse.Namespace) -> str:
         f"first (ingress: a {args.warm_seconds} s blast; egress: up to {args.warm_packets:,} "
         f"packets or {args.warm_seconds} s), reads of {READ_SIZE} bytes, iperf3 "
         f"{args.iperf_seconds} s"
+        + (
+            f"; python-pytun rows under {PYTUN_PYTHON[0]}"
+            if PYTUN_PYTHON[0] != sys.executable
+            else ""
+        )
     )
 
 
@@ -711,6 +722,12 @@ def main(argv: list[str] | None = None) -> int:
         "--only", default="ingress,egress,relay,queues,tunnel", help="workloads to run"
     )
     parser.add_argument("--runs", type=int, default=None, help="runs per figure (default 5)")
+    parser.add_argument(
+        "--pytun-python",
+        default="",
+        help="the interpreter python-pytun's rows run under (e.g. a CPython, when this "
+        "run is PyPy's); this one unless told",
+    )
     parser.add_argument(
         "--rows",
         default="",
@@ -734,13 +751,14 @@ def main(argv: list[str] | None = None) -> int:
     for tool in ("ip", "gcc") + (("iperf3",) if needs_iperf else ()):
         if shutil.which(tool) is None:
             parser.error(f"needs {tool} (apt-get install iproute2 gcc iperf3)")
-    try:
-        import pytun  # noqa: F401
-
-        args.pytun = True
-    except ImportError:
-        print("python-pytun is not installed: its rows are left out", file=sys.stderr)
-        args.pytun = False
+    PYTUN_PYTHON[0] = args.pytun_python or sys.executable
+    probe = subprocess.run([PYTUN_PYTHON[0], "-c", "import pytun"], capture_output=True)
+    args.pytun = probe.returncode == 0
+    if not args.pytun:
+        print(
+            f"python-pytun is not installed for {PYTUN_PYTHON[0]}: its rows are left out",
+            file=sys.stderr,
+        )
     tables = [f"Benchmark: {describe(args)}", ""]
     with tempfile.TemporaryDirectory(prefix="ttbench-") as tmp:
         bindir = Path(tmp)
