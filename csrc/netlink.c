@@ -559,6 +559,46 @@ int tt_nl_addr_peer_change(struct tt_nl *nl, int add, int32_t ifindex, int famil
     return transact(nl, &req, reply);
 }
 
+int tt_nl_addr_entry_change(struct tt_nl *nl, int add, const struct tt_addr *entry,
+                            struct tt_nl_reply *reply)
+{
+    int bad = check_args(nl, reply);
+    if (bad < 0)
+        return bad;
+    if (entry == NULL || entry->ifindex <= 0)
+        return -EINVAL;
+    size_t alen = entry->family == AF_INET ? 4 : 16;
+    if (!((entry->family == AF_INET && entry->prefixlen <= 32) ||
+          (entry->family == AF_INET6 && entry->prefixlen <= 128)))
+        return -EINVAL;
+    if (entry->has_broadcast && entry->family != AF_INET)
+        return -EINVAL;
+    size_t label_len = strnlen(entry->label, sizeof(entry->label));
+    if (label_len >= sizeof(entry->label))
+        return -EINVAL;
+    struct ifaddrmsg ifa = {
+        .ifa_family = entry->family,
+        .ifa_prefixlen = entry->prefixlen,
+        .ifa_scope = entry->scope,
+        .ifa_index = (uint32_t)entry->ifindex,
+    };
+    struct request req;
+    if (add)
+        req_init(&req, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &ifa, sizeof(ifa));
+    else
+        req_init(&req, RTM_DELADDR, 0, &ifa, sizeof(ifa));
+    if ((bad = req_attr(&req, IFA_LOCAL, entry->addr, alen)) < 0 ||
+        (bad = req_attr(&req, IFA_ADDRESS, entry->has_peer ? entry->peer : entry->addr,
+                        alen)) < 0)
+        return bad;
+    if (entry->has_broadcast && (bad = req_attr(&req, IFA_BROADCAST, entry->broadcast, 4)) < 0)
+        return bad;
+    if (label_len && (bad = req_attr(&req, IFA_LABEL, entry->label, label_len + 1)) < 0)
+        return bad;
+    reply_reset(reply, TT_NL_EXPECT_ACK, entry->ifindex);
+    return transact(nl, &req, reply);
+}
+
 int tt_nl_addr_dump(struct tt_nl *nl, int32_t ifindex, struct tt_nl_reply *reply)
 {
     int bad = check_args(nl, reply);
