@@ -21,6 +21,7 @@ import warnings
 import pytest
 from helpers.ip import TUN_ADDR, TUN_PEER, disable_ipv6, link_names
 from helpers.processes import interrupt_after_ready, open_fds
+from helpers.threads import close_while_blocked
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import pytun
@@ -88,28 +89,11 @@ def test_close_from_another_thread_wakes_a_blocked_read() -> None:
     """python-pytun's read stays blocked (its issue 18); here it raises EBADF at once."""
     before = open_fds()
     dev = configured()
-    errors: list[BaseException] = []
-    started = threading.Event()
-
-    def reader() -> None:
-        started.set()
-        try:
-            dev.read(2048)
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=reader)
-    thread.start()
-    started.wait(5)
-    time.sleep(0.2)
-    start = time.monotonic()
-    dev.close()
-    thread.join(5)
-    woke = time.monotonic() - start
-    assert not thread.is_alive()
-    assert woke < 0.25, f"the blocked read took {woke:.3f} s to wake"
-    assert len(errors) == 1 and isinstance(errors[0], pytun.Error)
-    assert errors[0].errno == errno.EBADF
+    woken = close_while_blocked(lambda: dev.read(2048), dev.close)
+    assert not woken.alive
+    assert woken.seconds < 0.25, f"the blocked read took {woken.seconds:.3f} s to wake"
+    assert len(woken.raised) == 1 and isinstance(woken.raised[0], pytun.Error)
+    assert woken.raised[0].errno == errno.EBADF
     assert dev.fileno() == -1 and open_fds() == before
 
 

@@ -67,7 +67,7 @@ def test_the_drop_in_behaves_as_python_pytun_call_for_call(ours: list[list[objec
             skip_or_fail(why)
         skip_or_fail(
             f"{why}; set TUNTAP_PYTUN_PYTHON to a CPython that has it",
-            runs_in="the CPython envs (the drop-in's half runs here)",
+            runs_in="the CPython envs; the drop-in's half runs here",
         )
     theirs = run_program(reference, "pytun")
     assert theirs[-1] == ["done", True] and ours[-1] == ["done", True]

@@ -136,6 +136,19 @@ def _check_flag(flag: object, method: str) -> bool:
     return flag
 
 
+def _address_property(get: str, put: str, doc: str) -> property:
+    """An IPv4 address of :class:`TunTapDevice` as python-pytun's properties give it:
+    dotted, read with ``ifreq.<get>``, set with ``ifreq.<put>``."""
+
+    def getter(device: TunTapDevice) -> str:
+        return socket.inet_ntoa(cast(bytes, device._config(get)))
+
+    def setter(device: TunTapDevice, value: str) -> None:
+        device._config(put, _ipv4(value))
+
+    return property(getter, setter, doc=doc)
+
+
 class _Queue(Interface):
     """The Interface a TunTapDevice is: framed as its flags say, no write limit of
     its own, and closed without a warning when it is dropped (as python-pytun's)."""
@@ -227,47 +240,24 @@ class TunTapDevice:
     # own calls do (tuntap_cffi/lifetime.py): a close() meanwhile wakes them, and
     # the fds are released only once they are out.
 
-    if _SLICED:
-
-        def read(self, size: int) -> bytes:
-            """read(size) -> read at most size bytes, returned as a string."""
-            if type(size) is not int or size <= 0:
-                return self._read_other(size)
-            lifetime = self._lifetime
-            users = lifetime.users
-            users.append("read")
-            try:
-                if lifetime.closing:
-                    raise self._io_error(errno.ECANCELED, "read")
-                n = _recv_next(self._q)
-                if 0 <= n <= size:
-                    return self._bb[:n]  # type: ignore[index]
-                return self._read_rest(size, n)
-            finally:
-                users.pop()
-                if lifetime.closing:
-                    lifetime.left()
-
-    else:
-
-        def read(self, size: int) -> bytes:
-            """read(size) -> read at most size bytes, returned as a string."""
-            if type(size) is not int or size <= 0:
-                return self._read_other(size)
-            lifetime = self._lifetime
-            users = lifetime.users
-            users.append("read")
-            try:
-                if lifetime.closing:
-                    raise self._io_error(errno.ECANCELED, "read")
-                n = _recv_next(self._q)
-                if 0 <= n <= size:
-                    return _copy(self._cbuf, n)
-                return self._read_rest(size, n)
-            finally:
-                users.pop()
-                if lifetime.closing:
-                    lifetime.left()
+    def read(self, size: int) -> bytes:
+        """read(size) -> read at most size bytes, returned as a string."""
+        if type(size) is not int or size <= 0:
+            return self._read_other(size)
+        lifetime = self._lifetime
+        users = lifetime.users
+        users.append("read")
+        try:
+            if lifetime.closing:
+                raise self._io_error(errno.ECANCELED, "read")
+            n = _recv_next(self._q)
+            if 0 <= n <= size:
+                return self._bb[:n] if _SLICED else _copy(self._cbuf, n)  # type: ignore[index]
+            return self._read_rest(size, n)
+        finally:
+            users.pop()
+            if lifetime.closing:
+                lifetime.left()
 
     def _read_other(self, size: object) -> bytes:
         """read() of a size that is not a plain int > 0."""
@@ -398,36 +388,25 @@ class TunTapDevice:
         """The device's name, as the kernel chose it (kept after ``close()``)."""
         return self._name
 
-    @property
-    def addr(self) -> str:
+    addr = _address_property(
+        "get_addr",
+        "set_addr",
         """The device's IPv4 address: the first one labelled with its name (SIOCGIFADDR).
 
         Set: replaces it, a /32 on a TUN, the address class's prefix (and
         broadcast address) on a TAP; ``"0.0.0.0"`` removes it (SIOCSIFADDR).
-        """
-        return socket.inet_ntoa(cast(bytes, self._config("get_addr")))
-
-    @addr.setter
-    def addr(self, value: str) -> None:
-        self._config("set_addr", _ipv4(value))
-
-    @property
-    def dstaddr(self) -> str:
-        """The other end of the address (the address itself when it has none); settable."""
-        return socket.inet_ntoa(cast(bytes, self._config("get_dstaddr")))
-
-    @dstaddr.setter
-    def dstaddr(self, value: str) -> None:
-        self._config("set_dstaddr", _ipv4(value))
-
-    @property
-    def netmask(self) -> str:
-        """The address's netmask; settable (a non-contiguous one is ``EINVAL``)."""
-        return socket.inet_ntoa(cast(bytes, self._config("get_netmask")))
-
-    @netmask.setter
-    def netmask(self, value: str) -> None:
-        self._config("set_netmask", _ipv4(value))
+        """,
+    )
+    dstaddr = _address_property(
+        "get_dstaddr",
+        "set_dstaddr",
+        "The other end of the address (the address itself when it has none); settable.",
+    )
+    netmask = _address_property(
+        "get_netmask",
+        "set_netmask",
+        "The address's netmask; settable (a non-contiguous one is ``EINVAL``).",
+    )
 
     @property
     def hwaddr(self) -> bytes:

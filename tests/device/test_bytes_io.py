@@ -19,6 +19,7 @@ import pytest
 from helpers.ip import TUN_ADDR, TUN_PEER, configure_v4
 from helpers.packets import ipv4_udp
 from helpers.processes import interrupt_after_ready, open_fds
+from helpers.threads import close_while_blocked
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind, InterfaceClosedError, JumboPacketError, NotIPPacketError
@@ -153,25 +154,9 @@ def test_a_read_times_out(tun_v4: tuntap.Interface) -> None:
 def test_close_wakes_a_blocked_read_and_the_fds_go_when_it_leaves() -> None:
     before = open_fds()
     iface = tuntap.open("bio%d")
-    errors: list[BaseException] = []
-    started = threading.Event()
-
-    def reader() -> None:
-        started.set()
-        try:
-            iface.read()
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=reader)
-    thread.start()
-    started.wait(5)
-    time.sleep(0.2)  # blocked in C by now
-    closed = time.monotonic()
-    iface.close()
-    thread.join(5)
-    assert time.monotonic() - closed < 0.5
-    assert len(errors) == 1 and isinstance(errors[0], InterfaceClosedError)
+    woken = close_while_blocked(iface.read, iface.close)
+    assert not woken.alive and woken.seconds < 0.5
+    assert len(woken.raised) == 1 and isinstance(woken.raised[0], InterfaceClosedError)
     assert open_fds() == before
     for call in (lambda: iface.read(), lambda: iface.write(b"\x45" + bytes(19))):
         with pytest.raises(InterfaceClosedError):

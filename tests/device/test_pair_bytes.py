@@ -6,12 +6,11 @@ No root needed: these run on every interpreter."""
 from __future__ import annotations
 
 import os
-import threading
-import time
 
 import pytest
 from helpers.ip import TUN_ADDR, TUN_PEER
 from helpers.packets import ethernet, ipv4_udp
+from helpers.threads import close_while_blocked
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import DevKind, InterfaceClosedError, JumboPacketError, NotIPPacketError
@@ -69,24 +68,9 @@ def test_a_close_wakes_a_read_inside_and_the_last_one_out_releases() -> None:
     a, b = tuntap.pair()
     fd = b.fileno()
     lifetime = b._lifetime
-    outcome: list[BaseException] = []
-
-    def reader() -> None:
-        try:
-            b.read()
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=reader)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while lifetime.users != ["read"] and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert lifetime.users == ["read"]  # inside, waiting in C
-    b.close()
-    thread.join(5)
-    assert not thread.is_alive()
-    assert [type(exc) for exc in outcome] == [InterfaceClosedError]
+    woken = close_while_blocked(b.read, b.close, blocked=lambda: lifetime.users == ["read"])
+    assert woken.inside and not woken.alive  # inside, waiting in C, at the close
+    assert [type(exc) for exc in woken.raised] == [InterfaceClosedError]
     assert (lifetime.users, lifetime.released) == ([], True)
     with pytest.raises(OSError):
         os.fstat(fd)  # released (no other fd is opened meanwhile in this test)

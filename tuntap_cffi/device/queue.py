@@ -676,61 +676,37 @@ class Queue:
                 self._bb, self._cbuf = _lowlevel.add_scratch(self._q, SCRATCH_SIZE)
         return self._bb, self._cbuf
 
-    if _SLICED:
+    def read(self, size: int = READ_SIZE, *, timeout: Timeout = None) -> bytes:
+        """Read one packet's bytes, as ``os.read(fd, size)`` would give them,
+        waiting for it.
 
-        def read(self, size: int = READ_SIZE, *, timeout: Timeout = None) -> bytes:
-            """Read one packet's bytes, as ``os.read(fd, size)`` would give them,
-            waiting for it.
+        A packet longer than ``size`` is cut (as the kernel cuts it);
+        ``size`` 0 reads nothing and returns ``b""`` at once. On an
+        offload queue one segment per call, as :meth:`read_packet` gives
+        them.
 
-            A packet longer than ``size`` is cut (as the kernel cuts it);
-            ``size`` 0 reads nothing and returns ``b""`` at once. On an
-            offload queue one segment per call, as :meth:`read_packet` gives
-            them.
-
-            Raises:
-                TypeError, ValueError: ``size`` is not an int >= 0.
-                TimeoutError: nothing arrived within ``timeout``.
-                InterfaceClosedError: closed before or during the wait.
-                OSError: the device failed (e.g. it was deleted).
-            """
-            if timeout is not None or type(size) is not int or size <= 0:
-                return self._read_slow(size, timeout)
-            lifetime = self._lifetime
-            users = lifetime.users
-            users.append("read")
-            try:
-                if lifetime.closing:
-                    raise InterfaceClosedError(self._name, "read")
-                n = _recv_next(self._q)
-                if 0 <= n <= size:
-                    return self._bb[:n]  # type: ignore[index]
-                return self._next_rest(size, n)
-            finally:
-                users.pop()
-                if lifetime.closing:
-                    lifetime.left()
-
-    else:
-
-        def read(self, size: int = READ_SIZE, *, timeout: Timeout = None) -> bytes:
-            """Read one packet's bytes, as ``os.read(fd, size)`` would give them,
-            waiting for it (see the CPython definition above)."""
-            if timeout is not None or type(size) is not int or size <= 0:
-                return self._read_slow(size, timeout)
-            lifetime = self._lifetime
-            users = lifetime.users
-            users.append("read")
-            try:
-                if lifetime.closing:
-                    raise InterfaceClosedError(self._name, "read")
-                n = _recv_next(self._q)
-                if 0 <= n <= size:
-                    return _copy(self._cbuf, n)  # type: ignore[arg-type]
-                return self._next_rest(size, n)
-            finally:
-                users.pop()
-                if lifetime.closing:
-                    lifetime.left()
+        Raises:
+            TypeError, ValueError: ``size`` is not an int >= 0.
+            TimeoutError: nothing arrived within ``timeout``.
+            InterfaceClosedError: closed before or during the wait.
+            OSError: the device failed (e.g. it was deleted).
+        """
+        if timeout is not None or type(size) is not int or size <= 0:
+            return self._read_slow(size, timeout)
+        lifetime = self._lifetime
+        users = lifetime.users
+        users.append("read")
+        try:
+            if lifetime.closing:
+                raise InterfaceClosedError(self._name, "read")
+            n = _recv_next(self._q)
+            if 0 <= n <= size:
+                return self._bb[:n] if _SLICED else _copy(self._cbuf, n)  # type: ignore[index, arg-type]
+            return self._next_rest(size, n)
+        finally:
+            users.pop()
+            if lifetime.closing:
+                lifetime.left()
 
     def _scratch_bytes(self, n: int) -> bytes:
         """The first ``n`` bytes of the scratch, as a new ``bytes``."""
