@@ -526,6 +526,15 @@ int tt_nl_addr_change(struct tt_nl *nl, int add, int32_t ifindex, int family,
                                   flags, reply);
 }
 
+/* An RTM_NEWADDR (add; an address that exists is EEXIST) or RTM_DELADDR request. */
+static void addr_request(struct request *req, int add, const struct ifaddrmsg *ifa)
+{
+    if (add)
+        req_init(req, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifa, sizeof(*ifa));
+    else
+        req_init(req, RTM_DELADDR, 0, ifa, sizeof(*ifa));
+}
+
 int tt_nl_addr_peer_change(struct tt_nl *nl, int add, int32_t ifindex, int family,
                            const uint8_t *addr, const uint8_t *peer, size_t addr_len,
                            uint32_t prefixlen, uint32_t flags, struct tt_nl_reply *reply)
@@ -546,10 +555,7 @@ int tt_nl_addr_peer_change(struct tt_nl *nl, int add, int32_t ifindex, int famil
         .ifa_index = (uint32_t)ifindex,
     };
     struct request req;
-    if (add)
-        req_init(&req, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &ifa, sizeof(ifa));
-    else
-        req_init(&req, RTM_DELADDR, 0, &ifa, sizeof(ifa));
+    addr_request(&req, add, &ifa);
     if ((bad = req_attr(&req, IFA_LOCAL, addr, addr_len)) < 0 ||
         (bad = req_attr(&req, IFA_ADDRESS, peer, addr_len)) < 0)
         return bad;
@@ -583,10 +589,7 @@ int tt_nl_addr_entry_change(struct tt_nl *nl, int add, const struct tt_addr *ent
         .ifa_index = (uint32_t)entry->ifindex,
     };
     struct request req;
-    if (add)
-        req_init(&req, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &ifa, sizeof(ifa));
-    else
-        req_init(&req, RTM_DELADDR, 0, &ifa, sizeof(ifa));
+    addr_request(&req, add, &ifa);
     if ((bad = req_attr(&req, IFA_LOCAL, entry->addr, alen)) < 0 ||
         (bad = req_attr(&req, IFA_ADDRESS, entry->has_peer ? entry->peer : entry->addr,
                         alen)) < 0)

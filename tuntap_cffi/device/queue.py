@@ -379,19 +379,33 @@ class Queue:
         size: int,
         deadline: float | None,
         result: int,
+        operation: str = "write_packet",
     ) -> int:
-        """The wait loop of write_packet after a C call that wrote nothing."""
+        """The wait loop of write_packet (or of write(): ``operation`` "write", its
+        bytes as they are) after a C call that wrote nothing."""
+        send = _send_bytes if operation == "write" else _send
         while result < 0:
             if result == -errno.EMSGSIZE and self._limit_grew():
                 wait = slice_ms(deadline)
             elif result in (-errno.EMSGSIZE, -errno.EINVAL) and (
-                refusal := self._refusal(result, None, body)
+                refused := self._write_refusal(result, body, operation)
             ):
-                raise refusal
+                raise refused
             else:
-                wait = self._retry(result, deadline, "write_packet")
-            result = _send(self._q, data, size, wait)
-        return result
+                wait = self._retry(result, deadline, operation)
+            result = send(self._q, data, size, wait)
+        return int(result)
+
+    def _write_refusal(self, err: int, body: object, operation: str) -> Exception | None:
+        """The exception for what the write rules refused in one write; None for
+        another error. write()'s bytes are judged past a framed queue's headers."""
+        if operation != "write":
+            return self._refusal(err, None, body)
+        q = self._q
+        if err == -errno.EMSGSIZE or q.refused:
+            view = cast("bytes | memoryview", body)
+            return refusal(err, q.refused, q.framing, view, self._write_limit, self._name)
+        return None
 
     def _refusal(self, err: int, refused: int | None, body: object) -> Exception | None:
         """The exception for a packet the write rules (in C) refused; None for another error.
@@ -817,7 +831,7 @@ class Queue:
                 raise InterfaceClosedError(self._name, "write")
             n = _send_now(self._q, data, len(data))
             if n < 0:
-                n = self._send_waiting_bytes(data, data, len(data), None, n)
+                n = self._send_waiting(data, data, len(data), None, n, "write")
         finally:
             users.pop()
             if lifetime.closing:
@@ -842,30 +856,10 @@ class Queue:
         try:
             n = _send_bytes(self._q, c, size, slice_ms(deadline))
             if n < 0:
-                n = self._send_waiting_bytes(c, body, size, deadline, n)
+                n = self._send_waiting(c, body, size, deadline, n, "write")
         finally:
             self._leave()
         return int(n)
-
-    def _send_waiting_bytes(
-        self,
-        c: bytes | _lowlevel.CData,
-        body: bytes | memoryview,
-        size: int,
-        deadline: float | None,
-        result: int,
-    ) -> int:
-        """The wait loop of write() after a C call that wrote nothing."""
-        while result < 0:
-            if result == -errno.EMSGSIZE and self._limit_grew():
-                wait = slice_ms(deadline)
-            elif result == -errno.EMSGSIZE or (result == -errno.EINVAL and self._q.refused):
-                q = self._q
-                raise refusal(result, q.refused, q.framing, body, self._write_limit, self._name)
-            else:
-                wait = self._retry(result, deadline, "write")
-            result = _send_bytes(self._q, c, size, wait)
-        return int(result)
 
     # -- what the python-pytun drop-in sets ------------------------------------
 
