@@ -10,12 +10,15 @@ unique names, deleted at the end; nothing is configured outside them):
 1. ingress: a C sender blasts small UDP datagrams that are routed into a TUN;
    one reader at a time drains it. Reported: packets/s, packets per reader
    CPU-second (the reader's own rusage) and the kernel's queue drops. Rows:
-   ``read_packet()``, ``read_packet(buf)`` (one 64 KiB bytearray reused),
-   ``read_batch`` and a bare loop over ``lib.tt_queue_recv`` (the floor that
-   cffi itself sets), beside the C, os.read and python-pytun loops.
+   ``read()`` (the bytes path), ``TunTapDevice.read`` of the python-pytun
+   drop-in (``tuntap_cffi.pytun``), ``read_packet()``, ``read_packet(buf)``
+   (one 64 KiB bytearray reused), ``read_batch`` and a bare loop over
+   ``lib.tt_queue_recv`` (the floor that cffi itself sets), beside the C,
+   os.read and python-pytun loops.
 2. egress: a writer writes small UDP packets into a TUN; a C receiver counts
    those delivered to its socket. Reported: packets/s written, and delivered.
-   Rows as for ingress, with a bare loop over ``lib.tt_queue_send``.
+   Rows as for ingress (``write()``, ``TunTapDevice.write``...), with a bare
+   loop over ``lib.tt_queue_send``.
 
 Every Python reader and writer (benchmarks/workers.py) first runs its own
 measuring loop on warm-up packets that are never counted, so that PyPy is
@@ -59,7 +62,15 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from workers import BARE_RECV, BARE_SEND, MARKER, MARKER_IP_LEN, READ_SIZE
+from workers import (
+    BARE_RECV,
+    BARE_SEND,
+    DROP_IN_READ,
+    DROP_IN_WRITE,
+    MARKER,
+    MARKER_IP_LEN,
+    READ_SIZE,
+)
 
 HERE = Path(__file__).resolve().parent
 C_PROGRAMS = (
@@ -77,11 +88,22 @@ READERS = (
     "os.read",
     "python-pytun",
     BARE_RECV,
+    "read()",
+    DROP_IN_READ,
     "read_packet",
     "read_packet(buf)",
     "read_batch",
 )
-WRITERS = ("C write() loop", "os.write", "python-pytun", BARE_SEND, "write_packet", "write_batch")
+WRITERS = (
+    "C write() loop",
+    "os.write",
+    "python-pytun",
+    BARE_SEND,
+    "write()",
+    DROP_IN_WRITE,
+    "write_packet",
+    "write_batch",
+)
 RELAYS = ("C relay", "python-pytun relay", "read_batch/write_batch relay")
 # Offload rows: devices with virtio-net headers.
 C_OFFLOAD = "C offload relay (raw)"
@@ -187,8 +209,14 @@ def wait_ready(proc: subprocess.Popen[str], timeout: float = 15, word: str = "re
         )
 
 
+# The interpreter of python-pytun's rows (``--pytun-python``): this one unless told,
+# so that a PyPy run can have CPython's python-pytun beside it, in the same run.
+PYTUN_PYTHON = [sys.executable]
+
+
 def python_worker(*args: object) -> list[str]:
-    return [sys.executable, str(HERE / "workers.py"), *map(str, args)]
+    python = PYTUN_PYTHON[0] if "python-pytun" in map(str, args) else sys.executable
+    return [python, str(HERE / "workers.py"), *map(str, args)]
 
 
 def build_c(bindir: Path) -> None:
@@ -273,10 +301,20 @@ class Figures:
         return f"{med} [{low}-{high}]"
 
 
+def wanted(row: str, args: argparse.Namespace) -> bool:
+    """Whether a reader or writer row runs: python-pytun's only when it is installed,
+    and with ``--rows``, the C loop (the reference) and the rows named there."""
+    if row == "python-pytun" and not args.pytun:
+        return False
+    if not args.rows or row.startswith("C "):
+        return True
+    return any(part.strip() and part.strip() in row for part in args.rows.split(","))
+
+
 def ingress(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
     ns = h.netns("in")
     persistent_tun(h, ns, "bti")
-    results = {r: Figures() for r in READERS if args.pytun or r != "python-pytun"}
+    results = {r: Figures() for r in READERS if wanted(r, args)}
     # Round robin, so that a burst of load from elsewhere hits every row alike.
     for _ in range(args.runs):
         for reader, figures in results.items():
@@ -330,7 +368,7 @@ def egress(h: Harness, args: argparse.Namespace) -> dict[str, Figures]:
     # before any socket, so the receiver counts only the measured ones.
     good = udp_packet(bytes(PAYLOAD))
     bad = (good[:10] + bytes([good[10] ^ 0xFF]) + good[11:]).hex()
-    results = {w: Figures() for w in WRITERS if args.pytun or w != "python-pytun"}
+    results = {w: Figures() for w in WRITERS if wanted(w, args)}
     for _ in range(args.runs):
         for writer, figures in results.items():
             receiver = h.start(
@@ -667,6 +705,11 @@ def describe(args: argparse.Namespace) -> str:
         f"first (ingress: a {args.warm_seconds} s blast; egress: up to {args.warm_packets:,} "
         f"packets or {args.warm_seconds} s), reads of {READ_SIZE} bytes, iperf3 "
         f"{args.iperf_seconds} s"
+        + (
+            f"; python-pytun rows under {PYTUN_PYTHON[0]}"
+            if PYTUN_PYTHON[0] != sys.executable
+            else ""
+        )
     )
 
 
@@ -679,6 +722,18 @@ def main(argv: list[str] | None = None) -> int:
         "--only", default="ingress,egress,relay,queues,tunnel", help="workloads to run"
     )
     parser.add_argument("--runs", type=int, default=None, help="runs per figure (default 5)")
+    parser.add_argument(
+        "--pytun-python",
+        default="",
+        help="the interpreter python-pytun's rows run under (e.g. a CPython, when this "
+        "run is PyPy's); this one unless told",
+    )
+    parser.add_argument(
+        "--rows",
+        default="",
+        help="ingress/egress rows to run, by part of their name, comma-separated "
+        "(the C loop always runs)",
+    )
     tunnel.add_arguments(parser)
     args = parser.parse_args(argv)
     args.runs = args.runs or (1 if args.quick else 5)
@@ -696,13 +751,14 @@ def main(argv: list[str] | None = None) -> int:
     for tool in ("ip", "gcc") + (("iperf3",) if needs_iperf else ()):
         if shutil.which(tool) is None:
             parser.error(f"needs {tool} (apt-get install iproute2 gcc iperf3)")
-    try:
-        import pytun  # noqa: F401
-
-        args.pytun = True
-    except ImportError:
-        print("python-pytun is not installed: its rows are left out", file=sys.stderr)
-        args.pytun = False
+    PYTUN_PYTHON[0] = args.pytun_python or sys.executable
+    probe = subprocess.run([PYTUN_PYTHON[0], "-c", "import pytun"], capture_output=True)
+    args.pytun = probe.returncode == 0
+    if not args.pytun:
+        print(
+            f"python-pytun is not installed for {PYTUN_PYTHON[0]}: its rows are left out",
+            file=sys.stderr,
+        )
     tables = [f"Benchmark: {describe(args)}", ""]
     with tempfile.TemporaryDirectory(prefix="ttbench-") as tmp:
         bindir = Path(tmp)

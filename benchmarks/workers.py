@@ -34,6 +34,7 @@ IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
 BARE_RECV = "lib.tt_queue_recv (bare cffi call)"
 BARE_SEND = "lib.tt_queue_send (bare cffi call)"
 CHUNK = 64  # packets per write_batch call
+DROP_IN = "tuntap_cffi.pytun"
 
 
 def cpu_seconds() -> float:
@@ -50,10 +51,19 @@ def attach_plain(name: str) -> int:
     return fd
 
 
-def open_pytun(name: str) -> object:
-    import pytun  # type: ignore[import-not-found]
+def open_pytun(name: str, module: str = "pytun") -> object:
+    """A TunTapDevice of python-pytun (``module`` "pytun") or of the drop-in
+    (``tuntap_cffi.pytun``), attached to TUN ``name`` without packet information."""
+    import importlib
 
+    pytun = importlib.import_module(module)
     return pytun.TunTapDevice(name=name, flags=pytun.IFF_TUN | pytun.IFF_NO_PI)
+
+
+# The rows of the drop-in (tuntap_cffi.pytun) and of the bytes path.
+DROP_IN_READ = "tuntap_cffi.pytun TunTapDevice.read"
+DROP_IN_WRITE = "tuntap_cffi.pytun TunTapDevice.write"
+PYTUN_MODULES = {"python-pytun": "pytun", DROP_IN_READ: DROP_IN, DROP_IN_WRITE: DROP_IN}
 
 
 def ready(word: str = "ready") -> None:
@@ -71,12 +81,17 @@ def raw_queue(iface: object) -> object:
 
 def counting_loop(kind: str, name: str) -> tuple[int, Callable[[], int]]:
     """Open the device for ``kind``: (its fd, a loop that counts packets until a marker)."""
-    if kind == "os.read" or kind == "python-pytun":
+    if kind in ("os.read", "python-pytun", DROP_IN_READ, "read()"):
         if kind == "os.read":
             fd = attach_plain(name)
             read_one: Callable[[int], bytes] = functools.partial(os.read, fd)
+        elif kind == "read()":
+            import tuntap_cffi as tuntap
+
+            iface = tuntap.open(name)
+            fd, read_one = iface.fileno(), iface.read
         else:
-            dev = open_pytun(name)
+            dev = open_pytun(name, PYTUN_MODULES[kind])
             fd, read_one = dev.fileno(), dev.read  # type: ignore[attr-defined]
 
         def plain() -> int:
@@ -183,13 +198,13 @@ def writing_loop(kind: str, name: str) -> tuple[Callable[[bytes], object], Calla
     """Open the device for ``kind``: (write one packet, a loop ``(packet, count)``)."""
     if kind == "os.write":
         write_one: Callable[[bytes], object] = functools.partial(os.write, attach_plain(name))
-    elif kind == "python-pytun":
-        write_one = open_pytun(name).write  # type: ignore[attr-defined]
+    elif kind in ("python-pytun", DROP_IN_WRITE):
+        write_one = open_pytun(name, PYTUN_MODULES[kind]).write  # type: ignore[attr-defined]
     else:
         import tuntap_cffi as tuntap
 
         iface = tuntap.open(name)
-        write_one = iface.write_packet
+        write_one = iface.write if kind == "write()" else iface.write_packet
         if kind == "write_batch":
             write_batch = iface.write_batch
 

@@ -66,6 +66,26 @@ int tt_set_iff(int fd, const char *name, int kind, int extra_flags,
     return 0;
 }
 
+int tt_set_iff_flags(int fd, const char *name, int flags, char *name_out, size_t name_out_len)
+{
+    struct ifreq ifr;
+
+    if (name == NULL || name_out == NULL || name_out_len < IFNAMSIZ)
+        return -EINVAL;
+    size_t len = strnlen(name, IFNAMSIZ);
+    if (len >= IFNAMSIZ)
+        return -EINVAL;
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, name, len);
+    ifr.ifr_flags = (short)(flags & 0xffff);
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+        return -errno;
+
+    memset(name_out, 0, name_out_len);
+    memcpy(name_out, ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ - 1));
+    return 0;
+}
+
 int tt_set_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL);

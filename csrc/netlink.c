@@ -526,6 +526,15 @@ int tt_nl_addr_change(struct tt_nl *nl, int add, int32_t ifindex, int family,
                                   flags, reply);
 }
 
+/* An RTM_NEWADDR (add; an address that exists is EEXIST) or RTM_DELADDR request. */
+static void addr_request(struct request *req, int add, const struct ifaddrmsg *ifa)
+{
+    if (add)
+        req_init(req, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifa, sizeof(*ifa));
+    else
+        req_init(req, RTM_DELADDR, 0, ifa, sizeof(*ifa));
+}
+
 int tt_nl_addr_peer_change(struct tt_nl *nl, int add, int32_t ifindex, int family,
                            const uint8_t *addr, const uint8_t *peer, size_t addr_len,
                            uint32_t prefixlen, uint32_t flags, struct tt_nl_reply *reply)
@@ -546,16 +555,50 @@ int tt_nl_addr_peer_change(struct tt_nl *nl, int add, int32_t ifindex, int famil
         .ifa_index = (uint32_t)ifindex,
     };
     struct request req;
-    if (add)
-        req_init(&req, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &ifa, sizeof(ifa));
-    else
-        req_init(&req, RTM_DELADDR, 0, &ifa, sizeof(ifa));
+    addr_request(&req, add, &ifa);
     if ((bad = req_attr(&req, IFA_LOCAL, addr, addr_len)) < 0 ||
         (bad = req_attr(&req, IFA_ADDRESS, peer, addr_len)) < 0)
         return bad;
     if (add && (bad = req_u32(&req, IFA_FLAGS, flags)) < 0)
         return bad;
     reply_reset(reply, TT_NL_EXPECT_ACK, ifindex);
+    return transact(nl, &req, reply);
+}
+
+int tt_nl_addr_entry_change(struct tt_nl *nl, int add, const struct tt_addr *entry,
+                            struct tt_nl_reply *reply)
+{
+    int bad = check_args(nl, reply);
+    if (bad < 0)
+        return bad;
+    if (entry == NULL || entry->ifindex <= 0)
+        return -EINVAL;
+    size_t alen = entry->family == AF_INET ? 4 : 16;
+    if (!((entry->family == AF_INET && entry->prefixlen <= 32) ||
+          (entry->family == AF_INET6 && entry->prefixlen <= 128)))
+        return -EINVAL;
+    if (entry->has_broadcast && entry->family != AF_INET)
+        return -EINVAL;
+    size_t label_len = strnlen(entry->label, sizeof(entry->label));
+    if (label_len >= sizeof(entry->label))
+        return -EINVAL;
+    struct ifaddrmsg ifa = {
+        .ifa_family = entry->family,
+        .ifa_prefixlen = entry->prefixlen,
+        .ifa_scope = entry->scope,
+        .ifa_index = (uint32_t)entry->ifindex,
+    };
+    struct request req;
+    addr_request(&req, add, &ifa);
+    if ((bad = req_attr(&req, IFA_LOCAL, entry->addr, alen)) < 0 ||
+        (bad = req_attr(&req, IFA_ADDRESS, entry->has_peer ? entry->peer : entry->addr,
+                        alen)) < 0)
+        return bad;
+    if (entry->has_broadcast && (bad = req_attr(&req, IFA_BROADCAST, entry->broadcast, 4)) < 0)
+        return bad;
+    if (label_len && (bad = req_attr(&req, IFA_LABEL, entry->label, label_len + 1)) < 0)
+        return bad;
+    reply_reset(reply, TT_NL_EXPECT_ACK, entry->ifindex);
     return transact(nl, &req, reply);
 }
 

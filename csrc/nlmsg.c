@@ -252,6 +252,17 @@ int tti_nlmsg_addr(const uint8_t *p, size_t plen, struct tt_addr *out)
             if (get_u32(data, dlen, &entry.flags) < 0)
                 return -EBADMSG;
             break;
+        case IFA_BROADCAST:
+            if (alen != 4 || dlen != 4)
+                return -EBADMSG;
+            memcpy(entry.broadcast, data, 4);
+            entry.has_broadcast = 1;
+            break;
+        case IFA_LABEL:
+            /* A NUL-terminated name; one too long to be a device's is cut. */
+            memcpy(entry.label, data, dlen < sizeof(entry.label) ? dlen : sizeof(entry.label) - 1);
+            entry.label[sizeof(entry.label) - 1] = 0;
+            break;
         default:
             break;
         }
@@ -266,6 +277,8 @@ int tti_nlmsg_addr(const uint8_t *p, size_t plen, struct tt_addr *out)
     if (local != NULL && address != NULL && memcmp(local, address, alen) != 0) {
         memcpy(entry.peer, address, alen);
         entry.has_peer = 1;
+    } else if (local != NULL && address == NULL && ifa.ifa_family == AF_INET) {
+        entry.has_peer = 1; /* the kernel leaves out an IFA_ADDRESS of 0.0.0.0 */
     }
 
     *out = entry;

@@ -17,12 +17,17 @@
 #include <errno.h>
 #include <linux/if_tun.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/epoll.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #define OFFLOAD_BITS \
     ((uint32_t)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TT_TUN_F_USO4 | TT_TUN_F_USO6))
+#define FRAME_BITS ((uint32_t)(TT_FRAME_PI | TT_FRAME_VNET))
+/* The longest headers a framed queue's fd puts before a packet. */
+#define FRAME_MAX (TT_PI_LEN + TT_VNET_HDR_LEN)
 
 static const char empty_hdr[TT_VNET_HDR_LEN];
 
@@ -37,12 +42,14 @@ static int queue_ok(const struct tt_queue *q)
 {
     if (q == NULL || (q->kind != TT_KIND_TUN && q->kind != TT_KIND_TAP))
         return 0;
-    if (q->offload & ~OFFLOAD_BITS)
+    if ((q->offload & ~OFFLOAD_BITS) || (q->framing & ~FRAME_BITS))
         return 0;
     if (q->pair != 0 && (q->pair != 1 || q->offload != 0))
         return 0;
     if (q->offload == 0)
         return 1;
+    if (q->framing != 0)
+        return 0; /* an offload queue's headers are its own */
     /* Offloads are for TUN devices; their buffers must hold a super-packet. */
     return q->kind == TT_KIND_TUN && buffer_ok(q->rx_buf, q->rx_buf_len) &&
            q->rx_len <= q->rx_buf_len && buffer_ok(q->tx_buf, q->tx_buf_len);
@@ -77,6 +84,54 @@ static int pair_errno(int fd, int for_write, ssize_t n, int err)
 }
 
 /* ---- waiting ------------------------------------------------------------ */
+
+/* epoll_event.data of the two fds a queue's epoll fd watches. */
+enum { EP_FD = 1, EP_WAKE = 2, WAIT_EPOLL_MAKING = 3 };
+
+/* The queue's epoll fd, made by the first read that sleeps (one thread makes
+ * it; the others meanwhile poll); -1 when reads poll. */
+static int queue_epoll(struct tt_queue *q)
+{
+    uint32_t mode = __atomic_load_n(&q->wait_mode, __ATOMIC_ACQUIRE);
+    if (mode == TT_WAIT_EPOLL_MADE)
+        return q->epfd;
+    if (mode != TT_WAIT_EPOLL ||
+        !__atomic_compare_exchange_n(&q->wait_mode, &mode, WAIT_EPOLL_MAKING, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return -1;
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event fd_ev = { .events = EPOLLIN, .data.u32 = EP_FD };
+    struct epoll_event wake_ev = { .events = EPOLLIN, .data.u32 = EP_WAKE };
+    if (epfd >= 0 && (epoll_ctl(epfd, EPOLL_CTL_ADD, q->fd, &fd_ev) < 0 ||
+                      epoll_ctl(epfd, EPOLL_CTL_ADD, q->wakefd, &wake_ev) < 0)) {
+        close(epfd);
+        epfd = -1;
+    }
+    if (epfd < 0) { /* no epoll for this queue (EMFILE, an fd epoll cannot watch) */
+        __atomic_store_n(&q->wait_mode, TT_WAIT_POLL, __ATOMIC_RELEASE);
+        return -1;
+    }
+    q->epfd = epfd;
+    __atomic_store_n(&q->wait_mode, TT_WAIT_EPOLL_MADE, __ATOMIC_RELEASE);
+    return epfd;
+}
+
+/* One wait of a queue's call, as tt_wait answers; a read's with epoll when the
+ * queue has it (no wait-queue setup per call, as poll(2) does for each fd). */
+static int queue_wait(struct tt_queue *q, int for_write, int timeout_ms)
+{
+    int epfd = for_write ? -1 : queue_epoll(q);
+    if (epfd < 0)
+        return tt_wait(q->fd, q->wakefd, for_write, timeout_ms);
+    struct epoll_event events[2];
+    int n = epoll_wait(epfd, events, 2, timeout_ms < 0 ? -1 : timeout_ms);
+    if (n < 0)
+        return -errno;
+    for (int i = 0; i < n; i++)
+        if (events[i].data.u32 == EP_WAKE)
+            return -ECANCELED;
+    return n > 0 ? 1 : 0;
+}
 
 /*
  * The one read or write of the shim: tries it, and on EAGAIN waits for the
@@ -130,7 +185,7 @@ static ssize_t queue_io(struct tt_queue *q, int for_write, int first, const stru
         wait_first = 0;
         first = 0;
         *may_wait = 0;
-        int r = tt_wait(q->fd, q->wakefd, for_write, timeout_ms);
+        int r = queue_wait(q, for_write, timeout_ms);
         if (r <= 0)
             return r == 0 ? -EAGAIN : r;
     }
@@ -175,6 +230,77 @@ static int64_t raw_slot(const char *slot, size_t n, size_t slot_size)
     if (packed >= 0 && n == slot_size)
         packed = tti_reclassed(packed, TT_PKT_TRUNCATED, n - TT_VNET_HDR_LEN);
     return packed;
+}
+
+/* ---- a framed queue's headers ----------------------------------------------- */
+
+/* How many bytes of headers the fd puts before every packet. */
+static size_t frame_len(const struct tt_queue *q)
+{
+    return (q->framing & TT_FRAME_PI ? TT_PI_LEN : 0) +
+           (q->framing & TT_FRAME_VNET ? TT_VNET_HDR_LEN : 0);
+}
+
+/* The headers a packet call writes before packet p: the packet information
+ * names its protocol (the kernel hands a TUN packet to the stack as that
+ * protocol; for a TAP it reads the frame's own), the virtio-net header asks
+ * for nothing.  Their length. */
+static size_t frame_head(const struct tt_queue *q, const unsigned char *p, size_t len,
+                         unsigned char *head)
+{
+    size_t n = 0;
+    if (q->framing & TT_FRAME_PI) {
+        unsigned proto = 0;
+        if (q->kind == TT_KIND_TAP)
+            proto = len >= TT_ETH_HEADER_LEN ? (unsigned)(p[12] << 8 | p[13]) : 0;
+        else if (len > 0)
+            proto = p[0] >> 4 == 6 ? 0x86DD : 0x0800;
+        head[0] = 0;
+        head[1] = 0;
+        head[2] = (unsigned char)(proto >> 8);
+        head[3] = (unsigned char)proto;
+        n = TT_PI_LEN;
+    }
+    if (q->framing & TT_FRAME_VNET) {
+        memset(head + n, 0, TT_VNET_HDR_LEN);
+        n += TT_VNET_HDR_LEN;
+    }
+    return n;
+}
+
+/* The result of a framed read of n bytes (headers in head, the packet in
+ * buf): classified as a plain read's (a batch slot's, slot_size bytes, when
+ * slot_size is not 0), and cut when the packet information says the kernel
+ * cut it. */
+static int64_t framed_result(const struct tt_queue *q, const unsigned char *head, ssize_t n,
+                             const char *buf, size_t slot_size)
+{
+    size_t hlen = frame_len(q);
+    if (n < 0)
+        return n;
+    if ((size_t)n < hlen)
+        return -EBADMSG;
+    size_t body = (size_t)n - hlen;
+    int64_t packed = slot_size ? classify_slot(buf, body, slot_size, q->kind)
+                               : tt_classify(buf, body, q->kind);
+    uint16_t flags = 0; /* struct tun_pi.flags: host order */
+    if (q->framing & TT_FRAME_PI)
+        memcpy(&flags, head, sizeof(flags));
+    int cut = (flags & TT_PI_STRIP) != 0;
+    if (packed < 0 || !cut || (int)(packed >> TT_PACK_VERDICT_SHIFT) != TT_PKT_OK)
+        return packed;
+    return tti_reclassed(packed, TT_PKT_TRUNCATED, body);
+}
+
+/* One framed read into buf: the headers into head, the packet after them. */
+static ssize_t framed_read(struct tt_queue *q, unsigned char *head, char *buf, size_t len,
+                           int first, int timeout_ms, int *may_wait)
+{
+    struct iovec iov[2] = {
+        { .iov_base = head, .iov_len = frame_len(q) },
+        { .iov_base = buf, .iov_len = len },
+    };
+    return queue_io(q, 0, first, iov, 2, timeout_ms, may_wait);
 }
 
 /* Segments of the pending super-packet into nslots slots from out, stride
@@ -235,6 +361,11 @@ int64_t tt_queue_recv(struct tt_queue *q, char *buf, size_t len, int timeout_ms)
         return -EINVAL;
     if (q->offload == 0) {
         int may_wait = 1;
+        if (q->framing) {
+            unsigned char head[FRAME_MAX];
+            ssize_t n = framed_read(q, head, buf, len, 1, timeout_ms, &may_wait);
+            return framed_result(q, head, n, buf, 0);
+        }
         struct iovec iov = { .iov_base = buf, .iov_len = len };
         ssize_t n = queue_io(q, 0, 1, &iov, 1, timeout_ms, &may_wait);
         return n < 0 ? n : tt_classify(buf, (size_t)n, q->kind);
@@ -333,6 +464,19 @@ static int read_slots(struct tt_queue *q, struct tt_batch *b, int raw, int timeo
             continue;
         }
         char *slot = b->buf + (size_t)count * b->slot_size;
+        if (q->framing) {
+            unsigned char head[FRAME_MAX];
+            ssize_t n = framed_read(q, head, slot, b->slot_size, count == 0, timeout, &may_wait);
+            if (n < 0 && count == 0)
+                return (int)n;
+            if (n < 0)
+                break;
+            int64_t result = framed_result(q, head, n, slot, b->slot_size);
+            b->results[count++] = result;
+            if (tti_is_bad(result))
+                b->bad++;
+            continue;
+        }
         struct iovec iov = { .iov_base = slot, .iov_len = b->slot_size };
         ssize_t n = queue_io(q, 0, count == 0, &iov, 1, timeout, &may_wait);
         if (n < 0) {
@@ -363,6 +507,18 @@ ssize_t tt_queue_send(struct tt_queue *q, const char *buf, size_t len, int timeo
     if (rule != 0)
         return rule < 0 ? rule : -EINVAL;
     int may_wait = 1;
+    if (q->offload == 0 && q->framing) {
+        unsigned char head[FRAME_MAX];
+        size_t hlen = frame_head(q, (const unsigned char *)buf, len, head);
+        struct iovec iov[2] = {
+            { .iov_base = head, .iov_len = hlen },
+            { .iov_base = (void *)buf, .iov_len = len },
+        };
+        ssize_t n = queue_io(q, 1, 0, iov, 2, timeout_ms, &may_wait);
+        if (n < 0)
+            return n;
+        return (size_t)n < hlen ? 0 : n - (ssize_t)hlen;
+    }
     if (q->offload == 0) {
         struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
         return queue_io(q, 1, 0, &iov, 1, timeout_ms, &may_wait);
@@ -386,6 +542,7 @@ static uint32_t write_one(struct tt_queue *q, const struct tti_source *s, uint32
                           uint32_t *members)
 {
     struct iovec iov[TT_COALESCE_MAX + 1];
+    unsigned char head[FRAME_MAX];
     int iovcnt = 1;
     uint32_t run = 1;
     size_t want = len;
@@ -397,6 +554,13 @@ static uint32_t write_one(struct tt_queue *q, const struct tti_source *s, uint32
         if (s->raw) {
             iov[0].iov_base = (void *)(p - TT_VNET_HDR_LEN);
             iov[0].iov_len = want = TT_VNET_HDR_LEN + len;
+        } else if (q->offload == 0 && q->framing) {
+            iov[0].iov_base = head;
+            iov[0].iov_len = frame_head(q, p, len, head);
+            want = iov[0].iov_len + len;
+            iov[1].iov_base = (void *)p;
+            iov[1].iov_len = len;
+            iovcnt = 2;
         } else if (q->offload == 0) {
             iov[0].iov_base = (void *)p;
             iov[0].iov_len = len;
@@ -501,4 +665,97 @@ static int write_source(struct tt_queue *q, const struct tti_source *src, uint32
     }
     st->next = count;
     return (int)st->written;
+}
+
+/* ---- the bytes calls ------------------------------------------------------------ */
+
+/* The caller (Python) counts every call in the queue's usage count
+ * (tuntap_cffi/lifetime.py): the fds stay open while one is inside, and the
+ * wakefd ends its wait (-ECANCELED) once the queue is closed. */
+
+static ssize_t recv_bytes(struct tt_queue *q, char *buf, size_t len, int timeout_ms);
+static ssize_t send_bytes(struct tt_queue *q, const char *buf, size_t len, int timeout_ms);
+
+ssize_t tt_queue_recv_bytes(struct tt_queue *q, char *buf, size_t len, int timeout_ms)
+{
+    if (!queue_ok(q) || (buf == NULL && len != 0))
+        return -EINVAL;
+    return recv_bytes(q, buf, len, timeout_ms);
+}
+
+/* The scratch is free (owner 0) or this thread's (it copied its bytes out
+ * before calling again): take it.  Another thread's: -EBUSY. */
+static int scratch_take(struct tt_queue *q)
+{
+    uint64_t self = (uint64_t)pthread_self();
+    uint64_t owner = __atomic_load_n(&q->scratch_owner, __ATOMIC_ACQUIRE);
+    if (owner == self)
+        return 1;
+    owner = 0;
+    return __atomic_compare_exchange_n(&q->scratch_owner, &owner, self, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
+}
+
+ssize_t tt_queue_recv_next(struct tt_queue *q)
+{
+    if (!queue_ok(q) || q->scratch == NULL || q->scratch_len == 0)
+        return -EINVAL;
+    if (!scratch_take(q))
+        return -EBUSY;
+    ssize_t n = recv_bytes(q, q->scratch, q->scratch_len, TT_WAIT_SLICE_MS);
+    if (n < 0) /* nothing to copy out: free for any thread */
+        __atomic_store_n(&q->scratch_owner, 0, __ATOMIC_RELEASE);
+    return n;
+}
+
+ssize_t tt_queue_send_now(struct tt_queue *q, const char *buf, size_t len)
+{
+    return tt_queue_send_bytes(q, buf, len, TT_WAIT_SLICE_MS);
+}
+
+ssize_t tt_queue_send_bytes(struct tt_queue *q, const char *buf, size_t len, int timeout_ms)
+{
+    if (!queue_ok(q) || (buf == NULL && len != 0))
+        return -EINVAL;
+    return send_bytes(q, buf, len, timeout_ms);
+}
+
+static ssize_t recv_bytes(struct tt_queue *q, char *buf, size_t len, int timeout_ms)
+{
+    if (q->offload == 0) {
+        int may_wait = 1;
+        struct iovec iov = { .iov_base = buf, .iov_len = len };
+        return queue_io(q, 0, 1, &iov, 1, len == 0 ? 0 : timeout_ms, &may_wait);
+    }
+    if (len == 0)
+        return 0;
+    if (!rx_take(q))
+        return -EBUSY;
+    int64_t result = recv_segment(q, buf, len, timeout_ms);
+    rx_give_back(q);
+    /* A segment's bytes: all of them, whatever the verdict (a bad segment's
+     * body length is every byte that arrived). */
+    return result < 0 ? (ssize_t)result : (ssize_t)(result & BODY_MASK);
+}
+
+static ssize_t send_bytes(struct tt_queue *q, const char *buf, size_t len, int timeout_ms)
+{
+    if (q->offload != 0 || q->framing == 0)
+        return tt_queue_send(q, buf, len, timeout_ms);
+    size_t hlen = frame_len(q);
+    int rule = len < hlen ? TT_PKT_TRUNCATED : 0;
+    if (rule == 0) {
+        const unsigned char *p = (const unsigned char *)buf + hlen;
+        size_t plen = len - hlen;
+        rule = write_rule(q, p, plen);
+        /* Behind packet information a TUN packet's protocol is the header's. */
+        if (rule == TT_PKT_NOT_IP && (q->framing & TT_FRAME_PI))
+            rule = 0;
+    }
+    q->refused = rule > 0 ? rule : 0;
+    if (rule != 0)
+        return rule < 0 ? rule : -EINVAL;
+    int may_wait = 1;
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    return queue_io(q, 1, 0, &iov, 1, timeout_ms, &may_wait);
 }

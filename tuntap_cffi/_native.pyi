@@ -86,6 +86,9 @@ class TTAddr(Protocol):
     addr: cffi.FFI.CData
     has_peer: int
     peer: cffi.FFI.CData
+    has_broadcast: int
+    broadcast: cffi.FFI.CData
+    label: cffi.FFI.CData
 
 class TTRoute(Protocol):
     """``struct tt_route *`` (csrc/cdef/netlink.h)."""
@@ -196,6 +199,12 @@ class TTQueue(Protocol):
     rx_busy: int
     tx_busy: int
     pair: int
+    framing: int
+    scratch: cffi.FFI.CData
+    scratch_len: int
+    scratch_owner: int
+    wait_mode: int
+    epfd: int
 
 class TTEvent(Protocol):
     """``struct tt_event *`` (csrc/cdef/events.h)."""
@@ -260,6 +269,9 @@ class _Lib:
         extra_flags: int,
         name_out: _Buffer,
         name_out_len: int,
+    ) -> int: ...
+    def tt_set_iff_flags(
+        self, fd: int, name: _Buffer, flags: int, name_out: _Buffer, name_out_len: int
     ) -> int: ...
     def tt_set_nonblocking(self, fd: int) -> int: ...
     def tt_close(self, fd: int) -> int: ...
@@ -341,6 +353,13 @@ class _Lib:
     def tt_nl_addr_dump(
         self, nl: TTNl | cffi.FFI.CData, ifindex: int, reply: TTNlReply | cffi.FFI.CData
     ) -> int: ...
+    def tt_nl_addr_entry_change(
+        self,
+        nl: TTNl | cffi.FFI.CData,
+        add: int,
+        entry: TTAddr | cffi.FFI.CData,
+        reply: TTNlReply | cffi.FFI.CData,
+    ) -> int: ...
     def tt_nl_addr_peer_change(
         self,
         nl: TTNl | cffi.FFI.CData,
@@ -392,6 +411,14 @@ class _Lib:
     TT_TUN_F_USO6: int
     TT_RX_PENDING_SIZE: int
     TT_QUEUE_MAX_BUF: int
+    TT_WAIT_POLL: int
+    TT_WAIT_EPOLL: int
+    TT_WAIT_EPOLL_MADE: int
+    TT_WAIT_SLICE_MS: int
+    TT_FRAME_PI: int
+    TT_FRAME_VNET: int
+    TT_PI_LEN: int
+    TT_PI_STRIP: int
     def tt_queue_recv(
         self, q: TTQueue | cffi.FFI.CData, buf: _Buffer, len_: int, timeout_ms: int
     ) -> int: ...
@@ -409,6 +436,14 @@ class _Lib:
         coalesce: int,
         timeout_ms: int,
         st: TTWriteStatus | cffi.FFI.CData,
+    ) -> int: ...
+    def tt_queue_recv_bytes(
+        self, q: TTQueue | cffi.FFI.CData, buf: _Buffer, len_: int, timeout_ms: int
+    ) -> int: ...
+    def tt_queue_recv_next(self, q: TTQueue | cffi.FFI.CData) -> int: ...
+    def tt_queue_send_now(self, q: TTQueue | cffi.FFI.CData, buf: _Buffer, len_: int) -> int: ...
+    def tt_queue_send_bytes(
+        self, q: TTQueue | cffi.FFI.CData, buf: _Buffer, len_: int, timeout_ms: int
     ) -> int: ...
     # cdef/offload.h
     def tt_segment(

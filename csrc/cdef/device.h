@@ -14,6 +14,12 @@ enum { TT_IFNAME_MAX = 15 };
 int tt_open_clone(const char *path);
 int tt_set_iff(int fd, const char *name, int kind, int extra_flags,
                char *name_out, size_t name_out_len);
+/* TUNSETIFF with the caller's flags as they are (IFF_TUN or IFF_TAP, IFF_NO_PI,
+ * IFF_VNET_HDR, IFF_MULTI_QUEUE, IFF_TUN_EXCL ...: the low 16 bits, as the
+ * kernel's ifr_flags holds them) and name as it is (up to 15 bytes, "" for
+ * the kernel to choose): the kernel alone judges both.  The name it chose
+ * goes to name_out. */
+int tt_set_iff_flags(int fd, const char *name, int flags, char *name_out, size_t name_out_len);
 int tt_set_nonblocking(int fd);
 int tt_close(int fd);
 

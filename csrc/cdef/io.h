@@ -140,6 +140,43 @@ struct tt_queue {
      * kernel reports once ahead of the queue, when the closing end left
      * messages unread, is passed over; a write's ECONNRESET is -EPIPE. */
     int32_t pair;
+    /* TT_FRAME_* (a plain queue only): the headers the fd puts before every
+     * packet, as it was attached (without IFF_NO_PI; with IFF_VNET_HDR but no
+     * offloads).  The bytes calls pass them as they are; the packet calls
+     * take them off what they read and put them before what they write. */
+    uint32_t framing;
+    /* The bytes reads' own buffer (set by the holder; NULL: none): the thread
+     * whose tt_queue_recv_next read into it last keeps it until its next
+     * call (by then it has copied the bytes out); another thread's call then
+     * finds it taken.  scratch_owner: that thread (pthread_t), taken and
+     * given back atomically by C alone. */
+    char *scratch;
+    size_t scratch_len;
+    uint64_t scratch_owner;
+    /* How a read waits: TT_WAIT_POLL (poll(2) on fd and wakefd, each time),
+     * or, once the holder allowed it (TT_WAIT_EPOLL), the first read that
+     * sleeps makes an epoll fd watching both (TT_WAIT_EPOLL_MADE: epfd holds
+     * it).  The holder closes it with fd and wakefd, once no call is inside
+     * (Python's usage count, tuntap_cffi/lifetime.py, says when). */
+    uint32_t wait_mode;
+    int32_t epfd;
+};
+
+enum { TT_WAIT_POLL = 0, TT_WAIT_EPOLL = 1, TT_WAIT_EPOLL_MADE = 2 };
+
+/* The longest one wait in C lasts before Python sees a close, a deadline or
+ * Ctrl-C (ms). */
+enum { TT_WAIT_SLICE_MS = 50 };
+
+/* What a framed queue's fd puts before every packet, in this order: the
+ * packet information (struct tun_pi: flags in host order, TUN_PKT_STRIP when
+ * the kernel cut the packet; then the protocol in network order), then a
+ * virtio-net header. */
+enum {
+    TT_FRAME_PI = 1,
+    TT_FRAME_VNET = 2,
+    TT_PI_LEN = 4,
+    TT_PI_STRIP = 1
 };
 
 /*
@@ -184,3 +221,37 @@ int tt_queue_read(struct tt_queue *q, struct tt_batch *b, int raw, int timeout_m
  */
 int tt_queue_write(struct tt_queue *q, const struct tt_packets *src, uint32_t start,
                    int coalesce, int timeout_ms, struct tt_write_status *st);
+
+/*
+ * The bytes calls: one packet as read(2) and write(2) move it, under the
+ * same waits as tt_queue_recv and tt_queue_send.
+ *
+ * tt_queue_recv_bytes: the bytes read into buf (a framed queue's headers
+ * included; a packet longer than len is cut by the kernel, as read(2) cuts
+ * it), 0 for len 0; on an offload queue the next segment, as tt_queue_recv
+ * gives it (-ENOBUFS, nothing consumed, when it does not fit len).  No
+ * classification.
+ *
+ * tt_queue_send_bytes: buf as it is (a framed queue's headers included: the
+ * caller writes them) after the write rules, applied to what follows the
+ * headers: shorter than the headers -EINVAL, as the kernel says; a TUN
+ * packet behind packet information is not checked for IP (the kernel takes
+ * its protocol from the header).  On an offload queue as tt_queue_send.
+ * Bytes written, or -errno.
+ */
+ssize_t tt_queue_recv_bytes(struct tt_queue *q, char *buf, size_t len, int timeout_ms);
+/*
+ * The per-packet calls of the bytes path, with as few arguments as they can
+ * have (each one costs Python a conversion; one argument costs no tuple):
+ *
+ * tt_queue_recv_next: the next packet whole (an offload queue's next
+ * segment) into the queue's scratch, waiting at most TT_WAIT_SLICE_MS.  Its
+ * length, the bytes staying in the scratch until this thread's next call
+ * (the caller cuts them to the size it was asked for); or -errno (-EBUSY:
+ * another thread holds the scratch, nothing done; -EINVAL: no scratch).
+ *
+ * tt_queue_send_now: tt_queue_send_bytes waiting at most TT_WAIT_SLICE_MS.
+ */
+ssize_t tt_queue_recv_next(struct tt_queue *q);
+ssize_t tt_queue_send_now(struct tt_queue *q, const char *buf, size_t len);
+ssize_t tt_queue_send_bytes(struct tt_queue *q, const char *buf, size_t len, int timeout_ms);

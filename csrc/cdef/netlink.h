@@ -130,6 +130,9 @@ struct tt_addr {
     uint8_t addr[16];        /* 4 bytes used for AF_INET */
     uint32_t has_peer;       /* 1: peer holds IFA_ADDRESS, which differs from IFA_LOCAL */
     uint8_t peer[16];        /* the other end of a point-to-point address */
+    uint32_t has_broadcast;  /* 1: broadcast holds IFA_BROADCAST (IPv4) */
+    uint8_t broadcast[4];
+    char label[16];          /* IFA_LABEL (IPv4), NUL-terminated; "" when none */
 };
 
 /* One route: of a route dump, or the route tt_nl_route_change adds or deletes. */
@@ -191,6 +194,13 @@ int tt_nl_addr_change(struct tt_nl *nl, int add, int32_t ifindex, int family,
                       const uint8_t *addr, size_t addr_len, uint32_t prefixlen,
                       uint32_t flags, struct tt_nl_reply *reply);
 int tt_nl_addr_dump(struct tt_nl *nl, int32_t ifindex, struct tt_nl_reply *reply);
+/* RTM_NEWADDR (exclusive) or RTM_DELADDR of *entry as a dump describes it: its
+ * ifindex, family, prefix length and scope, IFA_LOCAL addr, IFA_ADDRESS peer
+ * (addr without has_peer), IFA_BROADCAST and IFA_LABEL when it has them; no
+ * IFA_FLAGS.  So an IPv4 address is deleted exactly (the kernel matches the
+ * label too) and added back changed. */
+int tt_nl_addr_entry_change(struct tt_nl *nl, int add, const struct tt_addr *entry,
+                            struct tt_nl_reply *reply);
 /* RTM_NEWADDR (exclusive) or RTM_DELADDR of an address whose IFA_ADDRESS is peer
  * (a point-to-point address; tt_nl_addr_change passes addr as its own peer). */
 int tt_nl_addr_peer_change(struct tt_nl *nl, int add, int32_t ifindex, int family,

@@ -29,6 +29,8 @@ FAST_PATHS: dict[str, Call] = {
     "read_batch": lambda iface: iface.read_batch(BATCHES[id(iface)]),
     "write_packet": lambda iface: iface.write_packet(PACKET),
     "write_batch": lambda iface: iface.write_batch(BATCHES[id(iface)]),
+    "read": lambda iface: iface.read(),
+    "write": lambda iface: iface.write(PACKET),
 }
 BATCHES: dict[int, PacketBatch] = {}  # by id(): reading .name counts a user too
 
@@ -91,7 +93,7 @@ def test_a_closed_interface_refuses_and_leaves_nothing_counted(name: str) -> Non
     assert not fd_open(fd) or os.readlink(f"/proc/self/fd/{fd}") != "/dev/net/tun"
 
 
-@pytest.mark.parametrize("name", ["read_packet", "read_batch"])
+@pytest.mark.parametrize("name", ["read_packet", "read_batch", "read"])
 def test_the_call_inside_at_close_is_the_last_one_out_and_releases(name: str) -> None:
     iface = opened()
     fd = iface.fileno()

@@ -174,6 +174,17 @@ def interleaved(v6: bool, flows_: int, per_flow: int, size: int = 100) -> list[b
     ]
 
 
+# virtio_net_hdr.gso_type values (linux/virtio_net.h).
+GSO_NONE, GSO_TCPV4, GSO_UDP, GSO_TCPV6, GSO_UDP_L4 = 0, 1, 3, 4, 5
+
+
+def vnet_header(
+    gso_type: int, hdr_len: int, gso_size: int, csum_start: int, csum_offset: int, flags: int = 1
+) -> bytes:
+    """A struct virtio_net_hdr (little-endian, as the kernel's on x86); flags 1: NEEDS_CSUM."""
+    return struct.pack("<BBHHHH", flags, gso_type, hdr_len, gso_size, csum_start, csum_offset)
+
+
 def super_packet(
     v6: bool, udp: bool, payload: bytes, flags: int = 0x18, options: bytes = b"", ip_id: int = 7
 ) -> tuple[bytes, int]:

@@ -716,6 +716,10 @@ def test_the_benchmark_smoke_run_prints_its_tables() -> None:
         "| C write() loop |",
         "| write_batch |",
         "| lib.tt_queue_send (bare cffi call) |",
+        "| read() |",
+        "| tuntap_cffi.pytun TunTapDevice.read |",
+        "| write() |",
+        "| tuntap_cffi.pytun TunTapDevice.write |",
     )
     for row in rows:
         assert row in result.stdout

@@ -26,7 +26,21 @@ from collections.abc import Iterator
 import dpkt
 import pytest
 from helpers.ip import disable_ipv6, ip, netns
-from helpers.packets import DST4, DST6, SRC4, SRC6, check_packet, super_packet, tcp4
+from helpers.packets import (
+    DST4,
+    DST6,
+    GSO_NONE,
+    GSO_TCPV4,
+    GSO_TCPV6,
+    GSO_UDP,
+    GSO_UDP_L4,
+    SRC4,
+    SRC6,
+    check_packet,
+    super_packet,
+    tcp4,
+    vnet_header,
+)
 from helpers.relay import CLIENT, SERVER, check_transfer, join_namespaces
 from helpers.skips import skip_or_fail
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -38,18 +52,11 @@ from tuntap_cffi._native import ffi, lib
 pytestmark = pytest.mark.privileged
 
 VNET = _lowlevel.VNET_HDR_LEN
-GSO_NONE, GSO_TCPV4, GSO_UDP, GSO_TCPV6, GSO_UDP_L4 = 0, 1, 3, 4, 5
 NEEDS_CSUM = 1
 DOCUMENTED = {-errno.EBADMSG, -errno.EMSGSIZE, -errno.EPROTONOSUPPORT}
 
 
 # -- virtio-net headers, and the segmenter on bytes (helpers.packets builds and checks) --
-
-
-def vnet_header(
-    gso_type: int, hdr_len: int, gso_size: int, csum_start: int, csum_offset: int, flags: int = 1
-) -> bytes:
-    return struct.pack("<BBHHHH", flags, gso_type, hdr_len, gso_size, csum_start, csum_offset)
 
 
 def segments(data: bytes, slot_size: int = 2048, nslots: int = 64) -> tuple[int, int, list[bytes]]:

@@ -7,13 +7,12 @@ queue (the device's fd shows only what the kernel still holds)."""
 from __future__ import annotations
 
 import socket
-import struct
 import time
 from collections.abc import Iterator
 
 import pytest
 from helpers.ip import disable_ipv6, ip
-from helpers.packets import super_packet
+from helpers.packets import GSO_TCPV4, super_packet, vnet_header
 from helpers.skips import skip_or_fail
 
 import tuntap_cffi as tuntap
@@ -22,15 +21,8 @@ from tuntap_cffi._native import ffi, lib
 
 pytestmark = pytest.mark.privileged
 
-GSO_TCPV4 = 1
 UDP_SEGMENT = 103  # linux/udp.h
 NET, PEER = "192.0.2.193/27", "192.0.2.200"
-
-
-def vnet_header(
-    gso_type: int, hdr_len: int, gso_size: int, csum_start: int, csum_offset: int
-) -> bytes:
-    return struct.pack("<BBHHHH", 1, gso_type, hdr_len, gso_size, csum_start, csum_offset)
 
 
 def message(segments: int, fill: int) -> bytes:

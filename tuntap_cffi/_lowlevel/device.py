@@ -30,6 +30,16 @@ def set_iff(fd: int, name: str, kind: int, extra_flags: int) -> tuple[int, str]:
     return result, raw.decode("ascii", "replace")
 
 
+def set_iff_flags(fd: int, name: bytes, flags: int) -> tuple[int, bytes]:
+    """TUNSETIFF with ``flags`` and ``name`` as given (the kernel judges both);
+    returns (-errno or 0, the name the kernel chose)."""
+    name_out = ffi.new("char[]", IFNAME_MAX + 1)
+    result = lib.tt_set_iff_flags(fd, name, flags, name_out, IFNAME_MAX + 1)
+    raw = ffi.string(name_out)
+    assert isinstance(raw, bytes)
+    return result, raw
+
+
 def set_nonblocking(fd: int, name: str) -> None:
     """Put ``fd`` in non-blocking mode (waits happen in poll, with a wake-up fd)."""
     check(lib.tt_set_nonblocking(fd), "set O_NONBLOCK", name)

@@ -6,6 +6,7 @@ import platform
 from typing import TYPE_CHECKING, NamedTuple, cast
 
 from .._native import ffi, lib
+from .common import check
 
 # On PyPy a C view of a bytes object (ffi.from_buffer) pins it, and memory grew
 # without bound under write_batch (45 MB over 500,000 packets); a copy into C
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 # The shim waits at most this long per call, so that a signal that arrives
 # just before a wait starts is still handled (Ctrl-C within 100 ms).
-WAIT_SLICE_MS = 50
+WAIT_SLICE_MS = lib.TT_WAIT_SLICE_MS
 
 BATCH_MAX_CAPACITY = lib.TT_BATCH_MAX_CAPACITY
 BATCH_MAX_SLOT = lib.TT_BATCH_MAX_SLOT
@@ -38,6 +39,65 @@ queue_recv = lib.tt_queue_recv
 queue_send = lib.tt_queue_send
 queue_read = lib.tt_queue_read
 queue_write = lib.tt_queue_write
+# The bytes calls, bound the same way: (queue, buf, len, timeout_ms) -> bytes
+# read as read(2) gives them (a segment on an offload queue); (queue, buf,
+# len, timeout_ms) -> bytes written as given, after the write rules.
+queue_recv_bytes = lib.tt_queue_recv_bytes
+# Their per-packet forms, waiting at most WAIT_SLICE_MS: (queue) -> the length
+# of the next packet, read whole into the queue's scratch (this thread's until
+# its next call); (queue, buf, len) -> bytes written.
+queue_recv_next = lib.tt_queue_recv_next
+queue_send_now = lib.tt_queue_send_now
+queue_send_bytes = lib.tt_queue_send_bytes
+
+# The headers a framed queue's fd puts before every packet (struct tt_queue.framing).
+FRAME_PI = lib.TT_FRAME_PI
+FRAME_VNET = lib.TT_FRAME_VNET
+PI_LEN = lib.TT_PI_LEN
+PI_STRIP = lib.TT_PI_STRIP  # struct tun_pi.flags (host order): the kernel cut the packet
+
+
+class Scratch(NamedTuple):
+    """A queue's scratch: the memory C reads into, as Python copies out of it."""
+
+    data: bytes | None  # CPython: the bytes object C reads into; slice it (data[:n])
+    c: CData  # the C view of it (PyPy: a C buffer of its own; copy_bytes(c, n))
+
+
+def add_scratch(queue: TTQueue, size: int) -> Scratch:
+    """Give a queue the buffer of its scratch reads; the caller keeps it as long as
+    the queue (the struct only points at it).
+
+    On CPython the buffer is the storage of a private ``bytes`` object, never
+    hashed nor shown to anyone, so that the bytes of a packet come out of it
+    with one slice, the cheapest copy into a new ``bytes`` there is. PyPy
+    may move a ``bytes`` object's storage: there it is a C buffer, copied out
+    with ``ffi.unpack``.
+    """
+    if _PYPY:
+        data = None
+        view: CData = ffi.new("char[]", size)
+    else:
+        data = bytes(size)
+        view = ffi.from_buffer(data)
+    queue.scratch = view
+    queue.scratch_len = size
+    return Scratch(data, view)
+
+
+def allow_epoll(queue: TTQueue) -> None:
+    """Let the queue's reads wait with an epoll fd of its own (made by the first read
+    that sleeps): only for a queue whose release closes it (:func:`close_epoll`)."""
+    queue.wait_mode = lib.TT_WAIT_EPOLL
+
+
+def close_epoll(held: list[TTQueue], name: str) -> None:
+    """Close the epoll fd a read of the queue in ``held`` made, if one did: part of
+    the release of its fds, when no call is inside (the usage count says so)."""
+    for queue in held:
+        if queue.wait_mode == lib.TT_WAIT_EPOLL_MADE:
+            queue.wait_mode = lib.TT_WAIT_POLL
+            check(lib.tt_close(queue.epfd), "close", name)
 
 
 class QueueMemory(NamedTuple):
@@ -56,6 +116,7 @@ def new_queue(fd: int, wakefd: int, kind: int, offload: int, write_limit: int) -
     queue.kind = kind
     queue.offload = offload
     queue.write_limit = write_limit
+    queue.epfd = -1
     rx_buf = tx_buf = None
     if offload:
         rx_buf = ffi.new("char[]", RX_PENDING_SIZE)

@@ -64,6 +64,8 @@ class AddressEntry(NamedTuple):
     flags: int  # IFA_F_*
     scope: int
     peer: bytes | None = None  # IFA_ADDRESS of a point-to-point address, when it differs
+    broadcast: bytes | None = None  # IFA_BROADCAST (IPv4), when it has one
+    label: str = ""  # IFA_LABEL (IPv4): the device's name, or an alias's "name:tag"
 
 
 class RouteEntry(NamedTuple):
@@ -152,8 +154,20 @@ class NetlinkReply:
             size = 4 if entry.family == socket.AF_INET else 16
             raw = bytes(ffi.buffer(entry.addr))[:size]
             peer = bytes(ffi.buffer(entry.peer))[:size] if entry.has_peer else None
+            broadcast = bytes(ffi.buffer(entry.broadcast)) if entry.has_broadcast else None
+            label = ffi.string(entry.label)
+            assert isinstance(label, bytes)
             entries.append(
-                AddressEntry(entry.family, raw, entry.prefixlen, entry.flags, entry.scope, peer)
+                AddressEntry(
+                    entry.family,
+                    raw,
+                    entry.prefixlen,
+                    entry.flags,
+                    entry.scope,
+                    peer,
+                    broadcast,
+                    label.decode("utf-8", "replace"),
+                )
             )
         return entries
 
@@ -277,6 +291,36 @@ def nl_addr_peer_change(
     return lib.tt_nl_addr_peer_change(
         nl, int(add), ifindex, family, address, peer, len(address), prefixlen, flags, reply.c
     )
+
+
+def nl_addr_entry_change(
+    nl: CData, add: bool, ifindex: int, entry: AddressEntry, reply: NetlinkReply
+) -> int:
+    """RTM_NEWADDR (exclusive) or RTM_DELADDR of ``entry`` as a dump describes it
+    (its peer, broadcast and label included) on ``ifindex``; 0 or -errno."""
+    size = 4 if entry.family == socket.AF_INET else 16
+    label = entry.label.encode("utf-8")
+    if (
+        len(entry.address) != size
+        or (entry.peer is not None and len(entry.peer) != size)
+        or (entry.broadcast is not None and len(entry.broadcast) != 4)
+        or len(label) > 15
+    ):
+        return -errno.EINVAL
+    c = _new_struct("struct tt_addr *")
+    c.ifindex = ifindex
+    c.family = entry.family
+    c.prefixlen = entry.prefixlen
+    c.scope = entry.scope
+    ffi.memmove(c.addr, entry.address, size)
+    if entry.peer is not None:
+        c.has_peer = 1
+        ffi.memmove(c.peer, entry.peer, size)
+    if entry.broadcast is not None:
+        c.has_broadcast = 1
+        ffi.memmove(c.broadcast, entry.broadcast, 4)
+    ffi.memmove(c.label, label, len(label))
+    return lib.tt_nl_addr_entry_change(nl, int(add), c, reply.c)
 
 
 def nl_link_stats(nl: CData, ifindex: int, reply: NetlinkReply) -> int:

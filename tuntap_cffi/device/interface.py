@@ -15,7 +15,7 @@ import warnings
 import weakref
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .. import _lowlevel
 from ..errors import hint_for, os_error
@@ -31,6 +31,9 @@ from . import attach
 from .attach import CLONE_DEVICE
 from .queue import DEFAULT_WRITE_LIMIT, Queue, Writable, follow_mtu
 
+if TYPE_CHECKING:
+    from .._native import TTQueue
+
 __all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "Timeout", "Writable"]
 
 
@@ -44,9 +47,15 @@ def _wake(wakefd: int, name: str, failed: list[BaseException]) -> None:
 
 
 def _release(
-    fd: int, wakefd: int, name: str, channel: Channel, failed: list[BaseException]
+    fd: int,
+    wakefd: int,
+    name: str,
+    channel: Channel,
+    failed: list[BaseException],
+    held: list[TTQueue],
 ) -> None:
-    """What the last one out of an Interface closes: its socket, namespace fd and fds.
+    """What the last one out of an Interface closes: its socket, namespace fd and fds
+    (the epoll fd of the queue in ``held`` too, if a read made one).
 
     Every one of them, even after a close that failed; then the first
     failure is raised (a failed wake-up first), the others chained to it.
@@ -60,6 +69,7 @@ def _release(
         [
             wake_failure,
             channel.release,
+            lambda: _lowlevel.close_epoll(held, name),
             lambda: _lowlevel.close_fd(fd, name),
             lambda: _lowlevel.close_fd(wakefd, name),
         ]
@@ -110,9 +120,10 @@ class Interface(Queue, Configurable):
     ) -> None:
         self._multi_queue = multi_queue
         wake_failed: list[BaseException] = []
+        held: list[TTQueue] = []  # the queue's struct, once the Queue has made it
         lifetime = Lifetime(
             name,
-            lambda: _release(fd, wakefd, name, channel, wake_failed),
+            lambda: _release(fd, wakefd, name, channel, wake_failed, held),
             wake=lambda: _wake(wakefd, name, wake_failed),
         )
         channel = Channel(
@@ -125,6 +136,7 @@ class Interface(Queue, Configurable):
         )
         link = Link.of_device(channel, kind, follow_mtu(weakref.ref(self)))
         super().__init__(fd, wakefd, name, kind, offload, lifetime, link)
+        held.append(self._q)
         self._channel = channel
 
     # -- identity ---------------------------------------------------------

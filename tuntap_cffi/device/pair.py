@@ -20,7 +20,7 @@ from __future__ import annotations
 import errno
 import itertools
 import socket
-from typing import NoReturn, cast
+from typing import TYPE_CHECKING, NoReturn, cast
 
 from .. import _lowlevel
 from ..errors import NoDeviceError, os_error
@@ -30,6 +30,9 @@ from ..packets.offload import NONE
 from ..packets.packet import DevKind, as_kind
 from .interface import Interface, _wake
 from .queue import Queue
+
+if TYPE_CHECKING:
+    from .._native import TTQueue
 
 __all__ = ["PairEnd", "pair"]
 
@@ -49,9 +52,12 @@ class _NoDevice:
         raise NoDeviceError(self._name, attribute)
 
 
-def _release(fd: int, wakefd: int, name: str, failed: list[BaseException]) -> None:
-    """What the last one out of an end closes: its socket and its wake-up fd (both,
-    even after one failed; then the first failure, a failed wake-up first, is raised)."""
+def _release(
+    fd: int, wakefd: int, name: str, failed: list[BaseException], held: list[TTQueue]
+) -> None:
+    """What the last one out of an end closes: its socket, its wake-up fd and the
+    epoll fd a read made (all, even after one failed; then the first failure, a
+    failed wake-up first, is raised)."""
 
     def wake_failure() -> None:
         if failed:
@@ -60,6 +66,7 @@ def _release(fd: int, wakefd: int, name: str, failed: list[BaseException]) -> No
     close_each(
         [
             wake_failure,
+            lambda: _lowlevel.close_epoll(held, name),
             lambda: _lowlevel.close_fd(fd, name),
             lambda: _lowlevel.close_fd(wakefd, name),
         ]
@@ -70,9 +77,10 @@ class PairEnd(Interface):
     """One end of :func:`pair`: an :class:`Interface`'s packet I/O, and no device.
 
     ``read_packet``, ``write_packet``, ``read_batch``, ``write_batch``,
-    ``read_packets``, ``fileno``, ``close``, the context manager and
-    ``AsyncInterface(end)`` work as on a device of the end's kind, with its
-    read and write rules and its :attr:`write_limit`. After the other end
+    ``read_packets``, ``read``, ``readinto``, ``write``, ``fileno``,
+    ``close``, the context manager and ``AsyncInterface(end)`` work as on a
+    device of the end's kind, with its read and write rules and its
+    :attr:`write_limit`. After the other end
     closes, what it wrote is still read, then reads and writes raise
     ``BrokenPipeError``. Configuration (``link``, ``add_address``, ``up``,
     ``set_mtu``, ``set_persist`` ...) raises :class:`~tuntap_cffi.NoDeviceError`.
@@ -82,13 +90,15 @@ class PairEnd(Interface):
         self._multi_queue = False
         self._pair_mtu = mtu
         wake_failed: list[BaseException] = []
+        held: list[TTQueue] = []  # the queue's struct, once the Queue has made it
         lifetime = Lifetime(
             name,
-            lambda: _release(fd, wakefd, name, wake_failed),
+            lambda: _release(fd, wakefd, name, wake_failed, held),
             wake=lambda: _wake(wakefd, name, wake_failed),
         )
         # An Interface without its device: the queue only, and no Link.
         Queue.__init__(self, fd, wakefd, name, kind, NONE, lifetime, cast(Link, _NoDevice(name)))
+        held.append(self._q)
         self._q.pair = 1
         self._mtu_changed(mtu)
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import errno
 import functools
+import platform
+import threading
 import time
 import weakref
 from collections.abc import Iterable
@@ -48,6 +50,7 @@ from ..packets.packet import (
 )
 from ..packets.writes import Progress, Writable, WriteJob, stopped, write_job
 from ..timeouts import RETRYABLE, Timeout, deadline_of, next_slice, slice_ms
+from .bytes_io import READ_SIZE, check_size, cut, refusal
 
 if TYPE_CHECKING:
     from .._native import TTBatch, TTWriteStatus
@@ -65,6 +68,10 @@ _send = _lowlevel.queue_send
 _read = _lowlevel.queue_read
 _write = _lowlevel.queue_write
 _copy = _lowlevel.copy_bytes
+_recv_bytes = _lowlevel.queue_recv_bytes
+_recv_next = _lowlevel.queue_recv_next
+_send_bytes = _lowlevel.queue_send_bytes
+_send_now = _lowlevel.queue_send_now
 _from_buffer = _lowlevel.packet_view
 _REFUSED = _lowlevel.BUFFER_REFUSED
 _WRITE_TAKES = "write_packet takes a Packet or a bytes-like object"
@@ -77,6 +84,12 @@ _VERDICT_SHIFT = _lowlevel.VERDICT_SHIFT
 # Another thread holds the queue's pending super-packet (offload queues): how
 # long to let it finish before trying again.
 _BUSY_PAUSE = 0.0005
+_BUSY = -errno.EBUSY
+_INVAL = -errno.EINVAL
+# Makes a queue's scratch once, whichever thread reads first.
+_SCRATCH_LOCK = threading.Lock()
+# CPython reads into the storage of a bytes object and slices it; PyPy copies out.
+_SLICED = platform.python_implementation() != "PyPy"
 
 
 def _check_option(option: str, value: object, operation: str, offload: Offload, name: str) -> bool:
@@ -142,6 +155,14 @@ class Queue:
         # read_packet()'s buffers: one per call in progress (list.pop and
         # append are atomic, so concurrent and re-entrant calls never share).
         self._scratch: list[_lowlevel.CData] = []
+        # The scratch of read() (tt_queue_recv_next), made by the first read
+        # (until then C answers -EINVAL): _bb its bytes object (CPython), _cbuf
+        # its C view. Once made, neither ever changes.
+        self._bb: bytes | None = None
+        self._cbuf: _lowlevel.CData | None = None
+        # Reads that sleep wait on an epoll fd of the queue's own (made by the
+        # first one); the release of the fds closes it (_lowlevel.close_epoll).
+        _lowlevel.allow_epoll(self._q)
 
     @property
     def write_limit(self) -> int:
@@ -358,19 +379,33 @@ class Queue:
         size: int,
         deadline: float | None,
         result: int,
+        operation: str = "write_packet",
     ) -> int:
-        """The wait loop of write_packet after a C call that wrote nothing."""
+        """The wait loop of write_packet (or of write(): ``operation`` "write", its
+        bytes as they are) after a C call that wrote nothing."""
+        send = _send_bytes if operation == "write" else _send
         while result < 0:
             if result == -errno.EMSGSIZE and self._limit_grew():
                 wait = slice_ms(deadline)
             elif result in (-errno.EMSGSIZE, -errno.EINVAL) and (
-                refusal := self._refusal(result, None, body)
+                refused := self._write_refusal(result, body, operation)
             ):
-                raise refusal
+                raise refused
             else:
-                wait = self._retry(result, deadline, "write_packet")
-            result = _send(self._q, data, size, wait)
-        return result
+                wait = self._retry(result, deadline, operation)
+            result = send(self._q, data, size, wait)
+        return int(result)
+
+    def _write_refusal(self, err: int, body: object, operation: str) -> Exception | None:
+        """The exception for what the write rules refused in one write; None for
+        another error. write()'s bytes are judged past a framed queue's headers."""
+        if operation != "write":
+            return self._refusal(err, None, body)
+        q = self._q
+        if err == -errno.EMSGSIZE or q.refused:
+            view = cast("bytes | memoryview", body)
+            return refusal(err, q.refused, q.framing, view, self._write_limit, self._name)
+        return None
 
     def _refusal(self, err: int, refused: int | None, body: object) -> Exception | None:
         """The exception for a packet the write rules (in C) refused; None for another error.
@@ -634,3 +669,208 @@ class Queue:
                 f"write_batch on {self._name}: wrote {status.partial} of {size} bytes"
             )
         return self._error(-status.error, "write_batch")
+
+    # -- the bytes path: one packet as os.read and os.write move it ------------
+    #
+    # read(), readinto() and write(): no Packet, no classification, the write
+    # rules checked in C (csrc/queue.c, the bytes calls); the waits, timeouts,
+    # close() and Ctrl-C are read_packet's and write_packet's. A framed queue
+    # (bytes_io.py) reads and writes its headers as they are; an offload queue
+    # gives one segment per read. The common case (no timeout, a packet ready)
+    # is one C call with as few arguments as it can have, between entering and
+    # leaving the usage count inline as the packet calls do: a read takes the
+    # whole packet into the queue's scratch (tt_queue_recv_next, one argument)
+    # and Python copies out as many bytes as were asked for (a slice of the
+    # scratch on CPython, whose storage it is); a write passes three.
+
+    def scratch(self) -> tuple[bytes | None, _lowlevel.CData]:
+        """The queue's scratch (bytes object, C view), made now if it was not yet."""
+        with _SCRATCH_LOCK:
+            if self._cbuf is None:
+                self._bb, self._cbuf = _lowlevel.add_scratch(self._q, SCRATCH_SIZE)
+        return self._bb, self._cbuf
+
+    def read(self, size: int = READ_SIZE, *, timeout: Timeout = None) -> bytes:
+        """Read one packet's bytes, as ``os.read(fd, size)`` would give them,
+        waiting for it.
+
+        A packet longer than ``size`` is cut (as the kernel cuts it);
+        ``size`` 0 reads nothing and returns ``b""`` at once. On an
+        offload queue one segment per call, as :meth:`read_packet` gives
+        them.
+
+        Raises:
+            TypeError, ValueError: ``size`` is not an int >= 0.
+            TimeoutError: nothing arrived within ``timeout``.
+            InterfaceClosedError: closed before or during the wait.
+            OSError: the device failed (e.g. it was deleted).
+        """
+        if timeout is not None or type(size) is not int or size <= 0:
+            return self._read_slow(size, timeout)
+        lifetime = self._lifetime
+        users = lifetime.users
+        users.append("read")
+        try:
+            if lifetime.closing:
+                raise InterfaceClosedError(self._name, "read")
+            n = _recv_next(self._q)
+            if 0 <= n <= size:
+                return self._bb[:n] if _SLICED else _copy(self._cbuf, n)  # type: ignore[index, arg-type]
+            return self._next_rest(size, n)
+        finally:
+            users.pop()
+            if lifetime.closing:
+                lifetime.left()
+
+    def _scratch_bytes(self, n: int) -> bytes:
+        """The first ``n`` bytes of the scratch, as a new ``bytes``."""
+        data, view = self.scratch()
+        return _copy(view, n) if data is None else data[:n]
+
+    def _next_rest(self, size: int, result: int) -> bytes:
+        """A scratch read that did not give ``size`` bytes or fewer at once: a packet
+        to cut, the wait loop, or (another thread holds the scratch) a read into a
+        buffer of the pool. ``size`` > 0; called inside the usage count."""
+        while result < 0:
+            if result == _BUSY:
+                return self._read_slow(size, None)
+            if result == _INVAL and self._cbuf is None:
+                self.scratch()  # the first read: the scratch is made now
+            else:
+                self._retry(result, None, "read")  # raises, unless it is worth trying again
+            result = _recv_next(self._q)
+        return self._cut(self._scratch_bytes(result), size)
+
+    def _cut(self, data: bytes, size: int) -> bytes:
+        """``data`` as a read of ``size`` bytes gives it (:func:`.bytes_io.cut`); EINVAL
+        where the kernel refuses such a read."""
+        part = cut(data, size, int(self._q.framing))
+        if part is None:
+            raise self._error(errno.EINVAL, "read")
+        return part
+
+    def _read_slow(self, size: object, timeout: Timeout) -> bytes:
+        """read() with a timeout, of nothing, or of a size that is not a plain int."""
+        size = check_size(size)
+        deadline = deadline_of(timeout)
+        if size == 0:
+            self._bytes_call(0, None, deadline, "read")
+            return b""
+        pool = self._scratch
+        cbuf = pool.pop() if pool else _lowlevel.new_buffer(SCRATCH_SIZE)
+        n = self._bytes_call(SCRATCH_SIZE, cbuf, deadline, "read")
+        data: bytes = _copy(cbuf, n)
+        pool.append(cbuf)
+        return self._cut(data, size)
+
+    def _bytes_call(
+        self, size: int, cbuf: _lowlevel.CData | None, deadline: float | None, operation: str
+    ) -> int:
+        """One read of at most ``size`` bytes into ``cbuf`` (SCRATCH_SIZE bytes), waiting
+        until ``deadline``, inside the usage count; the bytes read."""
+        buf = _lowlevel.NULL if cbuf is None else cbuf
+        self._enter(operation)
+        try:
+            n = _recv_bytes(self._q, buf, size, slice_ms(deadline))
+            while n < 0:
+                wait = self._retry(n, deadline, operation)
+                n = _recv_bytes(self._q, buf, size, wait)
+        finally:
+            self._leave()
+        return int(n)
+
+    def readinto(self, buffer: bytearray | memoryview, *, timeout: Timeout = None) -> int:
+        """Read one packet's bytes into ``buffer`` (any writable bytes-like object),
+        as ``os.readv(fd, [buffer])`` would; the number of bytes read.
+
+        A packet longer than the buffer is cut; an empty buffer reads nothing
+        (0 at once). Waits, timeouts and errors as for :meth:`read`.
+
+        Raises:
+            TypeError: ``buffer`` is not a writable bytes-like object.
+        """
+        try:
+            view = _lowlevel.view_of(buffer, require_writable=True)
+        except (TypeError, BufferError):
+            kind = type(buffer).__name__
+            raise TypeError(f"readinto needs a writable bytes-like object, not {kind}") from None
+        size = len(view)
+        deadline = deadline_of(timeout)
+        if size == 0:
+            self._bytes_call(0, None, deadline, "readinto")
+            return 0
+        if self._offload or self._q.framing:
+            # A segment to cut, or headers to mark as cut: as read() does.
+            data = self._cut(self._read_slow(SCRATCH_SIZE, timeout), size)
+            _lowlevel.ffi.memmove(view, data, len(data))
+            return len(data)
+        return self._bytes_call(size, view, deadline, "readinto")
+
+    def write(self, data: bytes | bytearray | memoryview, *, timeout: Timeout = None) -> int:
+        """Write one packet's bytes as they are; the number of bytes written.
+
+        The write rules of :meth:`write_packet` are checked first, in C:
+        nothing is written when one refuses the packet. Waits while the
+        device cannot take it (nothing is dropped silently).
+
+        Raises:
+            JumboPacketError: larger than :attr:`write_limit`.
+            NotIPPacketError: a TUN packet that is not IPv4 or IPv6.
+            TruncatedPacketError: a TAP frame shorter than an Ethernet header
+                (or data shorter than the headers the queue's fd expects).
+            TypeError: not a bytes-like object.
+            TimeoutError, InterfaceClosedError, OSError: as for :meth:`read`.
+        """
+        if type(data) is not bytes or timeout is not None:
+            return self._write_slow(data, deadline_of(timeout))
+        lifetime = self._lifetime
+        users = lifetime.users
+        users.append("write")
+        try:
+            if lifetime.closing:
+                raise InterfaceClosedError(self._name, "write")
+            n = _send_now(self._q, data, len(data))
+            if n < 0:
+                n = self._send_waiting(data, data, len(data), None, n, "write")
+        finally:
+            users.pop()
+            if lifetime.closing:
+                lifetime.left()
+        return n
+
+    def _write_slow(self, data: object, deadline: float | None) -> int:
+        """write() of a buffer that is not ``bytes``, or with a deadline."""
+        if isinstance(data, bytes):
+            c: bytes | _lowlevel.CData = data
+            body: bytes | memoryview = data
+        else:
+            try:
+                body = memoryview(data).cast("B")  # type: ignore[arg-type]
+            except TypeError:
+                raise TypeError(
+                    f"write takes a bytes-like object, not {type(data).__name__}"
+                ) from None
+            c = _lowlevel.view_of(body)
+        size = len(body)
+        self._enter("write")
+        try:
+            n = _send_bytes(self._q, c, size, slice_ms(deadline))
+            if n < 0:
+                n = self._send_waiting(c, body, size, deadline, n, "write")
+        finally:
+            self._leave()
+        return int(n)
+
+    # -- what the python-pytun drop-in sets ------------------------------------
+
+    @property
+    def framing(self) -> int:
+        """The headers this queue's fd puts before every packet (``FRAME_*`` bits; 0: none)."""
+        return int(self._q.framing)
+
+    def _set_framing(self, framing: int) -> None:
+        """Say which headers the fd was attached with (``tuntap_cffi.pytun`` only):
+        the packet calls then take them off and put them on, the bytes calls pass them."""
+        if framing & ~(_lowlevel.FRAME_PI | _lowlevel.FRAME_VNET) or (framing and self._offload):
+            raise ValueError(f"framing {framing:#x} is not for this queue")
+        self._q.framing = framing

@@ -156,6 +156,15 @@ class Netlink:
         )
         self._check(result, operation, reply)
 
+    def change_entry(
+        self, add: bool, ifindex: int, entry: _lowlevel.AddressEntry, operation: str
+    ) -> None:
+        """Add (exclusively) or delete an address as a dump describes it (its peer,
+        broadcast address and label too): the delete matches exactly that address."""
+        reply = self._reply
+        result = _lowlevel.nl_addr_entry_change(self._nl, add, ifindex, entry, reply)
+        self._check(result, operation, reply)
+
     def link_stats(self, ifindex: int, operation: str) -> dict[str, int]:
         """The counters of the link ``ifindex`` (IFLA_STATS64), by field name."""
         reply = self._reply
