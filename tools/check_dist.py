@@ -3,7 +3,7 @@
 ``check_dist.py build {cpython,pypy} OUTDIR`` (tox's packaging envs
 ``.pkg_external`` and ``.pkg_external_pypy`` run it, once per tox run each):
 
-1. ``python -m build --sdist``: the sdist.
+1. ``python -m build --sdist``, from a copy of the tree: the sdist.
 2. From that sdist, in a fresh venv of the builder, ``pip wheel``: one abi3
    wheel on the oldest CPython (``python3.9``; without it, the CPython
    running this script: the tag is ``cp39-abi3`` either way), or the PyPy
@@ -59,6 +59,10 @@ CLASSIFIERS = {
     "Topic :: System :: Networking",
     "Typing :: Typed",
 }
+# What the copy of the tree that the sdist is built from leaves out: tox's and
+# git's folders and earlier build output (none of them goes into an sdist).
+NOT_SOURCES = (".tox", ".git", "build", "dist", "*.egg-info", "__pycache__", ".hypothesis")
+
 # What a build from the sdist needs, beyond the package's own modules.
 SDIST_FILES = {
     "LICENSE",
@@ -172,7 +176,11 @@ def build(implementation: str, outdir: Path) -> None:
     interpreter = builder(implementation)
     with tempfile.TemporaryDirectory(prefix="tuntap-dist-") as scratch:
         raw = Path(scratch)
-        run(sys.executable, "-m", "build", "--sdist", "--outdir", raw, ROOT)
+        # From a copy of the tree: an sdist build writes into the tree it builds
+        # (the egg-info, a staging folder), and another tox run may build at once.
+        tree = raw / "tree"
+        shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(*NOT_SOURCES), symlinks=True)
+        run(sys.executable, "-m", "build", "--sdist", "--outdir", raw, tree)
         (sdist,) = raw.glob("*.tar.gz")
         check_sdist(sdist)
         run(interpreter, "-m", "venv", raw / "builder")
