@@ -14,6 +14,7 @@ import gc
 import os
 import select
 import socket
+import sys
 import threading
 import time
 import warnings
@@ -225,7 +226,7 @@ def test_a_busy_device_is_ebusy_and_leaks_nothing() -> None:
         (lambda d: setattr(d, "hwaddr", b"\x02"), pytun.Error),
         (lambda d: setattr(d, "hwaddr", "02:00"), TypeError),
         (lambda d: setattr(d, "mtu", 0), pytun.Error),
-        (lambda d: setattr(d, "mtu", 1500.0), TypeError),
+        (lambda d: setattr(d, "mtu", "1500"), TypeError),
         (lambda d: setattr(d, "name", "other"), AttributeError),
         (lambda d: setattr(d, "unknown", 1), AttributeError),
     ],
@@ -242,6 +243,23 @@ def test_bad_calls_raise_and_lose_nothing(call: object, error: type) -> None:
         assert dev.read(2048).endswith(b"kept")
         assert (dev.addr, dev.netmask, dev.mtu) == (TUN_ADDR, "255.255.255.0", 1500)
         assert open_fds() == before
+    finally:
+        dev.close()
+
+
+def test_a_float_mtu_is_taken_as_python_pytun_takes_it_on_this_python() -> None:
+    """python-pytun reads the MTU with PyLong_AsLong: before Python 3.10 a float is cut
+    to an int, with a DeprecationWarning; from 3.10 it is a TypeError."""
+    dev = configured()
+    try:
+        if sys.version_info < (3, 10):
+            with pytest.warns(DeprecationWarning, match="got type float"):
+                dev.mtu = 1400.9
+            assert dev.mtu == 1400
+        else:
+            with pytest.raises(TypeError):
+                dev.mtu = 1400.9
+            assert dev.mtu == 1500
     finally:
         dev.close()
 

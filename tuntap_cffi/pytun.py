@@ -36,7 +36,9 @@ import operator
 import os
 import platform
 import socket
-from typing import Callable, SupportsIndex, TypeVar, Union, cast
+import sys
+import warnings
+from typing import Callable, SupportsIndex, SupportsInt, TypeVar, Union, cast
 
 from . import _lowlevel
 from .device.interface import Interface
@@ -117,6 +119,25 @@ def _c_int(value: object, low: int, high: int, what: str) -> int:
     if number > high:
         raise OverflowError(f"{what}: signed integer is greater than maximum")
     return number
+
+
+def _c_long(value: object, what: str) -> int:
+    """A value as ``PyLong_AsLong`` takes it on this Python: through ``__index__``;
+    before 3.10 also through ``__int__`` (a float is cut), with its DeprecationWarning."""
+    kind = type(value)
+    if sys.version_info < (3, 10) and not hasattr(kind, "__index__") and hasattr(kind, "__int__"):
+        warnings.warn(
+            f"an integer is required (got type {kind.__name__}).  Implicit conversion to "
+            "integers using __int__ is deprecated, and may be removed in a future version "
+            "of Python.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        number = int(cast(SupportsInt, value))
+        if not _LONG_MIN <= number <= _LONG_MAX:
+            raise OverflowError(f"{what}: Python int too large to convert to C long")
+        return number
+    return _c_int(value, _LONG_MIN, _LONG_MAX, what)
 
 
 def _ipv4(value: object) -> bytes:
@@ -429,7 +450,7 @@ class TunTapDevice:
     @mtu.setter
     def mtu(self, value: int) -> None:
         # python-pytun: a C long, cut to an int; <= 0 refused before the kernel sees it.
-        number = _c_int(value, _LONG_MIN, _LONG_MAX, "mtu") & 0xFFFFFFFF
+        number = _c_long(value, "mtu") & 0xFFFFFFFF
         if number >= 2**31:
             number -= 2**32
         if number <= 0:
