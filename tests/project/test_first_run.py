@@ -7,6 +7,7 @@ the README gives, not another one.
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
 import shutil
@@ -111,6 +112,24 @@ def test_ci_runs_the_test_command_the_readme_gives() -> None:
     commands = [without_comment(line) for line in quick_start_commands()]
     assert execs[0] in commands, f"{ci} runs {execs[0]!r}, the README's Quick start has {commands}"
     assert os.access(REPO / execs[0].split()[0], os.X_OK)
+
+
+def test_the_matrix_runs_every_tox_env_exactly_once() -> None:
+    """tools/test-matrix, run without arguments, names the envs of its lanes and of its
+    last step itself: together they must be tox's envlist, each env once."""
+    matrix, tox_ini = REPO / "tools" / "test-matrix", REPO / "tox.ini"
+    if not matrix.exists() or not tox_ini.exists():
+        skip_or_fail(f"{matrix} or {tox_ini} is not here (an sdist has no CI scripts)")
+    text = matrix.read_text()
+    lanes = re.search(r"^\s*lanes=\(([^)]*)\)", text, re.M)
+    alone = re.search(r'^\s*alone="([^"]*)"', text, re.M)
+    assert lanes is not None and alone is not None, "test-matrix no longer names its lanes"
+    named = [env for group in re.findall(r'"([^"]*)"', lanes.group(1)) for env in group.split(",")]
+    named += alone.group(1).split(",")
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(tox_ini)
+    envlist = [env.strip() for env in config["tox"]["envlist"].split(",")]
+    assert sorted(named) == sorted(envlist)
 
 
 # -- the first command, from a fresh clone ----------------------------------------------
