@@ -222,7 +222,7 @@ def test_a_busy_device_is_ebusy_and_leaks_nothing() -> None:
         (lambda d: d.mq_attach("yes"), TypeError),
         (lambda d: setattr(d, "addr", 5), TypeError),
         (lambda d: setattr(d, "addr", "bogus"), pytun.Error),
-        (lambda d: setattr(d, "netmask", "255.0.255.0"), pytun.Error),
+        (lambda d: setattr(d, "netmask", "255.255.1.0"), pytun.Error),
         (lambda d: setattr(d, "hwaddr", b"\x02"), pytun.Error),
         (lambda d: setattr(d, "hwaddr", "02:00"), TypeError),
         (lambda d: setattr(d, "mtu", 0), pytun.Error),
