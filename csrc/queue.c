@@ -21,6 +21,7 @@
 #include <sys/epoll.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define OFFLOAD_BITS \
@@ -669,9 +670,51 @@ static int write_source(struct tt_queue *q, const struct tti_source *src, uint32
 
 /* ---- the bytes calls ------------------------------------------------------------ */
 
-/* The caller (Python) counts every call in the queue's usage count
- * (tuntap_cffi/lifetime.py): the fds stay open while one is inside, and the
- * wakefd ends its wait (-ECANCELED) once the queue is closed. */
+/* tt_queue_recv_bytes is counted by Python's usage count
+ * (tuntap_cffi/lifetime.py); recv_next, send_now and send_bytes by the
+ * queue's own gate, which costs two atomic adds instead of Python's list.
+ * Either way the fds stay open while a call is inside, and the wakefd ends
+ * its wait (-ECANCELED) once the queue is closed. */
+
+/* Count one call inside, unless the gate is shut (0: refused). */
+static int gate_enter(struct tt_queue *q)
+{
+    __atomic_add_fetch(&q->inside, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&q->shut, __ATOMIC_SEQ_CST) == 0)
+        return 1;
+    __atomic_sub_fetch(&q->inside, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+static void gate_leave(struct tt_queue *q)
+{
+    __atomic_sub_fetch(&q->inside, 1, __ATOMIC_SEQ_CST);
+}
+
+int tt_queue_shut(struct tt_queue *q)
+{
+    if (q == NULL)
+        return -EINVAL;
+    __atomic_store_n(&q->shut, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+int tt_queue_drain(struct tt_queue *q, int timeout_ms)
+{
+    if (q == NULL || timeout_ms < 0)
+        return -EINVAL;
+    /* Sleeps of 100 us: a call inside leaves within one read, write or
+     * woken wait. */
+    const struct timespec pause = { .tv_sec = 0, .tv_nsec = 100000 };
+    long rounds = (long)timeout_ms * 10;
+    for (long i = 0;; i++) {
+        if (__atomic_load_n(&q->inside, __ATOMIC_SEQ_CST) == 0)
+            return 0;
+        if (i >= rounds)
+            return -EBUSY;
+        nanosleep(&pause, NULL);
+    }
+}
 
 static ssize_t recv_bytes(struct tt_queue *q, char *buf, size_t len, int timeout_ms);
 static ssize_t send_bytes(struct tt_queue *q, const char *buf, size_t len, int timeout_ms);
@@ -700,11 +743,16 @@ ssize_t tt_queue_recv_next(struct tt_queue *q)
 {
     if (!queue_ok(q) || q->scratch == NULL || q->scratch_len == 0)
         return -EINVAL;
-    if (!scratch_take(q))
+    if (!gate_enter(q))
+        return -ECANCELED;
+    if (!scratch_take(q)) {
+        gate_leave(q);
         return -EBUSY;
+    }
     ssize_t n = recv_bytes(q, q->scratch, q->scratch_len, TT_WAIT_SLICE_MS);
     if (n < 0) /* nothing to copy out: free for any thread */
         __atomic_store_n(&q->scratch_owner, 0, __ATOMIC_RELEASE);
+    gate_leave(q);
     return n;
 }
 
@@ -717,7 +765,11 @@ ssize_t tt_queue_send_bytes(struct tt_queue *q, const char *buf, size_t len, int
 {
     if (!queue_ok(q) || (buf == NULL && len != 0))
         return -EINVAL;
-    return send_bytes(q, buf, len, timeout_ms);
+    if (!gate_enter(q))
+        return -ECANCELED;
+    ssize_t n = send_bytes(q, buf, len, timeout_ms);
+    gate_leave(q);
+    return n;
 }
 
 static ssize_t recv_bytes(struct tt_queue *q, char *buf, size_t len, int timeout_ms)

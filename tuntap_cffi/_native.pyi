@@ -205,6 +205,8 @@ class TTQueue(Protocol):
     scratch_owner: int
     wait_mode: int
     epfd: int
+    inside: int
+    shut: int
 
 class TTEvent(Protocol):
     """``struct tt_event *`` (csrc/cdef/events.h)."""
@@ -445,6 +447,8 @@ class _Lib:
     def tt_queue_send_bytes(
         self, q: TTQueue | cffi.FFI.CData, buf: _Buffer, len_: int, timeout_ms: int
     ) -> int: ...
+    def tt_queue_shut(self, q: TTQueue | cffi.FFI.CData) -> int: ...
+    def tt_queue_drain(self, q: TTQueue | cffi.FFI.CData, timeout_ms: int) -> int: ...
     # cdef/offload.h
     def tt_segment(
         self,

@@ -257,28 +257,19 @@ class TunTapDevice:
 
     # -- packets -------------------------------------------------------------
 
-    # read() and write() enter the queue's usage count inline, as the Interface's
-    # own calls do (tuntap_cffi/lifetime.py): a close() meanwhile wakes them, and
-    # the fds are released only once they are out.
+    # read() and write() are counted by their C calls (the queue's gate), as the
+    # Interface's own read() and write() are: a close() meanwhile wakes them,
+    # later calls are refused (-ECANCELED: EBADF here), and the fds are released
+    # only once they are out.
 
     def read(self, size: int) -> bytes:
         """read(size) -> read at most size bytes, returned as a string."""
         if type(size) is not int or size <= 0:
             return self._read_other(size)
-        lifetime = self._lifetime
-        users = lifetime.users
-        users.append("read")
-        try:
-            if lifetime.closing:
-                raise self._io_error(errno.ECANCELED, "read")
-            n = _recv_next(self._q)
-            if 0 <= n <= size:
-                return self._bb[:n] if _SLICED else _copy(self._cbuf, n)  # type: ignore[index]
-            return self._read_rest(size, n)
-        finally:
-            users.pop()
-            if lifetime.closing:
-                lifetime.left()
+        n = _recv_next(self._q)
+        if 0 <= n <= size:
+            return self._bb[:n] if _SLICED else _copy(self._cbuf, n)  # type: ignore[index]
+        return self._read_rest(size, n)
 
     def _read_other(self, size: object) -> bytes:
         """read() of a size that is not a plain int > 0."""
@@ -292,7 +283,7 @@ class TunTapDevice:
     def _read_rest(self, size: int, result: int) -> bytes:
         """A read that did not give ``size`` bytes or fewer at once: a packet to cut,
         or the wait, which lasts until a packet comes (in slices: Ctrl-C and
-        close() are seen between them). Called inside the usage count."""
+        close() are seen between them). Each C call here counts itself (the gate)."""
         queue = self._queue
         while result < 0:
             if result == _BUSY:  # another thread is reading into the scratch
@@ -318,19 +309,9 @@ class TunTapDevice:
         Write str to device."""
         if type(buf) is not bytes:
             return self._write_other(buf)
-        lifetime = self._lifetime
-        users = lifetime.users
-        users.append("write")
-        try:
-            if lifetime.closing:
-                raise self._io_error(errno.ECANCELED, "write")
-            n = _send_now(self._q, buf, len(buf))
-            if n < 0:
-                n = self._write_waiting(buf, n)
-        finally:
-            users.pop()
-            if lifetime.closing:
-                lifetime.left()
+        n = _send_now(self._q, buf, len(buf))
+        if n < 0:
+            n = self._write_waiting(buf, n)
         return n
 
     def _write_other(self, buf: object) -> int:

@@ -160,6 +160,13 @@ struct tt_queue {
      * (Python's usage count, tuntap_cffi/lifetime.py, says when). */
     uint32_t wait_mode;
     int32_t epfd;
+    /* The gate of the calls that Python makes without its own usage count
+     * (tt_queue_recv_next, tt_queue_send_now, tt_queue_send_bytes): inside
+     * counts the calls in C now, atomically; once shut (tt_queue_shut) a
+     * call refuses at once (-ECANCELED) and tt_queue_drain says when the
+     * last one has left, so the holder can close the fds. */
+    int32_t inside;
+    int32_t shut;
 };
 
 enum { TT_WAIT_POLL = 0, TT_WAIT_EPOLL = 1, TT_WAIT_EPOLL_MADE = 2 };
@@ -255,3 +262,12 @@ ssize_t tt_queue_recv_bytes(struct tt_queue *q, char *buf, size_t len, int timeo
 ssize_t tt_queue_recv_next(struct tt_queue *q);
 ssize_t tt_queue_send_now(struct tt_queue *q, const char *buf, size_t len);
 ssize_t tt_queue_send_bytes(struct tt_queue *q, const char *buf, size_t len, int timeout_ms);
+/*
+ * The gate of those three calls, for the holder's close: tt_queue_shut makes
+ * every later call refuse (-ECANCELED, the fds untouched); tt_queue_drain
+ * then waits at most timeout_ms for the calls inside to leave (a woken wait
+ * leaves at once): 0 when none is inside, -EBUSY when one still is (the fds
+ * must then stay open).  -EINVAL for a NULL queue.
+ */
+int tt_queue_shut(struct tt_queue *q);
+int tt_queue_drain(struct tt_queue *q, int timeout_ms);

@@ -1,4 +1,4 @@
-"""The shim's bytes calls, framed queues and the usage count kept in C, on pipes.
+"""The shim's bytes calls, framed queues and the gate (their usage count, kept in C), on pipes.
 
 A pipe stands in for the device: what is written to it is what a read
 gets, what a write sends can be read back, so every byte the shim moves is
@@ -13,6 +13,7 @@ import fcntl
 import os
 import struct
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -149,6 +150,61 @@ def test_the_bytes_calls_check_their_arguments(pipes: Pipes) -> None:
         assert lib.tt_queue_recv_next(offload.q) == -errno.EINVAL
     finally:
         offload.close()
+
+
+# -- the gate: the usage count of the gated calls, kept in C ------------------------------
+
+
+def test_a_shut_gate_refuses_every_gated_call_without_touching_the_fd(pipes: Pipes) -> None:
+    pipes.feed(b"\x45left unread")
+    assert lib.tt_queue_shut(pipes.q) == 0
+    assert lib.tt_queue_recv_next(pipes.q) == -errno.ECANCELED
+    assert lib.tt_queue_send_now(pipes.q, IP4, len(IP4)) == -errno.ECANCELED
+    assert lib.tt_queue_send_bytes(pipes.q, IP4, len(IP4), 0) == -errno.ECANCELED
+    assert os.read(pipes.r, 64) == b"\x45left unread"  # the read never happened
+    assert (pipes.q.inside, pipes.q.shut) == (0, 1)
+    assert lib.tt_queue_drain(pipes.q, 0) == 0
+    assert lib.tt_queue_shut(pipes.q) == 0  # twice: harmless
+
+
+def test_drain_waits_for_the_call_inside_and_says_ebusy_past_its_timeout(pipes: Pipes) -> None:
+    results: list[int] = []
+    inside = threading.Event()
+
+    def reader() -> None:
+        # Each call waits one slice (50 ms) for a packet that never comes, until
+        # the shut gate refuses the next one or the wake-up ends the wait.
+        for _ in range(200):  # at most 10 s
+            inside.set()
+            result = lib.tt_queue_recv_next(pipes.q)
+            results.append(result)
+            if result != -errno.EAGAIN:
+                return
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert inside.wait(5)
+    busy = []
+    for _ in range(20):  # the reader is inside but for a moment between its calls
+        busy.append(lib.tt_queue_drain(pipes.q, 0))
+        if busy[-1] == -errno.EBUSY:
+            break
+        time.sleep(0.01)
+    assert busy[-1] == -errno.EBUSY
+    assert lib.tt_queue_drain(pipes.q, 20) == -errno.EBUSY  # a wait outlasting 20 ms
+    assert lib.tt_queue_shut(pipes.q) == 0
+    assert lib.tt_wake(pipes.wakefd) == 0
+    assert lib.tt_queue_drain(pipes.q, 1000) == 0
+    thread.join(5)
+    assert not thread.is_alive()
+    assert results[-1] == -errno.ECANCELED and pipes.q.inside == 0
+
+
+def test_the_gate_calls_check_their_arguments(pipes: Pipes) -> None:
+    assert lib.tt_queue_shut(ffi.NULL) == -errno.EINVAL
+    assert lib.tt_queue_drain(ffi.NULL, 0) == -errno.EINVAL
+    assert lib.tt_queue_drain(pipes.q, -1) == -errno.EINVAL
+    assert pipes.q.shut == 0
 
 
 # -- a read's own epoll fd --------------------------------------------------------------

@@ -97,6 +97,7 @@ from .io import (
     batch_packets as batch_packets,
     buffer_view as buffer_view,
     close_epoll as close_epoll,
+    drain_gates as drain_gates,
     joined_packets as joined_packets,
     new_batch as new_batch,
     new_queue as new_queue,
@@ -110,6 +111,7 @@ from .io import (
     queue_send_bytes as queue_send_bytes,
     queue_send_now as queue_send_now,
     queue_write as queue_write,
+    shut_gates as shut_gates,
     unwritten as unwritten,
     view_of as view_of,
 )

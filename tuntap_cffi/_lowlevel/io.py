@@ -91,6 +91,28 @@ def allow_epoll(queue: TTQueue) -> None:
     queue.wait_mode = lib.TT_WAIT_EPOLL
 
 
+# How long a close waits for the calls inside a queue's gate to leave; they
+# leave within one read, write or woken wait, so only a thread stopped inside
+# C (a debugger) could outlast it.
+DRAIN_MS = 5000
+
+
+def shut_gates(held: list[TTQueue]) -> None:
+    """Shut the gate of the queue in ``held``: its gated calls (``recv_next``,
+    ``send_now``, ``send_bytes``) refuse from now on, with -ECANCELED. Part of
+    close(), before the wake-up."""
+    for queue in held:
+        lib.tt_queue_shut(queue)
+
+
+def drain_gates(held: list[TTQueue], name: str) -> None:
+    """Wait until no gated call is inside the queue in ``held``: the first step of
+    the release of its fds. OSError (EBUSY) when one stayed past DRAIN_MS: the
+    fds must then stay open, not be closed under it."""
+    for queue in held:
+        check(lib.tt_queue_drain(queue, DRAIN_MS), "close", name)
+
+
 def close_epoll(held: list[TTQueue], name: str) -> None:
     """Close the epoll fd a read of the queue in ``held`` made, if one did: part of
     the release of its fds, when no call is inside (the usage count says so)."""

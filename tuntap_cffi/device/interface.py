@@ -37,9 +37,11 @@ if TYPE_CHECKING:
 __all__ = ["CLONE_DEVICE", "DEFAULT_WRITE_LIMIT", "Interface", "Timeout", "Writable"]
 
 
-def _wake(wakefd: int, name: str, failed: list[BaseException]) -> None:
-    """Fire the eventfd that every wait in C polls; a failure is kept in ``failed``
-    for :func:`_release` to raise, so that it cannot stop the close (and leak the fds)."""
+def _wake(wakefd: int, name: str, failed: list[BaseException], held: list[TTQueue]) -> None:
+    """Shut the gate of the queue in ``held`` and fire the eventfd that every wait
+    in C polls; a failure is kept in ``failed`` for :func:`_release` to raise, so
+    that it cannot stop the close (and leak the fds)."""
+    _lowlevel.shut_gates(held)
     try:
         _lowlevel.wake(wakefd, name)
     except OSError as exc:
@@ -55,11 +57,13 @@ def _release(
     held: list[TTQueue],
 ) -> None:
     """What the last one out of an Interface closes: its socket, namespace fd and fds
-    (the epoll fd of the queue in ``held`` too, if a read made one).
+    (the epoll fd of the queue in ``held`` too, if a read made one), once the
+    calls inside the queue's gate have left.
 
     Every one of them, even after a close that failed; then the first
     failure is raised (a failed wake-up first), the others chained to it.
     """
+    _lowlevel.drain_gates(held, name)
 
     def wake_failure() -> None:
         if failed:
@@ -124,7 +128,7 @@ class Interface(Queue, Configurable):
         lifetime = Lifetime(
             name,
             lambda: _release(fd, wakefd, name, channel, wake_failed, held),
-            wake=lambda: _wake(wakefd, name, wake_failed),
+            wake=lambda: _wake(wakefd, name, wake_failed, held),
         )
         channel = Channel(
             name,

@@ -57,7 +57,8 @@ def _release(
 ) -> None:
     """What the last one out of an end closes: its socket, its wake-up fd and the
     epoll fd a read made (all, even after one failed; then the first failure, a
-    failed wake-up first, is raised)."""
+    failed wake-up first, is raised), once the calls inside its gate have left."""
+    _lowlevel.drain_gates(held, name)
 
     def wake_failure() -> None:
         if failed:
@@ -94,7 +95,7 @@ class PairEnd(Interface):
         lifetime = Lifetime(
             name,
             lambda: _release(fd, wakefd, name, wake_failed, held),
-            wake=lambda: _wake(wakefd, name, wake_failed),
+            wake=lambda: _wake(wakefd, name, wake_failed, held),
         )
         # An Interface without its device: the queue only, and no Link.
         Queue.__init__(self, fd, wakefd, name, kind, NONE, lifetime, cast(Link, _NoDevice(name)))

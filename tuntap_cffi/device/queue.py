@@ -707,20 +707,13 @@ class Queue:
         """
         if timeout is not None or type(size) is not int or size <= 0:
             return self._read_slow(size, timeout)
-        lifetime = self._lifetime
-        users = lifetime.users
-        users.append("read")
-        try:
-            if lifetime.closing:
-                raise InterfaceClosedError(self._name, "read")
-            n = _recv_next(self._q)
-            if 0 <= n <= size:
-                return self._bb[:n] if _SLICED else _copy(self._cbuf, n)  # type: ignore[index, arg-type]
-            return self._next_rest(size, n)
-        finally:
-            users.pop()
-            if lifetime.closing:
-                lifetime.left()
+        # No usage count here: the C call counts itself in the queue's gate
+        # (tt_queue_shut/tt_queue_drain), which close() shuts and the release
+        # of the fds waits on; once shut it answers -ECANCELED.
+        n = _recv_next(self._q)
+        if 0 <= n <= size:
+            return self._bb[:n] if _SLICED else _copy(self._cbuf, n)  # type: ignore[index, arg-type]
+        return self._next_rest(size, n)
 
     def _scratch_bytes(self, n: int) -> bytes:
         """The first ``n`` bytes of the scratch, as a new ``bytes``."""
@@ -730,7 +723,7 @@ class Queue:
     def _next_rest(self, size: int, result: int) -> bytes:
         """A scratch read that did not give ``size`` bytes or fewer at once: a packet
         to cut, the wait loop, or (another thread holds the scratch) a read into a
-        buffer of the pool. ``size`` > 0; called inside the usage count."""
+        buffer of the pool. ``size`` > 0; each C call here counts itself (the gate)."""
         while result < 0:
             if result == _BUSY:
                 return self._read_slow(size, None)
@@ -823,19 +816,10 @@ class Queue:
         """
         if type(data) is not bytes or timeout is not None:
             return self._write_slow(data, deadline_of(timeout))
-        lifetime = self._lifetime
-        users = lifetime.users
-        users.append("write")
-        try:
-            if lifetime.closing:
-                raise InterfaceClosedError(self._name, "write")
-            n = _send_now(self._q, data, len(data))
-            if n < 0:
-                n = self._send_waiting(data, data, len(data), None, n, "write")
-        finally:
-            users.pop()
-            if lifetime.closing:
-                lifetime.left()
+        # Counted by the C call itself, as read() is.
+        n = _send_now(self._q, data, len(data))
+        if n < 0:
+            n = self._send_waiting(data, data, len(data), None, n, "write")
         return n
 
     def _write_slow(self, data: object, deadline: float | None) -> int:
