@@ -122,7 +122,8 @@ class Tunnel:
                     self.counters.sent += sent
                     break
                 except tuntap.BatchWriteError as exc:
-                    if exc.errno not in SEND_DROPS:
+                    # Also an instance of what stopped it: an OSError, for a send.
+                    if not isinstance(exc, OSError) or exc.errno not in SEND_DROPS:
                         raise
                     self.counters.sent += exc.written
                     self.counters.send_dropped += 1
