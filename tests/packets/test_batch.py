@@ -729,3 +729,36 @@ def test_the_benchmark_smoke_run_prints_its_tables() -> None:
     assert match is not None, result.stdout
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert match.group(1) not in listed
+
+
+PER_CALL = BENCH.with_name("per_call.py")
+
+
+def test_the_per_call_benchmark_prints_every_row() -> None:
+    if not PER_CALL.exists():
+        skip_or_fail(f"the benchmark is not in this tree ({PER_CALL})")
+    result = subprocess.run(
+        [sys.executable, str(PER_CALL), "--rounds", "1", "--calls", "1000"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [
+        "os.read",
+        "lib.tt_queue_recv_next (bare cffi call)",
+        "Interface.read()",
+        "tuntap_cffi.pytun TunTapDevice.read",
+        "os.write",
+        "lib.tt_queue_send_now (bare cffi call)",
+        "Interface.write()",
+        "tuntap_cffi.pytun TunTapDevice.write",
+    ]
+    for row in rows:
+        line = next((x for x in result.stdout.splitlines() if x.startswith(f"| {row} |")), "")
+        # A figure in ns, and a ratio: the row ran.
+        assert re.fullmatch(r"\| .+ \| [0-9,]+ \| [0-9,]+ \| [0-9.]+x \|", line), result.stdout
+    with pytest.raises(subprocess.CalledProcessError):
+        subprocess.run(
+            [sys.executable, str(PER_CALL), "--rounds", "0"], capture_output=True, check=True
+        )
