@@ -29,9 +29,9 @@ from collections.abc import Iterator
 
 import dpkt
 import pytest
-from helpers.forward import IN_NET, OUT_NET
+from helpers.forward import IN_NET, OUT_NET, PEER_IN, PEER_OUT
 from helpers.ip import disable_ipv6, ip
-from helpers.packets import tcp4, tcp_packet, ttl_free, udp_packet
+from helpers.packets import ipv4_udp, tcp4, tcp_packet, ttl_free, udp_packet
 
 import tuntap_cffi as tuntap
 from tuntap_cffi import PacketBatch, _lowlevel
@@ -284,3 +284,40 @@ def test_a_stopped_udp_send_says_exactly_which_datagrams_did_not_go(source: str)
     assert exc.unwritten == not_arrived == (1, 2, 3, 4, 5)
     if isinstance(items, PacketBatch):
         assert _lowlevel.unwritten(items._status, 1, len(items)) == (1, 3, 5)
+
+
+# -- a batch that held raw offload slots, then plain packets ----------------------------
+
+
+def test_a_plain_read_after_a_raw_one_is_written_as_plain_packets() -> None:
+    """A batch whose slots took a raw read (fixed, large slots: never resized) and
+    went to a raw write, then takes a plain read: a write of it must send plain
+    packets, not take the stale virtio-net header in front of each slot's packet
+    (here one asking the kernel to complete a checksum, which would corrupt it)."""
+    payload = b"raw, then plain"
+    with forward_path() as (a, c), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        batch = PacketBatch(4, slot_size=65600)
+        deadline = time.monotonic() + 5
+        # A local datagram routed into a: its checksum left for the device to finish.
+        raw = 0
+        while not raw and time.monotonic() < deadline:
+            sock.sendto(payload, (PEER_IN, 9))
+            raw = a.read_batch(batch, segment=False, timeout=0.2)
+        assert batch.raw and batch.vnet_header(0)[0] & 1  # VIRTIO_NET_HDR_F_NEEDS_CSUM
+        a.write_batch(batch)  # raw, as read (a local source coming back in: dropped)
+        assert batch._packets.raw == 1
+        # A datagram PEER_OUT -> PEER_IN with its checksum complete, forwarded into a.
+        incoming = ipv4_udp(PEER_OUT, PEER_IN, 4000, 5000, payload)
+        c.write_packet(incoming)
+        count = 0
+        while not count and time.monotonic() < deadline:
+            count = a.read_batch(batch, timeout=0.2)
+        assert count == 1 and not batch.raw and bytes(batch[0])[20:] == incoming[20:]
+        assert batch._packets.raw == 0  # the C view that a write takes as it is
+        # Written back into a, it is forwarded out of a again, one hop older.
+        assert a.write_batch(batch) == 1
+        back = b""
+        while not back.endswith(payload) and time.monotonic() < deadline:
+            back = bytes(batch[0]) if a.read_batch(batch, timeout=0.2) else b""
+        assert back[20:] == incoming[20:]  # the UDP header and checksum untouched
+        assert back[8] == incoming[8] - 2 and back[12:20] == incoming[12:20]

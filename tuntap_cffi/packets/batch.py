@@ -171,8 +171,16 @@ class PacketBatch:
         if kind != self._kind:
             c.kind = kind
             self._kind = kind
-        self._raw = bool(raw)
+        self._hold_raw(bool(raw))
         return c
+
+    def _hold_raw(self, raw: bool) -> None:
+        """Say whether the slots hold raw offload reads, in the C view that writes
+        send too: a write that takes the batch as it is (:meth:`ready_for_writing`)
+        must not read the packets of a later plain read as header + packet."""
+        self._raw = raw
+        if self._packets is not None:
+            self._packets.raw = raw
 
     def ready_for_writing(self, kind: DevKind | None) -> tuple[TTPackets, TTWriteStatus] | None:
         """The slots and status when a write to a device of ``kind`` can send them as
@@ -219,7 +227,7 @@ class PacketBatch:
         assert c is not None
         kind = kind or self._kind or DevKind.TUN
         c.kind = self._kind = kind
-        self._raw = False
+        self._hold_raw(False)
         if self._udp is None:
             self._udp = _lowlevel.new_udp_rx(c, self._capacity)
         self._udp_sized = largest
