@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from typing import Any
 
 TUN_ADDR = "192.0.2.1"
@@ -47,6 +48,24 @@ def configure_v4(name: str, address: str = TUN_ADDR, prefix: int = 24) -> None:
     disable_ipv6(name)
     ip("addr", "add", f"{address}/{prefix}", "dev", name)
     ip("link", "set", name, "up")
+
+
+def wait_carrier(name: str, seconds: float = 5.0) -> None:
+    """Wait until the kernel has brought ``name``'s link up after a queue attached.
+
+    A TUN's carrier comes on when a queue attaches, but its qdisc is restored
+    later, by the kernel's link-watch work; until then (no time at all on an idle
+    machine, more under load) what is sent to the device is dropped, counted in
+    its TX dropped. The operational state changes in the same step.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        state = ip_link(name).get("operstate")
+        if state != "DOWN":
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} still {state} {seconds} s after a queue attached")
+        time.sleep(0.01)
 
 
 def netns(name: str, *args: str) -> list[str]:
