@@ -31,16 +31,7 @@ static void read_vhdr(const char *buf, struct vhdr *h)
     h->csum_offset = raw.csum_offset;
 }
 
-/* A GSO super-packet, parsed and checked. */
-struct gso {
-    const unsigned char *p;
-    size_t len, l3, hlen, payload, gso_size;
-    unsigned proto;
-    int v6;
-    uint32_t segments;
-};
-
-static int parse_gso(const unsigned char *p, size_t len, const struct vhdr *h, struct gso *g)
+static int parse_gso(const unsigned char *p, size_t len, const struct vhdr *h, struct tti_gso *g)
 {
     unsigned type = h->gso_type & ~(unsigned)VIRTIO_NET_HDR_GSO_ECN;
     if (type == VIRTIO_NET_HDR_GSO_TCPV4 || type == VIRTIO_NET_HDR_GSO_TCPV6)
@@ -92,20 +83,49 @@ static int parse_gso(const unsigned char *p, size_t len, const struct vhdr *h, s
     }
     g->p = p;
     g->len = len;
+    g->plain = 0;
+    g->csum_at = SIZE_MAX;
     g->gso_size = h->gso_size;
     g->payload = len - g->hlen;
     g->segments = g->payload == 0 ? 1 : (uint32_t)((g->payload + g->gso_size - 1) / g->gso_size);
     return 0;
 }
 
-/* Writes segment k of g into out; its length. */
-static size_t make_segment(const struct gso *g, uint32_t k, unsigned char *out)
+int tti_gso_parse(const char *buf, size_t len, struct tti_gso *g)
+{
+    if (buf == NULL || g == NULL || len < TT_VNET_HDR_LEN || len - TT_VNET_HDR_LEN > TT_GSO_MAX)
+        return -EBADMSG;
+    struct vhdr h;
+    read_vhdr(buf, &h);
+    const unsigned char *p = (const unsigned char *)buf + TT_VNET_HDR_LEN;
+    size_t plen = len - TT_VNET_HDR_LEN;
+    if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+        return parse_gso(p, plen, &h, g);
+    memset(g, 0, sizeof *g);
+    g->p = p;
+    g->len = plen;
+    g->plain = 1;
+    g->segments = 1;
+    g->csum_at = SIZE_MAX;
+    if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+        if (h.csum_start >= plen || h.csum_start + h.csum_offset + 2 > plen)
+            return -EBADMSG;
+        /* The field holds the pseudo-header's sum: the sum from csum_start on completes it. */
+        uint16_t partial = tti_csum_fold(tti_csum_add(p + h.csum_start, plen - h.csum_start, 0));
+        tti_put_csum(g->csum, partial, h.csum_offset == 6);
+        g->csum_at = (size_t)h.csum_start + h.csum_offset;
+    }
+    return 0;
+}
+
+size_t tti_segment_header(const struct tti_gso *g, uint32_t k, unsigned char *out,
+                          const unsigned char **payload)
 {
     size_t off = (size_t)k * g->gso_size;
     size_t plen = g->payload - off < g->gso_size ? g->payload - off : g->gso_size;
     size_t seg = g->hlen + plen;
     memcpy(out, g->p, g->hlen);
-    memcpy(out + g->hlen, g->p + g->hlen + off, plen);
+    *payload = g->p + g->hlen + off;
     if (g->v6) {
         tti_put16(out + 4, (uint16_t)(seg - 40));
     } else {
@@ -128,40 +148,41 @@ static size_t make_segment(const struct gso *g, uint32_t k, unsigned char *out)
             l4[13] &= (unsigned char)~TCP_CWR;
         memset(l4 + 16, 0, 2);
     }
+    /* The L4 header is 8 bytes or a multiple of 4: the payload's sum starts
+     * on an even byte, so the two sums add up as one. */
     uint64_t sum = tti_pseudo_sum(out, g->v6, g->proto, l4_len);
-    tti_put_csum(l4 + (udp ? 6 : 16), tti_csum_fold(tti_csum_add(l4, l4_len, sum)), udp);
-    return seg;
+    sum = tti_csum_add(l4, g->hlen - g->l3, sum);
+    sum = tti_csum_add(*payload, plen, sum);
+    tti_put_csum(l4 + (udp ? 6 : 16), tti_csum_fold(sum), udp);
+    return plen;
+}
+
+/* Writes segment k of g into out; its length. */
+static size_t make_segment(const struct tti_gso *g, uint32_t k, unsigned char *out)
+{
+    const unsigned char *payload;
+    size_t plen = tti_segment_header(g, k, out, &payload);
+    memcpy(out + g->hlen, payload, plen);
+    return g->hlen + plen;
 }
 
 /* A packet without GSO: copied, its checksum completed if it needs one. */
-static int64_t plain_packet(const unsigned char *p, size_t len, const struct vhdr *h,
-                            char *out, size_t room)
+static int64_t plain_packet(const struct tti_gso *g, char *out, size_t room)
 {
-    if (len >= room)
+    if (g->len >= room)
         return -EMSGSIZE;
-    memcpy(out, p, len);
-    if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-        if (h->csum_start >= len || h->csum_start + h->csum_offset + 2 > len)
-            return -EBADMSG;
-        unsigned char *o = (unsigned char *)out;
-        uint16_t partial = tti_csum_fold(tti_csum_add(o + h->csum_start, len - h->csum_start, 0));
-        tti_put_csum(o + h->csum_start + h->csum_offset, partial, h->csum_offset == 6);
-    }
-    return tt_classify(out, len, TT_KIND_TUN);
+    memcpy(out, g->p, g->len);
+    if (g->csum_at != SIZE_MAX)
+        memcpy(out + g->csum_at, g->csum, 2);
+    return tt_classify(out, g->len, TT_KIND_TUN);
 }
 
 int tti_segment_count(const char *buf, size_t len, size_t room)
 {
-    if (buf == NULL || len < TT_VNET_HDR_LEN || len - TT_VNET_HDR_LEN > TT_GSO_MAX)
-        return -EBADMSG;
-    struct vhdr h;
-    read_vhdr(buf, &h);
-    if (h.gso_type == VIRTIO_NET_HDR_GSO_NONE)
-        return 1;
-    struct gso g;
-    int r = parse_gso((const unsigned char *)buf + TT_VNET_HDR_LEN, len - TT_VNET_HDR_LEN, &h, &g);
-    if (r < 0)
-        return r;
+    struct tti_gso g;
+    int r = tti_gso_parse(buf, len, &g);
+    if (r < 0 || g.plain)
+        return r < 0 ? r : 1;
     if (g.hlen + (g.payload < g.gso_size ? g.payload : g.gso_size) >= room)
         return -EMSGSIZE;
     return (int)g.segments;
@@ -181,26 +202,20 @@ int tti_segment(const char *buf, size_t len, uint32_t skip, char *out, size_t st
     if (room == 0 || room > stride || stride > TT_BATCH_MAX_SLOT)
         return -EINVAL;
     *total = 0;
-    if (len < TT_VNET_HDR_LEN || len - TT_VNET_HDR_LEN > TT_GSO_MAX)
-        return -EBADMSG;
-    struct vhdr h;
-    read_vhdr(buf, &h);
-    const unsigned char *p = (const unsigned char *)buf + TT_VNET_HDR_LEN;
-    size_t plen = len - TT_VNET_HDR_LEN;
-    if (h.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+    struct tti_gso g;
+    int r = tti_gso_parse(buf, len, &g);
+    if (r < 0)
+        return r;
+    if (g.plain) {
         *total = 1;
         if (skip >= 1)
             return 0;
-        int64_t r = plain_packet(p, plen, &h, out, room);
-        if (r < 0)
-            return (int)r;
-        results[0] = r;
+        int64_t packed = plain_packet(&g, out, room);
+        if (packed < 0)
+            return (int)packed;
+        results[0] = packed;
         return 1;
     }
-    struct gso g;
-    int r = parse_gso(p, plen, &h, &g);
-    if (r < 0)
-        return r;
     /* A slot must exceed the segment, as for any read (a full slot = cut). */
     if (g.hlen + (g.payload < g.gso_size ? g.payload : g.gso_size) >= room)
         return -EMSGSIZE;

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "batch.h"
+#include "segment.h"
 #include "verdict.h"
 
 #include <errno.h>
@@ -29,6 +30,8 @@
 
 /* iovecs one sendmmsg may carry in all (the kernel takes 1024 per message). */
 #define SEND_IOVS 512
+/* Segment headers one sendmmsg of a raw source may carry (two iovecs each). */
+#define SEND_HEADS (SEND_IOVS / 2)
 
 union sa {
     struct sockaddr sa;
@@ -331,7 +334,35 @@ struct outgoing {
     uint32_t end[TT_UDP_MAX_MSGS];   /* the position after its last */
     uint32_t datagrams[TT_UDP_MAX_MSGS];
     uint32_t count;
+    /* A raw source: the segment of slot first[m] after the last in message m
+     * (end[m] is first[m] + 1 when that was its last, else first[m]), and
+     * the headers built for the segments. */
+    uint32_t seg_end[TT_UDP_MAX_MSGS];
+    unsigned char heads[SEND_HEADS][TTI_SEG_HDR_MAX];
 };
+
+/* Message m's header: its iovecs, and UDP_SEGMENT = seg_size when it holds n > 1. */
+static void set_message(struct outgoing *o, uint32_t m, union sa *name, socklen_t namelen,
+                        struct iovec *iov, uint32_t niov, uint32_t n, size_t seg_size)
+{
+    struct msghdr *h = &o->hdrs[m].msg_hdr;
+    memset(&o->hdrs[m], 0, sizeof o->hdrs[m]);
+    h->msg_name = namelen ? name : NULL;
+    h->msg_namelen = namelen;
+    h->msg_iov = iov;
+    h->msg_iovlen = niov;
+    if (n > 1) {
+        h->msg_control = o->control[m].bytes;
+        h->msg_controllen = sizeof o->control[m].bytes;
+        struct cmsghdr *c = CMSG_FIRSTHDR(h);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        uint16_t size = (uint16_t)seg_size;
+        memcpy(CMSG_DATA(c), &size, sizeof size);
+    }
+    o->datagrams[m] = n;
+}
 
 /* The messages for the datagrams of s from i on (at most what one sendmmsg
  * carries): with gso, a run of equal sizes (the last may be shorter), up to
@@ -369,26 +400,101 @@ static uint32_t gather(const struct tti_source *s, uint32_t i, uint32_t count, i
             if (qlen < len)
                 break; /* a shorter datagram ends its run */
         }
-        struct msghdr *h = &o->hdrs[m].msg_hdr;
-        memset(&o->hdrs[m], 0, sizeof o->hdrs[m]);
-        h->msg_name = namelen ? name : NULL;
-        h->msg_namelen = namelen;
-        h->msg_iov = first_iov;
-        h->msg_iovlen = n;
-        if (n > 1) {
-            h->msg_control = o->control[m].bytes;
-            h->msg_controllen = sizeof o->control[m].bytes;
-            struct cmsghdr *c = CMSG_FIRSTHDR(h);
-            c->cmsg_level = SOL_UDP;
-            c->cmsg_type = UDP_SEGMENT;
-            c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-            uint16_t size = (uint16_t)len;
-            memcpy(CMSG_DATA(c), &size, sizeof size);
-        }
+        set_message(o, m, name, namelen, first_iov, n, n, len);
         o->end[m] = i;
-        o->datagrams[m] = n;
         o->count++;
     }
+    return i;
+}
+
+/* The packet of raw slot i (a virtio-net header before it in the slot),
+ * parsed: 1, 0 for a bad slot (passed over), or -errno. */
+static int raw_get(const struct tti_source *s, uint32_t i, struct tti_gso *g)
+{
+    const unsigned char *p;
+    size_t len;
+    int got = tti_source_get(s, i, &p, &len);
+    if (got != 1)
+        return got;
+    int r = tti_gso_parse((const char *)p - TT_VNET_HDR_LEN, len + TT_VNET_HDR_LEN, g);
+    return r < 0 ? r : 1;
+}
+
+/* The largest datagram g makes. */
+static size_t largest_of(const struct tti_gso *g)
+{
+    return g->plain ? g->len : g->hlen + (g->payload < g->gso_size ? g->payload : g->gso_size);
+}
+
+/* gather for a raw source: the packets of slots from i on, segment *skip of
+ * slot i first, each (super-)packet as messages of iovecs [headers k,
+ * payload k] (the headers in o->heads, the payload where it lies in the
+ * slot), each message up to TT_UDP_MAX_SEGMENTS segments and max_run bytes
+ * under one UDP_SEGMENT with gso (one segment without), a plain packet as it
+ * is (its checksum completed in o->heads when it needs one).  The slot after
+ * the last whole one taken; *skip: the segments of it taken. */
+static uint32_t gather_raw(const struct tti_source *s, uint32_t i, uint32_t *skip, uint32_t count,
+                           int gso, size_t max_run, union sa *name, socklen_t namelen,
+                           struct outgoing *o)
+{
+    uint32_t niov = 0, nhead = 0, k = *skip;
+    o->count = 0;
+    while (i < count && o->count < TT_UDP_MAX_MSGS) {
+        struct tti_gso g;
+        if (raw_get(s, i, &g) != 1 || k >= g.segments) {
+            i++; /* a bad slot (tt_udp_send checked the rest first) */
+            k = 0;
+            continue;
+        }
+        uint32_t m = o->count, first_iov = niov, n = 0;
+        if (g.plain) {
+            if (niov + 3 > SEND_IOVS || nhead >= SEND_HEADS)
+                break;
+            struct iovec *v = &o->iovs[niov];
+            if (g.csum_at == SIZE_MAX) {
+                v[0] = (struct iovec){(void *)g.p, g.len};
+                niov += 1;
+            } else {
+                memcpy(o->heads[nhead], g.csum, 2);
+                v[0] = (struct iovec){(void *)g.p, g.csum_at};
+                v[1] = (struct iovec){o->heads[nhead++], 2};
+                v[2] = (struct iovec){(void *)(g.p + g.csum_at + 2), g.len - g.csum_at - 2};
+                niov += 3;
+            }
+            n = k = 1;
+        } else {
+            uint32_t most = gso ? TT_UDP_MAX_SEGMENTS : 1;
+            size_t total = 0;
+            while (k < g.segments && n < most && niov + 2 <= SEND_IOVS && nhead < SEND_HEADS) {
+                size_t off = (size_t)k * g.gso_size;
+                size_t plen = g.payload - off < g.gso_size ? g.payload - off : g.gso_size;
+                if (n > 0 && total + g.hlen + plen > max_run)
+                    break;
+                const unsigned char *payload;
+                unsigned char *head = o->heads[nhead++];
+                tti_segment_header(&g, k, head, &payload);
+                o->iovs[niov++] = (struct iovec){head, g.hlen};
+                if (plen > 0)
+                    o->iovs[niov++] = (struct iovec){(void *)payload, plen};
+                total += g.hlen + plen;
+                n++;
+                k++;
+            }
+            if (n == 0)
+                break; /* no room left in this sendmmsg */
+        }
+        set_message(o, m, name, namelen, &o->iovs[first_iov], niov - first_iov, n,
+                    g.hlen + g.gso_size);
+        o->first[m] = i;
+        o->seg_end[m] = k;
+        if (k >= g.segments) {
+            i++;
+            k = 0;
+        }
+        o->end[m] = i;
+        o->count++;
+    }
+    *skip = k;
     return i;
 }
 
@@ -398,14 +504,25 @@ static size_t max_payload(int family)
     return family == AF_INET ? TT_UDP4_MAX_PAYLOAD : family == AF_INET6 ? TT_UDP6_MAX_PAYLOAD : 0;
 }
 
-/* Checks every datagram from start before any is sent: 0, or the failure in st. */
-static int check_sizes(const struct tti_source *s, uint32_t start, uint32_t count, size_t max,
-                       struct tt_write_status *st)
+/* Checks every datagram from start before any is sent (a raw slot's packet:
+ * parsed, and its segments' size; segment skip of slot start must be one
+ * it has): 0, or the failure in st. */
+static int check_sizes(const struct tti_source *s, uint32_t start, uint32_t skip, uint32_t count,
+                       size_t max, struct tt_write_status *st)
 {
     for (uint32_t i = start; i < count; i++) {
         const unsigned char *p;
         size_t len;
-        int got = tti_source_get(s, i, &p, &len);
+        int got;
+        if (s->raw) {
+            struct tti_gso g;
+            got = raw_get(s, i, &g);
+            if (got == 1 && i == start && skip >= g.segments)
+                got = -EINVAL;
+            len = got == 1 ? largest_of(&g) : 0;
+        } else {
+            got = tti_source_get(s, i, &p, &len);
+        }
         if (got < 0 || (got == 1 && len > max)) {
             st->next = i;
             st->error = got < 0 ? got : -EMSGSIZE;
@@ -423,11 +540,11 @@ int tt_udp_send(int fd, int wakefd, const struct tt_packets *src, uint32_t start
     size_t max = max_payload(family);
     if (fd < 0 || src == NULL || st == NULL || flags == NULL || max == 0)
         return -EINVAL;
-    if (tti_source_of(src, &s) < 0 || s.raw)
+    if (tti_source_of(src, &s) < 0)
         return -EINVAL;
     uint32_t count = src->count;
     if (s.b != NULL) {
-        if (!tti_batch_shape_ok(s.b, 0) || s.b->count > s.b->capacity)
+        if (!tti_batch_shape_ok(s.b, s.raw ? TT_VNET_HDR_LEN : 0) || s.b->count > s.b->capacity)
             return -EINVAL;
         count = s.b->count;
     }
@@ -441,25 +558,31 @@ int tt_udp_send(int fd, int wakefd, const struct tt_packets *src, uint32_t start
             return r;
         namelen = (socklen_t)r;
     }
+    /* A raw source resumes inside the (super-)packet at start where st says. */
+    uint32_t skip = s.raw ? st->partial : 0;
     tti_status_start(st, start);
-    if (check_sizes(&s, start, count, max, st) < 0)
+    if (check_sizes(&s, start, skip, count, max, st) < 0)
         return 0;
     struct outgoing o;
     int may_wait = 1;
     uint32_t i = start;
     while (i < count) {
         int gso = (*flags & TT_UDP_GSO) != 0;
-        uint32_t after = gather(&s, i, count, gso, max, &name, namelen, &o);
+        uint32_t after_skip = skip;
+        uint32_t after = s.raw ? gather_raw(&s, i, &after_skip, count, gso, max, &name, namelen, &o)
+                               : gather(&s, i, count, gso, max, &name, namelen, &o);
         if (o.count == 0) {
             i = after; /* only bad slots were left */
             break;
         }
         st->next = o.first[0];
+        st->partial = o.first[0] == i ? skip : 0;
         int r = sendmmsg(fd, o.hdrs, o.count, MSG_DONTWAIT);
         if (r > 0) {
             for (int k = 0; k < r; k++)
-                st->written += o.datagrams[k];
+                st->written += s.raw ? o.end[k] != o.first[k] : o.datagrams[k];
             i = o.end[r - 1];
+            skip = s.raw && o.end[r - 1] == o.first[r - 1] ? o.seg_end[r - 1] : 0;
             continue;
         }
         int err = r == 0 ? EAGAIN : errno;
@@ -478,6 +601,7 @@ int tt_udp_send(int fd, int wakefd, const struct tt_packets *src, uint32_t start
         return (int)st->written;
     }
     st->next = count;
+    st->partial = 0;
     return (int)st->written;
 }
 

@@ -7,7 +7,9 @@ slot keeps its source address), one ``sendmmsg`` sends a batch or a list
 (runs of equal-size datagrams go as single ``UDP_SEGMENT`` messages, which the
 kernel splits). Either kernel feature is used where it exists and silently
 not otherwise: the datagrams are the same. A batch from ``read_batch`` can be
-sent as it is, and one from ``udp_recv_batch`` written to a TUN as it is.
+sent as it is (a raw offload read's super-packets segmented in C without a
+copy of their payload), and one from ``udp_recv_batch`` written to a TUN as
+it is.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import cast
 from . import _lowlevel
 from .errors import os_error
 from .packets.batch import PacketBatch
-from .packets.offload import NONE
+from .packets.offload import NONE, Offload
 from .packets.packet import DevKind
 from .packets.writes import Progress, Writable, stopped, write_job
 from .timeouts import RETRYABLE, Timeout, deadline_of, next_slice, slice_ms
@@ -39,6 +41,10 @@ _log = logging.getLogger(__name__)
 _GSO = _lowlevel.UDP_GSO
 _GRO_TRIED = 1 << 8  # beside the TT_UDP_* bits: GRO was asked for already
 _MAX = _lowlevel.UDP_MAX_PAYLOAD
+# What lets write_job take a raw offload batch (its slots as they are, headers and all).
+_RAW = Offload.CSUM
+# The C checks' verdicts before anything is sent: a ValueError, not a BatchWriteError.
+_RAW_REFUSED = (-errno.EMSGSIZE, -errno.EBADMSG, -errno.EPROTONOSUPPORT)
 # What each socket was found to be and to support, found once.
 _sockets: weakref.WeakKeyDictionary[socket.socket, int] = weakref.WeakKeyDictionary()
 # The socket checked last, its family and features: a tunnel sends and
@@ -275,7 +281,19 @@ def udp_send_batch(
             packets; one from ``read_batch`` or ``udp_recv_batch``), or an
             iterable of Packets and bytes-like objects. Runs of equal-size
             datagrams (the last may be shorter) go as one ``UDP_SEGMENT``
-            message where the kernel takes it.
+            message where the kernel takes it. A raw offload batch
+            (``read_batch(batch, segment=False)``) is segmented on the way
+            without copying a payload byte: each segment of a super-packet
+            goes as its headers (built in a small buffer: lengths, IPv4 ID,
+            TCP sequence number and flags, checksums, as the kernel's own
+            segmentation makes them) and its payload where it lies in the
+            slot, a super-packet as ``UDP_SEGMENT`` messages of up to 64
+            segments; a packet without GSO goes as it is, its checksum
+            completed. The datagrams are those the segmenting read would
+            give. Then each slot counts as one item: the return value,
+            ``.written`` and ``.index`` count slots, and a super-packet
+            stopped part-way counts as not written (resuming at ``.index``
+            sends it whole again).
         address: where every datagram goes: (host, port), or for IPv6
             (host, port, flowinfo, scope_id) as ``socket`` gives it (a
             link-local host needs its scope: the ``scope_id``, or ``%iface``
@@ -292,7 +310,9 @@ def udp_send_batch(
         ValueError: a socket that is not UDP, an address of the other family,
             a port outside 1..65535, a scope_id that %iface contradicts,
             a datagram over the family's maximum (65507 bytes over IPv4,
-            65527 over IPv6), a raw offload batch (nothing sent).
+            65527 over IPv6), a raw slot whose virtio-net header and packet
+            do not add up or that the segmenter does not take (nothing sent,
+            the batch unchanged).
         BatchWriteError: the send stopped at a datagram; also an instance of the
             OSError it met (TimeoutError, ConnectionRefusedError, ...), with
             ``.written`` (datagrams that went) and ``.index`` (its position).
@@ -310,14 +330,18 @@ def udp_send_batch(
         source: Sequence[Writable] | PacketBatch = cast(PacketBatch, packets)
         first = 0
     else:
-        if isinstance(packets, PacketBatch) and packets.raw:
-            raise ValueError(
-                "udp_send_batch: the batch holds virtio-net headers (read with segment=False); "
-                "read it with segment=True to send its packets"
-            )
         kind = packets.kind if isinstance(packets, PacketBatch) else None
+        # A raw offload batch is segmented in C as it goes (its slots keep
+        # their virtio-net headers: as for an offload device's write).
+        raw = isinstance(packets, PacketBatch) and packets.raw
         job = write_job(
-            packets, start, False, kind or DevKind.TUN, NONE, "socket", "udp_send_batch"
+            packets,
+            start,
+            False,
+            kind or DevKind.TUN,
+            _RAW if raw else NONE,
+            "socket",
+            "udp_send_batch",
         )
         if job is None:
             return 0
@@ -326,6 +350,7 @@ def udp_send_batch(
     deadline = deadline_of(timeout)
     status.next = first
     status.written = 0  # a batch's status: what its last write left
+    status.partial = 0  # a raw batch's: no segment of its first slot went yet
     # Replaced as a whole, so that it is right wherever an exception arrives
     # (see packets.writes.Progress).
     progress: Progress = (0, status)
@@ -340,8 +365,8 @@ def udp_send_batch(
             err = status.error
             if err == 0:
                 return done + status.written
-            if err == -errno.EMSGSIZE and done + status.written == 0:
-                too_big = _too_big(source, status.next, family)
+            if err in _RAW_REFUSED and done + status.written == 0:
+                too_big = _too_big(source, status.next, family, err)
                 if too_big is not None:
                     break  # nothing went: a plain ValueError
             if err == -errno.EBADF:
@@ -362,9 +387,24 @@ def udp_send_batch(
     raise too_big
 
 
-def _too_big(source: object, index: int, family: int) -> ValueError | None:
-    """The ValueError for a datagram over the family's maximum (the C check found
-    one), or None when the kernel's EMSGSIZE was of another kind."""
+def _too_big(source: object, index: int, family: int, err: int) -> ValueError | None:
+    """The ValueError for a datagram over the family's maximum or a raw slot whose
+    packet does not parse (the C checks found one: nothing was sent), or None
+    when the kernel's EMSGSIZE was of another kind."""
+    if isinstance(source, PacketBatch) and source.raw:
+        header = bytes(source.vnet_header(index)).hex(" ")
+        if err == -errno.EMSGSIZE:
+            why = f"makes datagrams over the {_MAX[family]} bytes a UDP datagram carries"
+        elif err == -errno.EPROTONOSUPPORT:
+            why = "is of a kind the segmenter does not take (GSO type, or IPv6 extension headers)"
+        else:
+            why = "is malformed (its virtio-net header and the packet do not add up)"
+        return ValueError(
+            f"udp_send_batch: the packet in slot {index} (virtio-net header {header}) {why}; "
+            "nothing sent"
+        )
+    if err != -errno.EMSGSIZE:
+        return None
     if isinstance(source, PacketBatch):
         size = len(source[index])
     else:

@@ -78,7 +78,23 @@ int tt_udp_recv(int fd, int wakefd, struct tt_batch *b, struct tt_udp_addr *addr
  * -EMSGSIZE at it).  flags TT_UDP_GSO: runs go as UDP_SEGMENT messages; when
  * the kernel refuses one, the flag is cleared and the run goes datagram by
  * datagram.  Waits at most timeout_ms once, while the socket cannot take
- * more.  Datagrams sent by this call, or -errno. */
+ * more.  Datagrams sent by this call, or -errno.
+ * A raw source (src->raw: batch slots of a raw offload read, a virtio-net
+ * header before each packet) is segmented on the way, without a copy of
+ * its payload: each segment of a GSO super-packet goes as the iovecs
+ * [its headers, built in a small buffer with lengths, IPv4 ID, TCP sequence
+ * number and flags, checksums as the kernel's segmentation makes them; its
+ * payload, where it lies in the slot], a super-packet as UDP_SEGMENT
+ * messages of up to TT_UDP_MAX_SEGMENTS segments and the family's maximum
+ * of bytes; a packet without GSO as it is, its checksum completed when the
+ * header says it needs it.  Then the counts (return, st->written) are of
+ * slots, a slot counting once all its segments went; st->partial is in: the
+ * segments of slot `start` that went already (0 for a new send), and out:
+ * those of slot st->next when the send stopped inside it.  Every slot is
+ * parsed before anything is sent: a malformed header or packet stops the
+ * send with nothing sent, st->error -EBADMSG or -EPROTONOSUPPORT (as
+ * tt_segment says) at it, or -EMSGSIZE when its segments are over the
+ * family's maximum. */
 int tt_udp_send(int fd, int wakefd, const struct tt_packets *src, uint32_t start,
                 const struct tt_udp_addr *to, int family, uint32_t *flags, int timeout_ms,
                 struct tt_write_status *st);

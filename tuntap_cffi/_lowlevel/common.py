@@ -125,6 +125,7 @@ def resumed_status(status: TTWriteStatus) -> TTWriteStatus:
     written yet (so ``status`` keeps what its own call wrote)."""
     after = cast("TTWriteStatus", ffi.new("struct tt_write_status *"))
     after.next = status.next
+    after.partial = status.partial  # a raw UDP send: the segments of `next` that went
     after.sent = status.sent
     after.sent_len = status.sent_len
     return after
