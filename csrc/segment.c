@@ -6,6 +6,7 @@
  * packet that does not add up is reported (-EBADMSG, -EMSGSIZE,
  * -EPROTONOSUPPORT) instead of being segmented.  No fd is touched here.
  */
+#include "batch.h"
 #include "checksum.h"
 #include "proto.h"
 #include "segment.h"
@@ -227,4 +228,33 @@ int tti_segment(const char *buf, size_t len, uint32_t skip, char *out, size_t st
         results[n] = tt_classify(slot, seg, TT_KIND_TUN);
     }
     return (int)n;
+}
+
+int64_t tt_batch_segments(const struct tt_batch *b, int raw, uint32_t start, uint32_t stop)
+{
+    if (!tti_batch_shape_ok(b, raw ? TT_VNET_HDR_LEN : 0) || b->count > b->capacity ||
+        start > stop || stop > b->count || (raw && b->in_place))
+        return -EINVAL;
+    struct tt_packets src = {0};
+    src.batch = b;
+    src.raw = raw != 0;
+    struct tti_source s;
+    if (tti_source_of(&src, &s) < 0)
+        return -EINVAL;
+    int64_t total = 0;
+    for (uint32_t i = start; i < stop; i++) {
+        const unsigned char *p;
+        size_t len;
+        int got = tti_source_get(&s, i, &p, &len);
+        if (got < 0)
+            return got;
+        if (got == 0)
+            continue;
+        struct tti_gso g;
+        if (!raw || tti_gso_parse((const char *)p - TT_VNET_HDR_LEN, len + TT_VNET_HDR_LEN, &g) < 0)
+            total += 1;
+        else
+            total += g.segments;
+    }
+    return total;
 }

@@ -30,13 +30,15 @@ What it shows:
   ``set_ipv6(False)`` when the overlay is IPv4 only, so that no router
   solicitation or DAD probe crosses the tunnel. The device, its addresses
   and its routes go when the program exits and its fd closes.
-- Both halves by batches, with no Python object per packet: the TUN is
-  opened with offloads, so ``read_batch`` splits the kernel's TCP/UDP
-  super-packets into packets and ``write_batch`` merges each flow's packets
-  back into super-packets; ``udp_send_batch`` sends a batch in one
-  ``sendmmsg`` (runs of equal-size packets as single ``UDP_SEGMENT``
-  messages), and ``udp_recv_batch`` fills one with ``recvmmsg`` and
-  ``UDP_GRO``, one datagram per slot, ready for ``write_batch`` as it is.
+- Both halves by batches, with no Python object per packet and no payload
+  copied in user space: the TUN is opened with offloads, so a raw
+  ``read_batch`` (``segment=False``) takes the kernel's TCP/UDP
+  super-packets whole, one per slot, and ``udp_send_batch`` segments each on
+  the way out as one ``UDP_SEGMENT`` message of [headers, payload slice]
+  pieces (headers built in C, payload read where it lies), many per
+  ``sendmmsg``; ``udp_recv_batch`` fills a batch with ``recvmmsg`` and
+  ``UDP_GRO``, one datagram per slot where it landed, and ``write_batch``
+  merges each flow's packets back into super-packets.
 - One selector over the TUN's fd (``fileno()``, non-blocking), the socket
   and a signal wake-up socket: a bounded run (``--seconds``) and a clean
   stop on SIGTERM or SIGINT, with a summary of what went through.
@@ -66,9 +68,10 @@ from typing import Any, TypeVar
 
 import tuntap_cffi as tuntap
 
-# Packets per crossing into C, each way: room for several super-packets (a
-# 64 KiB one is about 47 packets at MTU 1400), which a read never splits
-# across batches; every crossing costs the same Python, whatever it carries.
+# Slots per crossing into C, each way: TUN -> socket, one (super-)packet a
+# slot (a 64 KiB one is about 47 packets at MTU 1400); socket -> TUN, one
+# datagram a slot, room for several GRO'd runs, which a receive keeps
+# together. Every crossing costs the same Python, whatever it carries.
 BATCH = 256
 # Batches taken in a row while they come back full (what is staged in a batch
 # or pending in the TUN's queue does not make its fd readable), before the
@@ -104,28 +107,30 @@ class Tunnel:
         self.tun = tun
         self.sock = sock
         self.counters = Counters()
-        self.outgoing = tuntap.PacketBatch(BATCH)  # TUN -> socket, sized at the first read
+        # TUN -> socket: a slot per (super-)packet, sized at the first read.
+        self.outgoing = tuntap.PacketBatch(BATCH)
         # Socket -> TUN: slots one byte larger than the TUN takes (write_limit,
         # which follows the MTU), so a datagram too large for it is refused by
         # write_batch or, longer still, cut and reported by the batch.
         self.incoming = tuntap.PacketBatch(BATCH, slot_size=tun.write_limit + 1)
 
     def tun_to_socket(self) -> None:
-        """Send what the TUN has ready: its super-packets arrive segmented, and
-        runs of equal-size packets go to the socket as single UDP_SEGMENT messages."""
+        """Send what the TUN has ready: its super-packets are read whole (a raw read,
+        virtio-net headers kept) and segmented on the way out without a copy, each
+        as one UDP_SEGMENT message of [headers, payload slice] pieces."""
         for _ in range(ROUNDS):
-            count = self.tun.read_batch(self.outgoing, timeout=0)
+            count = self.tun.read_batch(self.outgoing, segment=False, timeout=0)
             start = 0
             while start < count:
                 try:
-                    sent = tuntap.udp_send_batch(self.sock, self.outgoing, start=start)
-                    self.counters.sent += sent
+                    tuntap.udp_send_batch(self.sock, self.outgoing, start=start)
+                    self.counters.sent += self.outgoing.segments(start, count)
                     break
                 except tuntap.BatchWriteError as exc:
                     # Also an instance of what stopped it: an OSError, for a send.
                     if not isinstance(exc, OSError) or exc.errno not in SEND_DROPS:
                         raise
-                    self.counters.sent += exc.written
+                    self.counters.sent += self.outgoing.segments(start, exc.index)
                     self.counters.send_dropped += 1
                     start = exc.index + 1  # the rest of the batch, after the lost one
             if count < BATCH and not self.tun.pending:

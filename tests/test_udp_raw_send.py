@@ -118,7 +118,9 @@ def both_ways(pair: tuple[socket.socket, socket.socket], items: list[bytes]) -> 
     expected = [packet for item in items for packet in copied(item)]
     assert tuntap.udp_send_batch(a, expected, timeout=5) == len(expected)
     by_copy = drain(b, len(expected))
-    assert tuntap.udp_send_batch(a, raw_batch(items), timeout=5) == len(items)
+    batch = raw_batch(items)
+    assert batch.segments() == len(expected)
+    assert tuntap.udp_send_batch(a, batch, timeout=5) == len(items)
     by_iovecs = drain(b, len(expected))
     assert by_copy == expected
     assert by_iovecs == expected
@@ -273,3 +275,20 @@ def test_segments_over_the_datagram_maximum_are_refused(
     with pytest.raises(ValueError, match=r"slot 0 .* over the 655.. bytes .*nothing sent"):
         tuntap.udp_send_batch(a, raw_batch([bad]))
     assert drain(b, 1) == []
+
+
+def test_segments_counts_what_the_slots_carry() -> None:
+    items = [
+        raw_item(False, False, 5000, 1000),
+        plain_item(True, True, 10),
+        raw_item(True, True, 0, 9),
+    ]
+    batch = raw_batch(items)
+    assert [batch.segments(k, k + 1) for k in range(3)] == [5, 1, 1]
+    assert (batch.segments(), batch.segments(1), batch.segments(0, 0)) == (7, 2, 0)
+    for start, stop in ((0, 4), (2, 1), (-1, 2)):
+        with pytest.raises(IndexError, match=r"outside the batch's 0\.\.3 packets"):
+            batch.segments(start, stop)
+    with pytest.raises(TypeError, match="stop must be an int"):
+        batch.segments(0, 1.5)  # type: ignore[arg-type]
+    assert tuntap.PacketBatch(4).segments() == 0

@@ -461,6 +461,9 @@ class _Lib:
         results: cffi.FFI.CData,
         total: cffi.FFI.CData,
     ) -> int: ...
+    def tt_batch_segments(
+        self, b: TTBatch | cffi.FFI.CData, raw: int, start: int, stop: int
+    ) -> int: ...
     TT_COALESCE_MAX: int
     TT_COALESCE_LOOKAHEAD: int
     def tt_coalesce_plan(

@@ -11,6 +11,11 @@
  * -EMSGSIZE; nothing is read past len. */
 int tt_segment(const char *buf, size_t len, uint32_t skip, char *out, size_t slot_size,
                uint32_t nslots, int64_t *results, uint32_t *total);
+/* The packets slots [start, stop) of batch b carry: with raw (slots of a raw
+ * offload read), the segments tt_segment makes of each (one for a packet it
+ * refuses), else one a slot; a slot whose result is bad carries none.  That
+ * many, or -EINVAL (a bad batch or range). */
+int64_t tt_batch_segments(const struct tt_batch *b, int raw, uint32_t start, uint32_t stop);
 
 /* ---- coalesce.c: the coalescing on bytes ------------------------------ */
 

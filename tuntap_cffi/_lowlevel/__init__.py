@@ -177,6 +177,7 @@ from .offload import (
     TUN_F_TSO6 as TUN_F_TSO6,
     TUN_F_USO4 as TUN_F_USO4,
     TUN_F_USO6 as TUN_F_USO6,
+    batch_segments as batch_segments,
     checksum as checksum,
     coalesce_build as coalesce_build,
     coalesce_plan as coalesce_plan,

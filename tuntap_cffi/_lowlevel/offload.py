@@ -19,6 +19,8 @@ TUN_F_TSO4 = lib.TUN_F_TSO4
 TUN_F_TSO6 = lib.TUN_F_TSO6
 TUN_F_USO4 = lib.TT_TUN_F_USO4
 TUN_F_USO6 = lib.TT_TUN_F_USO6
+# (batch, raw, start, stop) -> the packets those slots carry once segmented, bound directly.
+batch_segments = lib.tt_batch_segments
 
 
 def segment(

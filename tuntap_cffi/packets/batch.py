@@ -289,6 +289,30 @@ class PacketBatch:
         """True when the last read was ``read_batch(batch, segment=False)``: raw offload slots."""
         return self._raw
 
+    def segments(self, start: int = 0, stop: int | None = None) -> int:
+        """The packets slots ``start``..``stop`` (default: all) carry, counted in C.
+
+        For a raw offload batch, each super-packet's segments, as the segmenting
+        read or ``udp_send_batch`` makes them (one for a packet without GSO, or
+        one that does not parse); otherwise one a slot. A malformed slot (see
+        :meth:`errors`) carries none. A raw batch sent by ``udp_send_batch``
+        counts slots (``.written``, ``.index``): this says how many datagrams
+        those were, e.g. ``batch.segments(0, sent)`` for a send from the start.
+
+        Raises:
+            IndexError: a range outside ``0 <= start <= stop <= len(batch)``.
+        """
+        count = len(self)
+        stop = count if stop is None else _check_int(stop, "stop")
+        start = _check_int(start, "start")
+        if not 0 <= start <= stop <= count:
+            raise IndexError(f"segments: {start}..{stop} is outside the batch's 0..{count} packets")
+        if start == stop or self._c is None:
+            return 0
+        found = _lowlevel.batch_segments(self._c, int(self._raw), start, stop)
+        assert found >= 0, f"tt_batch_segments: {found}"
+        return int(found)
+
     def vnet_header(self, index: int) -> memoryview:
         """The virtio-net header (10 bytes) before packet ``index`` of a raw offload read.
 
