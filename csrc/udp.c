@@ -334,10 +334,11 @@ struct outgoing {
     uint32_t end[TT_UDP_MAX_MSGS];   /* the position after its last */
     uint32_t datagrams[TT_UDP_MAX_MSGS];
     uint32_t count;
-    /* A raw source: the segment of slot first[m] after the last in message m
-     * (end[m] is first[m] + 1 when that was its last, else first[m]), and
-     * the headers built for the segments. */
-    uint32_t seg_end[TT_UDP_MAX_MSGS];
+    /* A raw source: message m begins with segment skip[m] of slot first[m]
+     * and ends the last segment of done[m] slots; the headers built for the
+     * segments. */
+    uint32_t skip[TT_UDP_MAX_MSGS];
+    uint32_t done[TT_UDP_MAX_MSGS];
     unsigned char heads[SEND_HEADS][TTI_SEG_HDR_MAX];
 };
 
@@ -426,76 +427,101 @@ static size_t largest_of(const struct tti_gso *g)
     return g->plain ? g->len : g->hlen + (g->payload < g->gso_size ? g->payload : g->gso_size);
 }
 
-/* gather for a raw source: the packets of slots from i on, segment *skip of
- * slot i first, each (super-)packet as messages of iovecs [headers k,
- * payload k] (the headers in o->heads, the payload where it lies in the
- * slot), each message up to TT_UDP_MAX_SEGMENTS segments and max_run bytes
- * under one UDP_SEGMENT with gso (one segment without), a plain packet as it
- * is (its checksum completed in o->heads when it needs one).  The slot after
- * the last whole one taken; *skip: the segments of it taken. */
-static uint32_t gather_raw(const struct tti_source *s, uint32_t i, uint32_t *skip, uint32_t count,
-                           int gso, size_t max_run, union sa *name, socklen_t namelen,
-                           struct outgoing *o)
+/* Where a send of a raw source is: segment k of slot i, whose packet is g
+ * when have. */
+struct raw_cursor {
+    uint32_t i, k;
+    int have;
+    struct tti_gso g;
+};
+
+/* Moves c over bad and finished slots to the next datagram: 1, or 0 at count. */
+static int raw_next(const struct tti_source *s, uint32_t count, struct raw_cursor *c)
 {
-    uint32_t niov = 0, nhead = 0, k = *skip;
+    while (c->i < count) {
+        if (!c->have && raw_get(s, c->i, &c->g) == 1)
+            c->have = 1;
+        if (c->have && c->k < c->g.segments)
+            return 1;
+        c->i++; /* a bad slot (tt_udp_send checked the rest first), or one done */
+        c->k = 0;
+        c->have = 0;
+    }
+    return 0;
+}
+
+/* The bytes of segment k of g. */
+static size_t datagram_size(const struct tti_gso *g, uint32_t k)
+{
+    if (g->plain)
+        return g->len;
+    size_t off = (size_t)k * g->gso_size;
+    return g->hlen + (g->payload - off < g->gso_size ? g->payload - off : g->gso_size);
+}
+
+/* Segment k of g as iovecs (at most 3) after o->iovs[*niov], its headers (or
+ * a plain packet's completed checksum) in o->heads[*nhead]. */
+static void add_datagram(struct outgoing *o, uint32_t *niov, uint32_t *nhead,
+                         const struct tti_gso *g, uint32_t k)
+{
+    struct iovec *v = &o->iovs[*niov];
+    unsigned char *head = o->heads[*nhead];
+    if (g->plain && g->csum_at == SIZE_MAX) {
+        v[0] = (struct iovec){(void *)g->p, g->len};
+        *niov += 1;
+    } else if (g->plain) {
+        memcpy(head, g->csum, 2);
+        v[0] = (struct iovec){(void *)g->p, g->csum_at};
+        v[1] = (struct iovec){head, 2};
+        v[2] = (struct iovec){(void *)(g->p + g->csum_at + 2), g->len - g->csum_at - 2};
+        *niov += 3;
+        *nhead += 1;
+    } else {
+        const unsigned char *payload;
+        size_t plen = tti_segment_header(g, k, head, &payload);
+        v[0] = (struct iovec){head, g->hlen};
+        v[1] = (struct iovec){(void *)payload, plen};
+        *niov += plen > 0 ? 2 : 1;
+        *nhead += 1;
+    }
+}
+
+/* gather for a raw source, from where c is: the datagrams its slots make,
+ * each segment of a super-packet as iovecs [headers k (built in o->heads),
+ * payload k (where it lies in the slot)], a packet without GSO as it is
+ * (its checksum completed in o->heads when it needs one).  With gso, a run
+ * of equal sizes (the last may be shorter), within a slot or across slots,
+ * up to TT_UDP_MAX_SEGMENTS and max_run bytes, is one message.  Leaves c
+ * after the last datagram taken. */
+static void gather_raw(const struct tti_source *s, struct raw_cursor *c, uint32_t count, int gso,
+                       size_t max_run, union sa *name, socklen_t namelen, struct outgoing *o)
+{
+    uint32_t niov = 0, nhead = 0;
     o->count = 0;
-    while (i < count && o->count < TT_UDP_MAX_MSGS) {
-        struct tti_gso g;
-        if (raw_get(s, i, &g) != 1 || k >= g.segments) {
-            i++; /* a bad slot (tt_udp_send checked the rest first) */
-            k = 0;
-            continue;
-        }
+    while (o->count < TT_UDP_MAX_MSGS && niov + 3 <= SEND_IOVS && nhead < SEND_HEADS &&
+           raw_next(s, count, c)) {
         uint32_t m = o->count, first_iov = niov, n = 0;
-        if (g.plain) {
-            if (niov + 3 > SEND_IOVS || nhead >= SEND_HEADS)
+        size_t size = 0, total = 0;
+        o->first[m] = c->i;
+        o->skip[m] = c->k;
+        o->done[m] = 0;
+        do {
+            size_t d = datagram_size(&c->g, c->k);
+            if (n > 0 && (d > size || total + d > max_run))
                 break;
-            struct iovec *v = &o->iovs[niov];
-            if (g.csum_at == SIZE_MAX) {
-                v[0] = (struct iovec){(void *)g.p, g.len};
-                niov += 1;
-            } else {
-                memcpy(o->heads[nhead], g.csum, 2);
-                v[0] = (struct iovec){(void *)g.p, g.csum_at};
-                v[1] = (struct iovec){o->heads[nhead++], 2};
-                v[2] = (struct iovec){(void *)(g.p + g.csum_at + 2), g.len - g.csum_at - 2};
-                niov += 3;
-            }
-            n = k = 1;
-        } else {
-            uint32_t most = gso ? TT_UDP_MAX_SEGMENTS : 1;
-            size_t total = 0;
-            while (k < g.segments && n < most && niov + 2 <= SEND_IOVS && nhead < SEND_HEADS) {
-                size_t off = (size_t)k * g.gso_size;
-                size_t plen = g.payload - off < g.gso_size ? g.payload - off : g.gso_size;
-                if (n > 0 && total + g.hlen + plen > max_run)
-                    break;
-                const unsigned char *payload;
-                unsigned char *head = o->heads[nhead++];
-                tti_segment_header(&g, k, head, &payload);
-                o->iovs[niov++] = (struct iovec){head, g.hlen};
-                if (plen > 0)
-                    o->iovs[niov++] = (struct iovec){(void *)payload, plen};
-                total += g.hlen + plen;
-                n++;
-                k++;
-            }
-            if (n == 0)
-                break; /* no room left in this sendmmsg */
-        }
-        set_message(o, m, name, namelen, &o->iovs[first_iov], niov - first_iov, n,
-                    g.hlen + g.gso_size);
-        o->first[m] = i;
-        o->seg_end[m] = k;
-        if (k >= g.segments) {
-            i++;
-            k = 0;
-        }
-        o->end[m] = i;
+            add_datagram(o, &niov, &nhead, &c->g, c->k);
+            total += d;
+            if (n++ == 0)
+                size = d;
+            if (++c->k >= c->g.segments)
+                o->done[m]++;
+            if (d < size)
+                break; /* a shorter datagram ends its run */
+        } while (gso && n < TT_UDP_MAX_SEGMENTS && niov + 3 <= SEND_IOVS && nhead < SEND_HEADS &&
+                 raw_next(s, count, c));
+        set_message(o, m, name, namelen, &o->iovs[first_iov], niov - first_iov, n, size);
         o->count++;
     }
-    *skip = k;
-    return i;
 }
 
 /* The largest datagram of family, or 0 for another family. */
@@ -564,28 +590,36 @@ int tt_udp_send(int fd, int wakefd, const struct tt_packets *src, uint32_t start
     if (check_sizes(&s, start, skip, count, max, st) < 0)
         return 0;
     struct outgoing o;
+    struct raw_cursor c = {start, skip, 0, {0}};
     int may_wait = 1;
     uint32_t i = start;
     while (i < count) {
         int gso = (*flags & TT_UDP_GSO) != 0;
-        uint32_t after_skip = skip;
-        uint32_t after = s.raw ? gather_raw(&s, i, &after_skip, count, gso, max, &name, namelen, &o)
-                               : gather(&s, i, count, gso, max, &name, namelen, &o);
+        uint32_t after = 0;
+        if (s.raw) {
+            gather_raw(&s, &c, count, gso, max, &name, namelen, &o);
+            after = c.i;
+        } else {
+            after = gather(&s, i, count, gso, max, &name, namelen, &o);
+        }
         if (o.count == 0) {
             i = after; /* only bad slots were left */
             break;
         }
         st->next = o.first[0];
-        st->partial = o.first[0] == i ? skip : 0;
+        st->partial = s.raw ? o.skip[0] : 0;
         int r = sendmmsg(fd, o.hdrs, o.count, MSG_DONTWAIT);
         if (r > 0) {
             for (int k = 0; k < r; k++)
-                st->written += s.raw ? o.end[k] != o.first[k] : o.datagrams[k];
-            i = o.end[r - 1];
-            skip = s.raw && o.end[r - 1] == o.first[r - 1] ? o.seg_end[r - 1] : 0;
+                st->written += s.raw ? o.done[k] : o.datagrams[k];
+            if (s.raw && (uint32_t)r < o.count) /* the rest goes again */
+                c = (struct raw_cursor){o.first[r], o.skip[r], 0, {0}};
+            i = s.raw ? c.i : o.end[r - 1];
             continue;
         }
         int err = r == 0 ? EAGAIN : errno;
+        if (s.raw) /* nothing went: from the first again */
+            c = (struct raw_cursor){o.first[0], o.skip[0], 0, {0}};
         if (err == EAGAIN && timeout_ms != 0 && may_wait) {
             may_wait = 0;
             int w = tt_wait(fd, wakefd, 1, timeout_ms);

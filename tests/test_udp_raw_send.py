@@ -172,6 +172,14 @@ def test_a_batch_of_many_super_packets_and_plain_packets(
     both_ways(pair, items)
 
 
+def test_runs_of_equal_datagrams_across_slots(pair: tuple[socket.socket, socket.socket]) -> None:
+    """Small packets of one size, and super-packets whose segments are all full,
+    go as runs across slots (one UDP_SEGMENT message each): the same datagrams."""
+    small = [plain_item(False, True, 36) for _ in range(150)]
+    whole = [raw_item(True, False, 3000, 1000) for _ in range(30)]
+    both_ways(pair, small + whole + small[:7] + [raw_item(True, False, 2999, 1000)] + whole[:3])
+
+
 def test_without_udp_segment_each_segment_is_a_message(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
