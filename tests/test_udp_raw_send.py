@@ -188,6 +188,7 @@ def test_without_udp_segment_each_segment_is_a_message(
     items = [raw_item(True, False, 9000, 1000), plain_item(False, True, 50)]
     batch = raw_batch(items)
     packets = batch.slots_for_writing(tuntap.DevKind.TUN, tuntap.Offload.CSUM, "test")
+    assert packets is not None and packets.raw
     status = _lowlevel.new_write_status()
     flags = _lowlevel.new_flags(0)
     sent = _lowlevel.udp_send(
