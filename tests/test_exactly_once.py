@@ -58,7 +58,7 @@ from typing import Any, Callable, Union
 import pytest
 from helpers.counts import count
 from helpers.forward import OUT6_NET, OUT_NET
-from helpers.ip import ip
+from helpers.ip import ip, shape
 from helpers.packets import tcp_packet, ttl_free, udp_packet
 from helpers.skips import require_tool
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
@@ -354,23 +354,7 @@ def run_sync(
 # -- the stalled far side ------------------------------------------------------------
 
 
-def rate_of(rate: str) -> tuple[str, ...]:
-    """An htb class's rate, with no burst to speak of (one packet)."""
-    return ("rate", rate, "burst", "1600", "cburst", "1600", "quantum", "1600")
-
-
 REDIRECT = ("u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev")
-
-
-def shape(tc: str, name: str, rate: str = "100mbit") -> None:
-    """Make ``name`` send at ``rate`` with no burst to speak of (htb): what is handed
-    to it waits in its queue meanwhile, still charged to the sender's buffer."""
-    ip("link", "set", name, "txqueuelen", "20000", "up")
-    for args in (
-        ["qdisc", "replace", "dev", name, "root", "handle", "1:", "htb", "default", "1"],
-        ["class", "add", "dev", name, "parent", "1:", "classid", "1:1", "htb", *rate_of(rate)],
-    ):
-        subprocess.run([tc, *args], check=True, capture_output=True, timeout=30)
 
 
 def slow_receive(tc: str, name: str, ifb: str) -> None:

@@ -5,6 +5,7 @@ segments); and the bad raw slots that stop it with nothing sent."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import select
 import socket
@@ -13,11 +14,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from helpers.ip import shape
 from helpers.packets import DST4, DST6, SRC4, SRC6, check_packet, super_packet, tcp4
+from helpers.skips import require_tool
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import tuntap_cffi as tuntap
-from tuntap_cffi import _lowlevel
+from tuntap_cffi import _lowlevel, aio
 
 pytestmark = pytest.mark.privileged
 
@@ -301,3 +304,95 @@ def test_segments_counts_what_the_slots_carry() -> None:
     with pytest.raises(TypeError, match="stop must be an int"):
         batch.segments(0, 1.5)  # type: ignore[arg-type]
     assert tuntap.PacketBatch(4).segments() == 0
+
+
+# -- a send that stops inside a super-packet, resumed by the caller --------------
+
+SLOW_PORT = 5998
+SLOW_TO = {
+    socket.AF_INET: ("192.0.2.200", SLOW_PORT),
+    socket.AF_INET6: ("2001:db8:e2::9", SLOW_PORT),
+}
+
+
+@pytest.fixture(scope="module")
+def slow_path() -> Iterator[tuntap.Interface]:
+    """A plain TUN that takes the datagrams through a slow qdisc: a socket with a
+    small send buffer finds it full after one UDP_SEGMENT message."""
+    tc = require_tool("tc")
+    with tuntap.open("ttslow%d") as out:
+        out.set_ipv6(True)
+        out.add_address("192.0.2.129/25")
+        out.add_address("2001:db8:e2::1/64", nodad=True)
+        shape(tc, out.name, "200mbit")
+        yield out
+
+
+def datagrams_out_of(out: tuntap.Interface, expected: int) -> list[bytes]:
+    """The UDP payloads to SLOW_PORT that leave ``out``: until ``expected`` came, then
+    what follows in 0.2 s (one sent twice), all within 10 s."""
+    got: list[bytes] = []
+    deadline = time.monotonic() + 10
+    quiet_from: float | None = None
+    while time.monotonic() < deadline:
+        if quiet_from is None and len(got) >= expected:
+            quiet_from = time.monotonic()
+        if quiet_from is not None and time.monotonic() - quiet_from >= 0.2:
+            break
+        for packet in out.read_packets(64, timeout=0.02):
+            body = bytes(packet.body)
+            v6 = body[0] >> 4 == 6
+            l3, proto = (40, body[6]) if v6 else ((body[0] & 15) * 4, body[9])
+            if proto == 17 and body[l3 + 2 : l3 + 4] == struct.pack("!H", SLOW_PORT):
+                got.append(body[l3 + 8 :])
+    return got
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6], ids=["udp4", "udp6"])
+def test_a_send_resumed_inside_a_super_packet_sends_each_segment_once(
+    slow_path: tuntap.Interface, family: int, mode: str
+) -> None:
+    """A super-packet of 130 segments goes as three UDP_SEGMENT messages; the send
+    stops after one or two (the buffer is full), and the batch keeps which of its
+    segments went: a send resumed at .index sends only the others."""
+    v6 = family == socket.AF_INET6
+    items = [raw_item(v6, False, 130 * 500, 500), raw_item(v6, True, 20 * 700, 700)]
+    expected = [packet for item in items for packet in copied(item)]
+    batch = raw_batch(items)
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1)  # the kernel's least
+        if mode == "sync":
+            with pytest.raises(tuntap.BatchWriteError) as stop:
+                tuntap.udp_send_batch(sock, batch, SLOW_TO[family], timeout=0)
+            assert isinstance(stop.value, TimeoutError)
+            assert (stop.value.index, stop.value.written) == (0, 0), "it stopped in slot 0"
+            # After one message or two (the qdisc lets the first through at once).
+            assert batch.sent_segments(0) in (64, 128), "it stopped inside slot 0"
+            assert tuntap.udp_send_batch(sock, batch, SLOW_TO[family], timeout=5, start=0) == 2
+        else:
+            assert asyncio.run(aio.udp_send_batch(sock, batch, SLOW_TO[family])) == 2
+        assert batch.sent_segments(0) == 0, "a send that finished forgets it"
+    got = datagrams_out_of(slow_path, len(expected))
+    assert len(got) == len(expected)
+    assert got == expected
+
+
+def test_a_read_into_the_batch_forgets_a_stopped_send(slow_path: tuntap.Interface) -> None:
+    """What a stopped send leaves in the batch is of its slots' contents: a send
+    after a new read starts each slot from its first segment."""
+    batch = raw_batch([raw_item(False, False, 130 * 500, 500)])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1)
+        with pytest.raises(tuntap.BatchWriteError):
+            tuntap.udp_send_batch(sock, batch, SLOW_TO[socket.AF_INET], timeout=0)
+        assert batch.sent_segments(0) in (64, 128)
+        assert batch.sent_segments(1) == 0, "another slot: from its start"
+        batch.slots_for_reading(tuntap.DevKind.TUN, 0, "test", 1)  # what every read does
+        assert batch.sent_segments(0) == 0
+        for bad in (-1, 2):
+            with pytest.raises(IndexError, match=r"slot .* outside the batch's 0\.\.1"):
+                batch.sent_segments(bad)
+        with pytest.raises(TypeError, match="slot must be an int"):
+            batch.sent_segments(0.0)  # type: ignore[arg-type]
+    datagrams_out_of(slow_path, 128)

@@ -292,8 +292,9 @@ def udp_send_batch(
             completed. The datagrams are those the segmenting read would
             give. Then each slot counts as one item: the return value,
             ``.written`` and ``.index`` count slots, and a super-packet
-            stopped part-way counts as not written (resuming at ``.index``
-            sends it whole again).
+            stopped part-way counts as not written; the batch remembers
+            which of its segments went, so a send resumed at ``.index``
+            sends only the others (until the batch is read into again).
         address: where every datagram goes: (host, port), or for IPv6
             (host, port, flowinfo, scope_id) as ``socket`` gives it (a
             link-local host needs its scope: the ``scope_id``, or ``%iface``
@@ -325,6 +326,8 @@ def udp_send_batch(
     ready = None
     if type(packets) is PacketBatch and start == 0 and type(start) is int:
         ready = packets.ready_for_writing(packets.kind)
+    # A raw batch: where a send stopped inside a super-packet is kept in it.
+    raw_batch: PacketBatch | None = None
     if ready is not None:
         c_packets, status = ready
         source: Sequence[Writable] | PacketBatch = cast(PacketBatch, packets)
@@ -333,7 +336,9 @@ def udp_send_batch(
         kind = packets.kind if isinstance(packets, PacketBatch) else None
         # A raw offload batch is segmented in C as it goes (its slots keep
         # their virtio-net headers: as for an offload device's write).
-        raw = isinstance(packets, PacketBatch) and packets.raw
+        if isinstance(packets, PacketBatch) and packets.raw:
+            raw_batch = packets
+        raw = raw_batch is not None
         job = write_job(
             packets,
             start,
@@ -350,7 +355,8 @@ def udp_send_batch(
     deadline = deadline_of(timeout)
     status.next = first
     status.written = 0  # a batch's status: what its last write left
-    status.partial = 0  # a raw batch's: no segment of its first slot went yet
+    # A raw batch's: the segments of its first slot that a stopped send sent.
+    status.partial = 0 if raw_batch is None else raw_batch.sent_segments(first)
     # Replaced as a whole, so that it is right wherever an exception arrives
     # (see packets.writes.Progress).
     progress: Progress = (0, status)
@@ -364,6 +370,8 @@ def udp_send_batch(
                 raise os_error(-result, _where(sock, "udp_send_batch"), None)
             err = status.error
             if err == 0:
+                if raw_batch is not None:
+                    raw_batch.note_sent_part(0, 0)
                 return done + status.written
             if err in _RAW_REFUSED and done + status.written == 0:
                 too_big = _too_big(source, status.next, family, err)
@@ -383,6 +391,8 @@ def udp_send_batch(
             status = after
             progress = (done, status)
     except BaseException as exc:
+        if raw_batch is not None:
+            raw_batch.note_sent_part(progress[1].next, progress[1].partial)
         raise stopped(exc, progress, len(source), marks=False) from None
     raise too_big
 

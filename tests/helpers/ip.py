@@ -110,3 +110,19 @@ def pyroute2_addresses(name: str) -> dict[str, int]:
         address = msg.get("IFA_LOCAL") or msg.get("IFA_ADDRESS")
         result[f"{address}/{msg['prefixlen']}"] = msg.get("IFA_FLAGS") or msg["flags"]
     return result
+
+
+def rate_of(rate: str) -> tuple[str, ...]:
+    """An htb class's rate, with no burst to speak of (one packet)."""
+    return ("rate", rate, "burst", "1600", "cburst", "1600", "quantum", "1600")
+
+
+def shape(tc: str, name: str, rate: str = "100mbit") -> None:
+    """Make ``name`` send at ``rate`` with no burst to speak of (htb): what is handed
+    to it waits in its queue meanwhile, still charged to the sender's buffer."""
+    ip("link", "set", name, "txqueuelen", "20000", "up")
+    for args in (
+        ["qdisc", "replace", "dev", name, "root", "handle", "1:", "htb", "default", "1"],
+        ["class", "add", "dev", name, "parent", "1:", "classid", "1:1", "htb", *rate_of(rate)],
+    ):
+        subprocess.run([tc, *args], check=True, capture_output=True, timeout=30)

@@ -73,6 +73,7 @@ class PacketBatch:
         "_raw",
         "_results",
         "_sent",
+        "_sent_part",
         "_sized_by_default",
         "_slot_size",
         "_status",
@@ -107,6 +108,10 @@ class PacketBatch:
         # Which slots went out ahead of their turn, merged with their flow: a
         # write resumed at a stopped one's index passes over them.
         self._sent = _lowlevel.add_sent_marks(self._status, capacity)
+        # A raw batch's udp_send_batch that stopped inside a super-packet: its
+        # slot and the segments of it that went (a send resumed there skips
+        # them). Any read or receive into the batch forgets it.
+        self._sent_part: tuple[int, int] | None = None
         # udp_recv_batch's state: each slot's source, and staged messages.
         self._udp: _lowlevel.UdpRx | None = None
         # The largest datagram the slots were last made ready for (0: not
@@ -179,6 +184,7 @@ class PacketBatch:
         send too: a write that takes the batch as it is (:meth:`ready_for_writing`)
         must not read the packets of a later plain read as header + packet."""
         self._raw = raw
+        self._sent_part = None
         if self._packets is not None:
             self._packets.raw = raw
 
@@ -207,6 +213,25 @@ class PacketBatch:
             )
         packets.raw = self._raw
         return packets
+
+    def sent_segments(self, slot: int) -> int:
+        """The segments of raw slot ``slot`` that a udp_send_batch stopped inside it
+        sent already (0 for a slot no send stopped in): where a send resumed
+        at that slot begins.
+
+        Raises:
+            IndexError: ``slot`` outside ``0 <= slot <= len(batch)``.
+        """
+        slot = _check_int(slot, "slot")
+        if not 0 <= slot <= len(self):
+            raise IndexError(f"sent_segments: slot {slot} is outside the batch's 0..{len(self)}")
+        part = self._sent_part
+        return part[1] if part is not None and part[0] == slot else 0
+
+    def note_sent_part(self, slot: int, segments: int) -> None:
+        """Remember that a udp_send_batch stopped after ``segments`` segments of raw
+        slot ``slot`` (0: at a slot's start, nothing to remember)."""
+        self._sent_part = (slot, segments) if segments else None
 
     @property
     def write_status(self) -> TTWriteStatus:
