@@ -215,7 +215,8 @@ PYTUN_PYTHON = [sys.executable]
 
 
 def python_worker(*args: object) -> list[str]:
-    python = PYTUN_PYTHON[0] if "python-pytun" in map(str, args) else sys.executable
+    pytun_row = any(str(arg).startswith("python-pytun") for arg in args)  # the relay's too
+    python = PYTUN_PYTHON[0] if pytun_row else sys.executable
     return [python, str(HERE / "workers.py"), *map(str, args)]
 
 

@@ -281,7 +281,8 @@ def table(results: dict[str, Figures], args: argparse.Namespace) -> list[str]:
         "| ours vs | 1 stream | 4 streams | small UDP | target |",
         "|---|---:|---:|---:|---|",
     ]
-    for kind, target in ((PLAIN, ">= 2x"), (OFFLOAD, ">= 0.9x"), (VXLAN, "-")):
+    offload = ">= 1.0x TCP (PyPy 0.9x), small UDP >= 1.5x"
+    for kind, target in ((PLAIN, ">= 2x"), (OFFLOAD, offload), (VXLAN, "-")):
         ref = by_kind[kind]
         name = next(n for n, k in ROWS if k == kind)
         row = " | ".join(ratio(ours.median(k), ref.median(k)) for k in ("p1", "p4", "pps"))
