@@ -26,6 +26,7 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from types import FrameType
@@ -34,6 +35,7 @@ import pytest
 from helpers.ip import ip
 from helpers.processes import interrupt_after_ready
 from helpers.skips import require_tool, skip_or_fail
+from helpers.threads import waiting_in_poll
 
 import tuntap_cffi as tuntap
 
@@ -173,31 +175,40 @@ class Alarm(Exception):
     """What a signal handler might raise as an ordinary error."""
 
 
-def raising_after(delay: float, exc: BaseException) -> Callable[[], None]:
-    """Make SIGALRM raise ``exc`` in ``delay`` seconds; the returned call undoes it."""
+def interrupted(write: Callable[[], int], delay: float, exc: BaseException) -> BaseException:
+    """What ``write`` raised when SIGALRM raised ``exc`` ``delay`` s after the write
+    first waited in C (a poll of its fd): the signal lands inside the write, not
+    in the Python before it, however slow the machine (a timer started before
+    the call could fire there under a sanitizer and load)."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
         raise exc
 
+    main = threading.main_thread()
+    native_id, ident = main.native_id, main.ident
+    assert native_id is not None and ident is not None
+    done = threading.Event()
+
+    def watch() -> None:
+        deadline = time.monotonic() + 10
+        while not done.is_set() and time.monotonic() < deadline:
+            if waiting_in_poll(native_id):
+                if not done.wait(delay):
+                    signal.pthread_kill(ident, signal.SIGALRM)
+                return
+            time.sleep(0.001)
+
     previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, delay)
-
-    def restore() -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-    return restore
-
-
-def interrupted(write: Callable[[], int], delay: float, exc: BaseException) -> BaseException:
-    """What ``write`` raised when SIGALRM raised ``exc`` ``delay`` s into it."""
-    restore = raising_after(delay, exc)
+    watcher = threading.Thread(target=watch)
+    watcher.start()
     try:
         write()
     except BaseException as caught:
         return caught
     finally:
-        restore()
+        done.set()
+        watcher.join()
+        signal.signal(signal.SIGALRM, previous)
     raise AssertionError("the write ended before the signal")
 
 

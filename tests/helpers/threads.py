@@ -1,7 +1,9 @@
-"""A call blocked in another thread, and the close that must wake it."""
+"""A call blocked in another thread, and the close that must wake it; whether a
+thread waits in a poll of an fd."""
 
 from __future__ import annotations
 
+import platform
 import threading
 import time
 from collections.abc import Callable
@@ -48,3 +50,22 @@ def close_while_blocked(
     close()
     thread.join(5)
     return Woken(raised, time.monotonic() - start, thread.is_alive(), inside)
+
+
+# The poll-family system calls (poll, select, pselect6, ppoll, epoll_wait,
+# epoll_pwait, epoll_pwait2) by number: the library's waits use one of them.
+_POLLS = {"x86_64": {7, 23, 232, 270, 271, 281, 441}, "aarch64": {22, 72, 73, 441}}
+
+
+def waiting_in_poll(native_id: int) -> bool:
+    """Whether thread ``native_id`` of this process sits in a poll-family system
+    call (/proc/self/task/<id>/syscall): inside a wait in C, not in Python."""
+    polls = _POLLS.get(platform.machine())
+    if polls is None:
+        raise AssertionError(f"no system call numbers for {platform.machine()} here")
+    try:
+        with open(f"/proc/self/task/{native_id}/syscall") as f:
+            number = f.read().split(maxsplit=1)[:1]
+    except OSError:
+        return False
+    return bool(number) and number[0].isdigit() and int(number[0]) in polls
