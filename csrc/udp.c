@@ -353,6 +353,8 @@ static void set_message(struct outgoing *o, uint32_t m, union sa *name, socklen_
     h->msg_iov = iov;
     h->msg_iovlen = niov;
     if (n > 1) {
+        /* All of it: the kernel copies msg_controllen bytes, padding included. */
+        memset(o->control[m].bytes, 0, sizeof o->control[m].bytes);
         h->msg_control = o->control[m].bytes;
         h->msg_controllen = sizeof o->control[m].bytes;
         struct cmsghdr *c = CMSG_FIRSTHDR(h);
